@@ -1,0 +1,21 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { ProblemFilter } from '../common/problem.filter';
+import { AnalyticsConfig } from '../modules/config/analytics-config';
+import { HealthModule } from '../modules/health/health.module';
+import { IngestionModule } from '../modules/ingestion/ingestion.module';
+import { OpsModule } from '../modules/ops/ops.module';
+import { CoreModule } from './core.module';
+import { QueuesModule } from './queues.module';
+
+/** The api role: HTTP ingestion, health, Swagger UI and Bull Board. It never writes events to Postgres. */
+@Module({})
+export class ApiModule {
+  static forRoot(config: AnalyticsConfig): DynamicModule {
+    return {
+      module: ApiModule,
+      imports: [CoreModule.forRoot(config), QueuesModule, IngestionModule, HealthModule, OpsModule],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+    };
+  }
+}

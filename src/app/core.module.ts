@@ -1,0 +1,32 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ConfigModule } from '../modules/config/config.module';
+import { AnalyticsConfig } from '../modules/config/analytics-config';
+import { dataSourceOptions } from '../database/data-source';
+import { RedisClient, redisOptions } from './redis.provider';
+
+/** Config, the Postgres data source, BullMQ's root connection and the Redis client. */
+@Global()
+@Module({})
+export class CoreModule {
+  static forRoot(config: AnalyticsConfig): DynamicModule {
+    return {
+      module: CoreModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions(config.database.url),
+          retryAttempts: 0,
+          logging: config.debug ? ['error', 'warn'] : ['error'],
+        }),
+        BullModule.forRoot({
+          connection: redisOptions(config, false),
+          prefix: `${config.redis.prefix}:bull`,
+        }),
+      ],
+      providers: [RedisClient],
+      exports: [RedisClient],
+    };
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Every queue and job the service knows, with its payload type. Producers and processors both
+ * import from here, so a job name without a handler is a compile error and a start-up failure.
+ */
+export const QueueName = {
+  Ingest: 'ingest',
+  Maintenance: 'maintenance',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+/** An event as it travels through the queue: validated and normalized, ready for storage. */
+export interface StoredEvent {
+  event_id: string;
+  event_name: string;
+  occurred_at: string;
+  received_at: string;
+  tenant_id: string;
+  site_id: string | null;
+  session_id: string | null;
+  user_id: string | null;
+  source: string;
+  attributes: Record<string, unknown>;
+  context: Record<string, unknown> | null;
+}
+
+export interface JobPayloads {
+  'persist-events': { events: StoredEvent[] };
+  'ensure-partitions': Record<string, never>;
+}
+export type JobName = keyof JobPayloads;
+
+export const JobQueue: Record<JobName, QueueName> = {
+  'persist-events': QueueName.Ingest,
+  'ensure-partitions': QueueName.Maintenance,
+};

@@ -1,0 +1,18 @@
+import { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Analytics service')
+    .setDescription('Privacy-safe event ingestion, durable storage and fast reporting for voice and AI UX analytics. '
+      + 'Every event is validated and answered with a verdict; every accepted event is stored exactly once. '
+      + 'Errors are application/problem+json.')
+    .setVersion('0.1.0')
+    .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+export function mountSwaggerUi(app: INestApplication): void {
+  SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'api/docs/openapi.json', yamlDocumentUrl: 'api/docs/openapi.yaml' });
+}

@@ -1,0 +1,102 @@
+import { Environment, parseEnvironment } from './environment';
+
+export interface RedisTarget {
+  url: string;
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  tls: boolean;
+}
+
+/**
+ * The typed configuration every module injects. Its shape follows the product brief
+ * (ingestion / reporting / privacy) plus what the processes need to run.
+ */
+export class AnalyticsConfig {
+  readonly env!: 'development' | 'test' | 'production';
+  readonly http!: { host: string; port: number; swaggerEnabled: boolean };
+  readonly database!: { url: string; autoMigrate: boolean };
+  readonly redis!: RedisTarget & { prefix: string };
+  readonly ingestion!: {
+    maxBatchSize: number;
+    maxPayloadSizeKb: number;
+    clockSkewToleranceMs: number;
+    dedupeWindowMs: number;
+    batchLingerMs: number;
+    maxQueueBacklog: number;
+    maxNestingDepth: number;
+    maxStringLength: number;
+  };
+  readonly privacy!: { retentionDays: number };
+  readonly rollups!: { enabled: boolean };
+  readonly worker!: {
+    concurrency: number;
+    jobAttempts: number;
+    jobBackoffMs: number;
+    lockDurationMs: number;
+    partitionDaysAhead: number;
+  };
+  readonly debug!: boolean;
+  readonly logLevel!: string;
+
+  static fromEnvironment(env: Record<string, string | undefined> = process.env): AnalyticsConfig {
+    return AnalyticsConfig.fromParsed(parseEnvironment(env));
+  }
+
+  private static fromParsed(e: Environment): AnalyticsConfig {
+    const nodeEnv = e.NODE_ENV as AnalyticsConfig['env'];
+    return Object.assign(new AnalyticsConfig(), {
+      env: nodeEnv,
+      http: { host: e.HOST, port: e.PORT, swaggerEnabled: e.ANALYTICS_SWAGGER_ENABLED },
+      database: { url: e.DATABASE_URL, autoMigrate: e.ANALYTICS_AUTO_MIGRATE ?? nodeEnv !== 'production' },
+      redis: { ...parseRedisUrl(e.REDIS_URL), prefix: e.ANALYTICS_REDIS_PREFIX },
+      ingestion: {
+        maxBatchSize: e.ANALYTICS_MAX_BATCH_SIZE,
+        maxPayloadSizeKb: e.ANALYTICS_MAX_PAYLOAD_KB,
+        clockSkewToleranceMs: e.ANALYTICS_CLOCK_SKEW_TOLERANCE_MS,
+        dedupeWindowMs: e.ANALYTICS_DEDUPE_WINDOW_MS,
+        batchLingerMs: e.ANALYTICS_BATCH_LINGER_MS,
+        maxQueueBacklog: e.ANALYTICS_MAX_QUEUE_BACKLOG,
+        maxNestingDepth: e.ANALYTICS_MAX_NESTING_DEPTH,
+        maxStringLength: e.ANALYTICS_MAX_STRING_LENGTH,
+      },
+      privacy: { retentionDays: e.ANALYTICS_RETENTION_DAYS },
+      rollups: { enabled: e.ANALYTICS_ENABLE_ROLLUPS },
+      worker: {
+        concurrency: e.ANALYTICS_WORKER_CONCURRENCY,
+        jobAttempts: e.ANALYTICS_JOB_ATTEMPTS,
+        jobBackoffMs: e.ANALYTICS_JOB_BACKOFF_MS,
+        lockDurationMs: e.ANALYTICS_WORKER_LOCK_MS,
+        partitionDaysAhead: e.ANALYTICS_PARTITION_DAYS_AHEAD,
+      },
+      debug: e.ANALYTICS_DEBUG_MODE,
+      logLevel: e.ANALYTICS_DEBUG_MODE ? 'debug' : e.LOG_LEVEL,
+    });
+  }
+
+  /** A safe rendering of a connection URL for messages: host and port, never credentials. */
+  static describeUrl(url: string): string {
+    try {
+      const u = new URL(url);
+      return `${u.hostname}:${u.port || (u.protocol.startsWith('redis') ? '6379' : '5432')}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
+    } catch {
+      return '(unparseable URL)';
+    }
+  }
+}
+
+function parseRedisUrl(url: string): RedisTarget {
+  const u = new URL(url);
+  const db = u.pathname && u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  return {
+    url,
+    host: u.hostname || '127.0.0.1',
+    port: u.port ? Number(u.port) : 6379,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    tls: u.protocol === 'rediss:',
+  };
+}

@@ -1,0 +1,116 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, validateSync } from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }) => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+
+/**
+ * Every environment variable the service reads, with its default. Validated once at start-up;
+ * the rest of the code sees only the typed {@link AnalyticsConfig}.
+ */
+export class Environment {
+  @IsIn(['development', 'test', 'production'])
+  NODE_ENV: string = 'development';
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT: number = 3000;
+
+  @IsString()
+  HOST: string = '0.0.0.0';
+
+  @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/analytics';
+
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'must be 1-64 characters of letters, digits, ":", "_" or "-"' })
+  ANALYTICS_REDIS_PREFIX: string = 'analytics';
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10000)
+  ANALYTICS_MAX_BATCH_SIZE: number = 500;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10240)
+  ANALYTICS_MAX_PAYLOAD_KB: number = 500;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(7 * 24 * 3600 * 1000)
+  ANALYTICS_CLOCK_SKEW_TOLERANCE_MS: number = 24 * 3600 * 1000;
+
+  @Transform(toInt) @IsInt() @Min(1000) @Max(7 * 24 * 3600 * 1000)
+  ANALYTICS_DEDUPE_WINDOW_MS: number = 60 * 1000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  ANALYTICS_RETENTION_DAYS: number = 90;
+
+  @Transform(toBool) @IsBoolean()
+  ANALYTICS_ENABLE_ROLLUPS: boolean = true;
+
+  @Transform(toBool) @IsBoolean()
+  ANALYTICS_DEBUG_MODE: boolean = false;
+
+  @IsOptional() @Transform(toBool) @IsBoolean()
+  ANALYTICS_AUTO_MIGRATE?: boolean;
+
+  @Transform(toBool) @IsBoolean()
+  ANALYTICS_SWAGGER_ENABLED: boolean = true;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  ANALYTICS_BATCH_LINGER_MS: number = 2;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  ANALYTICS_MAX_QUEUE_BACKLOG: number = 10000;
+
+  @Transform(toInt) @IsInt() @Min(2) @Max(256)
+  ANALYTICS_MAX_NESTING_DEPTH: number = 16;
+
+  @Transform(toInt) @IsInt() @Min(16) @Max(1_000_000)
+  ANALYTICS_MAX_STRING_LENGTH: number = 8192;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  ANALYTICS_WORKER_CONCURRENCY: number = 4;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  ANALYTICS_JOB_ATTEMPTS: number = 12;
+
+  @Transform(toInt) @IsInt() @Min(10) @Max(3600 * 1000)
+  ANALYTICS_JOB_BACKOFF_MS: number = 1000;
+
+  @Transform(toInt) @IsInt() @Min(500) @Max(3600 * 1000)
+  ANALYTICS_WORKER_LOCK_MS: number = 30000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(366)
+  ANALYTICS_PARTITION_DAYS_AHEAD: number = 7;
+
+  @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
+  @MaxLength(16)
+  LOG_LEVEL: string = 'log';
+}
+
+/** Thrown for a bad environment: its message is the one line printed before the process exits. */
+export class ConfigError extends Error {}
+
+export function parseEnvironment(env: Record<string, string | undefined>): Environment {
+  const known = Object.keys(new Environment()).concat('ANALYTICS_AUTO_MIGRATE');
+  const raw: Record<string, string> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = plainToInstance(Environment, raw, { exposeDefaultValues: true });
+  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(`${e.property} `, ''));
+      return `${e.property} ${reasons.join('; ')} (got ${JSON.stringify(raw[e.property])})`;
+    });
+    throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  return parsed;
+}

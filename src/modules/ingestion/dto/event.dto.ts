@@ -1,0 +1,78 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { EventErrorDto } from '../../../common/dto/problem.dto';
+import { EVENT_SOURCES } from '../../schema-registry/envelope.schema';
+
+class PageContextDto {
+  @ApiPropertyOptional({ example: 'https://shop.example.com/checkout?step=2' }) url?: string;
+  @ApiPropertyOptional({ example: 'https://www.example.com/' }) referrer?: string;
+  @ApiPropertyOptional({ example: 'Checkout' }) title?: string;
+}
+class ViewportDto {
+  @ApiProperty({ example: 1280 }) width!: number;
+  @ApiProperty({ example: 720 }) height!: number;
+}
+class DeviceContextDto {
+  @ApiPropertyOptional({ example: 'Mozilla/5.0' }) user_agent?: string;
+  @ApiPropertyOptional({ type: ViewportDto }) viewport?: ViewportDto;
+}
+class ConsentDto {
+  @ApiPropertyOptional({ example: true }) analytics?: boolean;
+  @ApiPropertyOptional({ example: false }) ads?: boolean;
+}
+class EventContextDto {
+  @ApiPropertyOptional({ type: PageContextDto }) page?: PageContextDto;
+  @ApiPropertyOptional({ type: DeviceContextDto }) device?: DeviceContextDto;
+  @ApiPropertyOptional({ example: 'en-US' }) locale?: string;
+  @ApiPropertyOptional({ type: ConsentDto }) consent?: ConsentDto;
+}
+
+/** The event envelope (validated by the JSON Schema in schema-registry). */
+export class EventDto {
+  @ApiProperty({ format: 'uuid', example: '123e4567-e89b-12d3-a456-426614174000', description: 'Client-chosen UUID; the idempotency key within the tenant' })
+  event_id!: string;
+  @ApiProperty({ example: 'voice.turn_started', pattern: '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$' })
+  event_name!: string;
+  @ApiProperty({ format: 'date-time', example: '2025-01-15T10:30:00.123Z', description: 'RFC 3339; at most the clock-skew tolerance in the future, no older than the retention window' })
+  occurred_at!: string;
+  @ApiProperty({ format: 'uuid', example: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10' })
+  tenant_id!: string;
+  @ApiPropertyOptional({ format: 'uuid', example: '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31' })
+  site_id?: string;
+  @ApiPropertyOptional({ format: 'uuid', example: '9a7b1c3d-2e4f-4a6b-8c0d-1e2f3a4b5c6d' })
+  session_id?: string;
+  @ApiPropertyOptional({ example: 'u_4821', description: 'Pseudonymous user id' })
+  user_id?: string;
+  @ApiProperty({ enum: EVENT_SOURCES, example: 'voice_ws' })
+  source!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { 'voice.session_id': '9a7b1c3d-2e4f-4a6b-8c0d-1e2f3a4b5c6d', 'voice.turn_id': 't-1' } })
+  attributes!: Record<string, unknown>;
+  @ApiPropertyOptional({ type: EventContextDto })
+  context?: EventContextDto;
+}
+
+export class BatchDto {
+  @ApiProperty({ type: [EventDto], description: '1 to ANALYTICS_MAX_BATCH_SIZE (500) events' })
+  events!: EventDto[];
+  @ApiPropertyOptional({ example: 'b-2025-01-15-0001', description: 'Client label of the batch, echoed back; resending a batch is harmless since every event is deduplicated' })
+  batch_id?: string;
+}
+
+export class EventVerdictDto {
+  @ApiProperty({ example: 0, description: 'Position of the event in the request' })
+  index!: number;
+  @ApiProperty({ type: String, nullable: true, example: '123e4567-e89b-12d3-a456-426614174000' })
+  event_id!: string | null;
+  @ApiProperty({ enum: ['accepted', 'duplicate', 'rejected'], example: 'accepted' })
+  status!: string;
+  @ApiPropertyOptional({ type: [EventErrorDto] })
+  errors?: EventErrorDto[];
+}
+
+export class IngestSummaryDto {
+  @ApiPropertyOptional({ example: 'b-2025-01-15-0001' }) batch_id?: string;
+  @ApiProperty({ example: 2 }) received!: number;
+  @ApiProperty({ example: 1 }) accepted!: number;
+  @ApiProperty({ example: 0 }) duplicate!: number;
+  @ApiProperty({ example: 1 }) rejected!: number;
+  @ApiProperty({ type: [EventVerdictDto] }) results!: EventVerdictDto[];
+}

@@ -1,0 +1,86 @@
+import { StoredEvent } from '../../app/queues';
+import { EventError } from '../schema-registry/event-error';
+import { checkPayload, PayloadLimits } from '../schema-registry/payload-guard';
+
+export interface AssessmentRules extends PayloadLimits {
+  clockSkewToleranceMs: number;
+  retentionDays: number;
+}
+
+export type Assessment = { ok: true; event: StoredEvent } | { ok: false; eventId: string | null; errors: EventError[] };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Everything decided about one event before dedupe: structure, envelope schema, time window.
+ * Pure: the schema check and the clock are passed in, so it is unit-testable.
+ */
+export function assessEvent(
+  raw: unknown,
+  validateEnvelope: (event: unknown) => EventError[],
+  rules: AssessmentRules,
+  now: Date,
+): Assessment {
+  const eventId = typeof (raw as { event_id?: unknown })?.event_id === 'string'
+    ? ((raw as { event_id: string }).event_id.slice(0, 64))
+    : null;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { ok: false, eventId: null, errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }] };
+  }
+  const structural = checkPayload(raw, rules);
+  if (structural.length) return { ok: false, eventId: safeId(eventId), errors: structural };
+
+  const errors = validateEnvelope(raw);
+  const e = raw as Record<string, unknown>;
+  if (!errors.some((x) => x.pointer === '/occurred_at') && typeof e.occurred_at === 'string') {
+    const t = Date.parse(e.occurred_at);
+    if (Number.isNaN(t)) {
+      errors.push({ pointer: '/occurred_at', keyword: 'format', message: '/occurred_at is not a date-time that exists' });
+    } else if (t > now.getTime() + rules.clockSkewToleranceMs) {
+      errors.push({
+        pointer: '/occurred_at',
+        keyword: 'clockSkew',
+        message: `/occurred_at is ${formatSpan(t - now.getTime())} in the future; at most ${formatSpan(rules.clockSkewToleranceMs)} of clock skew is tolerated`,
+      });
+    } else if (t < now.getTime() - rules.retentionDays * DAY_MS) {
+      errors.push({
+        pointer: '/occurred_at',
+        keyword: 'retention',
+        message: `/occurred_at is older than the retention window of ${rules.retentionDays} days`,
+      });
+    }
+  }
+  if (errors.length) return { ok: false, eventId: safeId(eventId), errors };
+
+  return {
+    ok: true,
+    event: {
+      event_id: (e.event_id as string).toLowerCase(),
+      event_name: e.event_name as string,
+      // RFC 3339 allows lower-case t/z; upper-casing keeps the client's sub-millisecond precision.
+      occurred_at: (e.occurred_at as string).toUpperCase(),
+      received_at: now.toISOString(),
+      tenant_id: (e.tenant_id as string).toLowerCase(),
+      site_id: lower(e.site_id),
+      session_id: lower(e.session_id),
+      user_id: (e.user_id as string | undefined) ?? null,
+      source: e.source as string,
+      attributes: e.attributes as Record<string, unknown>,
+      context: (e.context as Record<string, unknown> | undefined) ?? null,
+    },
+  };
+}
+
+function lower(v: unknown): string | null {
+  return typeof v === 'string' ? v.toLowerCase() : null;
+}
+
+function safeId(id: string | null): string | null {
+  return id !== null && /^[0-9a-fA-F-]{1,64}$/.test(id) ? id : null;
+}
+
+function formatSpan(ms: number): string {
+  const h = ms / 3_600_000;
+  if (h >= 1) return `${Math.round(h * 10) / 10} h`;
+  return `${Math.round(ms / 1000)} s`;
+}

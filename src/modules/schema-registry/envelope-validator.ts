@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { EventError } from './event-error';
+import { ENVELOPE_SCHEMA, EVENT_SOURCES } from './envelope.schema';
+
+const FORMAT_NAMES: Record<string, string> = {
+  uuid: 'a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)',
+  'date-time': 'an RFC 3339 date-time with a time zone (e.g. 2025-01-15T10:30:00.123Z)',
+};
+
+/** Turns one Ajv error into a pointer and a sentence naming the field. */
+export function describeAjvError(e: ErrorObject): EventError {
+  const at = e.instancePath || '';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required': {
+      const pointer = `${at}/${String(p.missingProperty)}`;
+      return { pointer, keyword: 'required', message: `${pointer} is required` };
+    }
+    case 'additionalProperties': {
+      const pointer = `${at}/${String(p.additionalProperty)}`;
+      return { pointer, keyword: e.keyword, message: `${pointer} is not a known field` };
+    }
+    case 'format':
+      return { pointer: at, keyword: e.keyword, message: `${at} must be ${FORMAT_NAMES[String(p.format)] ?? `in ${String(p.format)} format`}` };
+    case 'enum':
+      return { pointer: at, keyword: e.keyword, message: `${at} must be one of ${(p.allowedValues as unknown[]).join(', ')}` };
+    case 'type':
+      return { pointer: at, keyword: e.keyword, message: `${at || 'the event'} must be ${article(String(p.type))}` };
+    case 'pattern':
+      return { pointer: at, keyword: e.keyword, message: at === '/event_name'
+        ? `${at} must be dotted lower-case, a namespace and a name (e.g. voice.turn_started)`
+        : `${at} must match ${String(p.pattern)}` };
+    default:
+      return { pointer: at, keyword: e.keyword, message: `${at || 'the event'} ${e.message ?? 'is invalid'}` };
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** Validates the envelope shared by all events; compiled once per process. */
+@Injectable()
+export class EnvelopeValidator {
+  private readonly validateFn: ValidateFunction;
+
+  constructor() {
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: false });
+    addFormats(ajv, ['uuid', 'date-time']);
+    this.validateFn = ajv.compile(ENVELOPE_SCHEMA);
+  }
+
+  validate(event: unknown): EventError[] {
+    if (this.validateFn(event)) return [];
+    return (this.validateFn.errors ?? []).map(describeAjvError);
+  }
+
+  static readonly sources = EVENT_SOURCES;
+}

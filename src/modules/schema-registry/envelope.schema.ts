@@ -1,0 +1,57 @@
+/** Event sources the envelope accepts. */
+export const EVENT_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
+
+/** Dotted lower-case event names: a namespace and a name, e.g. `voice.turn_started`. */
+export const EVENT_NAME_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$';
+
+/** JSON Schema (draft-07) of the event envelope shared by every event type. */
+export const ENVELOPE_SCHEMA = {
+  $id: 'urn:analytics:envelope:1-0-0',
+  type: 'object',
+  required: ['event_id', 'event_name', 'occurred_at', 'tenant_id', 'source', 'attributes'],
+  additionalProperties: false,
+  properties: {
+    event_id: { type: 'string', format: 'uuid', description: 'UUID chosen by the client; the idempotency key within the tenant.' },
+    event_name: { type: 'string', maxLength: 128, pattern: EVENT_NAME_PATTERN },
+    occurred_at: { type: 'string', format: 'date-time', maxLength: 64 },
+    received_at: { type: 'string', maxLength: 64, description: 'Set by the server; a client value is ignored.' },
+    tenant_id: { type: 'string', format: 'uuid' },
+    site_id: { type: 'string', format: 'uuid' },
+    session_id: { type: 'string', format: 'uuid' },
+    user_id: { type: 'string', minLength: 1, maxLength: 256 },
+    source: { type: 'string', enum: EVENT_SOURCES },
+    attributes: { type: 'object' },
+    context: {
+      type: 'object',
+      properties: {
+        page: {
+          type: 'object',
+          properties: {
+            url: { type: 'string', maxLength: 2048 },
+            referrer: { type: 'string', maxLength: 2048 },
+            title: { type: 'string', maxLength: 1024 },
+          },
+        },
+        device: {
+          type: 'object',
+          properties: {
+            user_agent: { type: 'string', maxLength: 1024 },
+            viewport: {
+              type: 'object',
+              required: ['width', 'height'],
+              properties: {
+                width: { type: 'integer', minimum: 0, maximum: 100000 },
+                height: { type: 'integer', minimum: 0, maximum: 100000 },
+              },
+            },
+          },
+        },
+        locale: { type: 'string', maxLength: 35 },
+        consent: {
+          type: 'object',
+          properties: { analytics: { type: 'boolean' }, ads: { type: 'boolean' } },
+        },
+      },
+    },
+  },
+} as const;

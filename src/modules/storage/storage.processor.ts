@@ -1,0 +1,46 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Queue, Worker } from 'bullmq';
+import { startWorker } from '../../app/job-runner';
+import { QueueName } from '../../app/queues';
+import { AnalyticsConfig } from '../config/analytics-config';
+import { StorageService } from './storage.service';
+
+const PARTITION_SCHEDULE_MS = 60 * 60 * 1000;
+
+/** Consumes the ingest and maintenance queues (worker role only). */
+@Injectable()
+export class StorageProcessor implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(StorageProcessor.name);
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly storage: StorageService,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    @InjectQueue(QueueName.Maintenance) private readonly maintenance: Queue,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const days = await this.storage.ensureUpcomingPartitions();
+    this.logger.log(`Partitions ready from ${days[0]} to ${days[days.length - 1]}`);
+    await this.maintenance.upsertJobScheduler(
+      'ensure-partitions',
+      { every: PARTITION_SCHEDULE_MS },
+      { name: 'ensure-partitions', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+
+    this.workers.push(
+      startWorker(QueueName.Ingest, {
+        'persist-events': async ({ events }) => this.storage.persist(events),
+      }, this.config, { concurrency: this.config.worker.concurrency }),
+      startWorker(QueueName.Maintenance, {
+        'ensure-partitions': async () => ({ days: await this.storage.ensureUpcomingPartitions() }),
+      }, this.config, { concurrency: 1 }),
+    );
+    for (const w of this.workers) void w.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
