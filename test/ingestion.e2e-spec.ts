@@ -1,0 +1,97 @@
+import { BATCH, EVENTS, TENANT, makeEvent, post, waitFor } from './support/events';
+import { countRows, drained } from './support/queue';
+import { TestEnv, createTestEnv } from './support/test-env';
+
+describe('ingestion → queue → worker → Postgres', () => {
+  let t: TestEnv;
+  beforeAll(async () => { t = await createTestEnv(); });
+  afterAll(async () => { await t.close(); });
+
+  it('stores a single event with every field intact and received_at set by the server', async () => {
+    const event = makeEvent({ occurred_at: '2026-11-28T10:30:00.123456Z', received_at: '1999-01-01T00:00:00Z' });
+    const before = Date.now();
+    const res = await post(t.url, EVENTS, event);
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ index: 0, event_id: event.event_id, status: 'accepted' });
+
+    await waitFor('the event row', async () => (await countRows(t.db)) === 1);
+    const { rows } = await t.db.query(`SELECT tenant_id, site_id, event_id, event_name, occurred_at, received_at,
+      to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS occurred_exact,
+      session_id, user_id, source, attributes, context, id, created_at FROM analytics_events_raw`);
+    const row = rows[0];
+    expect(row).toMatchObject({
+      tenant_id: event.tenant_id,
+      site_id: event.site_id,
+      event_id: event.event_id,
+      event_name: 'voice.first_response',
+      session_id: event.session_id,
+      user_id: 'u_4821',
+      source: 'voice_ws',
+      attributes: event.attributes,
+      context: event.context,
+    });
+    expect(row.occurred_exact).toBe('2026-11-28T10:30:00.123456'); // microseconds kept
+    const received = (row.received_at as Date).getTime();
+    expect(received).toBeGreaterThanOrEqual(before - 5);
+    expect(received).toBeLessThanOrEqual(Date.now());
+    expect(row.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('stores a batch and answers one verdict per event, in order, accepting the valid ones', async () => {
+    const events = Array.from({ length: 50 }, (_, i) => makeEvent({ event_name: i % 2 ? 'kb.search' : 'commerce.view', attributes: { i } }));
+    const bad = makeEvent({ source: 'fax' });
+    const body = { batch_id: 'b-0001', events: [...events.slice(0, 25), bad, ...events.slice(25)] };
+    const res = await post(t.url, BATCH, body);
+    expect(res.status).toBe(202);
+    expect(res.json).toMatchObject({ batch_id: 'b-0001', received: 51, accepted: 50, duplicate: 0, rejected: 1 });
+    expect(res.json.results.map((r: { index: number }) => r.index)).toEqual([...Array(51).keys()]);
+    expect(res.json.results[25]).toEqual({
+      index: 25, event_id: bad.event_id, status: 'rejected',
+      errors: [{ pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server' }],
+    });
+    expect(res.json.results[26]).toEqual({ index: 26, event_id: events[25].event_id, status: 'accepted' });
+
+    await drained(t.ingestQueue);
+    const ids = events.map((e) => e.event_id);
+    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [ids])).toBe(50);
+    expect(await countRows(t.db, 'event_id = $1', [bad.event_id])).toBe(0);
+    const { rows } = await t.db.query(`SELECT event_id, attributes FROM analytics_events_raw WHERE event_id = ANY($1::uuid[])`, [ids]);
+    const byId = new Map(rows.map((r) => [r.event_id, r.attributes]));
+    events.forEach((e) => expect(byId.get(e.event_id)).toEqual(e.attributes));
+  });
+
+  it('groups a stream of single events into few jobs', async () => {
+    const before = (await t.ingestQueue.getJobCounts('completed')).completed;
+    const events = Array.from({ length: 40 }, () => makeEvent());
+    const answers = await Promise.all(events.map((e) => post(t.url, EVENTS, e)));
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(202));
+    await drained(t.ingestQueue);
+    const jobs = (await t.ingestQueue.getJobCounts('completed')).completed - before;
+    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(40);
+    expect(jobs).toBeGreaterThanOrEqual(1);
+    expect(jobs).toBeLessThan(40);
+  });
+
+  it('keeps tenants apart: the same event_id under two tenants is two events', async () => {
+    const a = makeEvent();
+    const b = { ...a, tenant_id: 'aa2f4e1a-9b3d-4c5e-8f6a-1b2c3d4e5f60' };
+    expect((await post(t.url, EVENTS, a)).json.status).toBe('accepted');
+    expect((await post(t.url, EVENTS, b)).json.status).toBe('accepted');
+    await drained(t.ingestQueue);
+    const { rows } = await t.db.query('SELECT tenant_id FROM analytics_events_raw WHERE event_id = $1 ORDER BY tenant_id', [a.event_id]);
+    expect(rows.map((r) => r.tenant_id)).toEqual([TENANT, b.tenant_id].sort());
+  });
+
+  it('stores a late event in its own day, creating the partition when missing', async () => {
+    const day = new Date(Date.now() - 40 * 86_400_000);
+    const event = makeEvent({ occurred_at: day.toISOString() });
+    const partition = `analytics_events_raw_p${day.toISOString().slice(0, 10).replace(/-/g, '')}`;
+    const before = await t.db.query('SELECT to_regclass($1) AS p', [partition]);
+    expect(before.rows[0].p).toBeNull();
+
+    expect((await post(t.url, EVENTS, event)).status).toBe(202);
+    await waitFor('the late event', async () => (await countRows(t.db, 'event_id = $1', [event.event_id])) === 1);
+    const stored = await t.db.query(`SELECT tableoid::regclass::text AS part FROM analytics_events_raw WHERE event_id = $1`, [event.event_id]);
+    expect(stored.rows[0].part).toBe(partition);
+  });
+});

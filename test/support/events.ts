@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+
+export const TENANT = '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10';
+export const OTHER_TENANT = '7c2f4e1a-9b3d-4c5e-8f6a-1b2c3d4e5f60';
+
+/** A valid event (voice.first_response), with any field overridden. */
+export function makeEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: randomUUID(),
+    event_name: 'voice.first_response',
+    occurred_at: new Date().toISOString(),
+    tenant_id: TENANT,
+    site_id: '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31',
+    session_id: randomUUID(),
+    user_id: 'u_4821',
+    source: 'voice_ws',
+    attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 412.5, 'gen_ai.request.model': 'gpt-4o-mini' },
+    context: { locale: 'en-US', device: { user_agent: 'agent/1.0', viewport: { width: 1280, height: 720 } }, consent: { analytics: true, ads: false } },
+    ...overrides,
+  };
+}
+
+export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export async function get(base: string, path: string) {
+  const res = await fetch(`${base}${path}`);
+  const text = await res.text();
+  let json: any = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+export const EVENTS = '/api/v1/analytics/events';
+export const BATCH = '/api/v1/analytics/events/batch';
+
+/** Polls until `fn` returns true, or fails after `timeoutMs` naming what it waited for. */
+export async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 15000, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { INestApplicationContext } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { Pool } from 'pg';
+import { createApiApp, createWorkerContext } from '../../src/app/bootstrap';
+import { QueueName } from '../../src/app/queues';
+import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
+import { TEMPLATE_DB, urlFor, withAdmin } from './database';
+
+export interface TestEnv {
+  config: AnalyticsConfig;
+  env: Record<string, string>;
+  dbName: string;
+  db: Pool;
+  redis: Redis;
+  /** Base URL of the running api, e.g. http://127.0.0.1:41234 */
+  url: string;
+  api: NestExpressApplication | null;
+  worker: INestApplicationContext | null;
+  ingestQueue: Queue;
+  startApi(): Promise<void>;
+  startWorker(): Promise<void>;
+  stopWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A private world for one test file: a database cloned from the migrated template and a Redis key
+ * prefix of its own, so files run in parallel against the same servers without seeing each other.
+ */
+export async function createTestEnv(overrides: Record<string, string> = {}, opts: { api?: boolean; worker?: boolean } = {}): Promise<TestEnv> {
+  const id = randomBytes(4).toString('hex');
+  const dbName = `analytics_t_${id}`;
+  await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${TEMPLATE_DB}`));
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    DATABASE_URL: urlFor(dbName),
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ANALYTICS_REDIS_PREFIX: `t${id}`,
+    ANALYTICS_AUTO_MIGRATE: 'false',
+    LOG_LEVEL: 'error',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ANALYTICS_JOB_BACKOFF_MS: '100',
+    ...overrides,
+  };
+  const config = AnalyticsConfig.fromEnvironment(env);
+  const db = new Pool({ connectionString: config.database.url, max: 4 });
+  const redis = new Redis(config.redis.url);
+  const ingestQueue = new Queue(QueueName.Ingest, { connection: { host: config.redis.host, port: config.redis.port }, prefix: `${config.redis.prefix}:bull` });
+
+  const t: TestEnv = {
+    config, env, dbName, db, redis, ingestQueue,
+    url: '',
+    api: null,
+    worker: null,
+    async startApi() {
+      const app = await createApiApp(config);
+      await app.listen(0, '127.0.0.1');
+      const addr = app.getHttpServer().address() as { port: number };
+      t.api = app;
+      t.url = `http://127.0.0.1:${addr.port}`;
+    },
+    async startWorker() {
+      t.worker = await createWorkerContext(config);
+    },
+    async stopWorker() {
+      await t.worker?.close();
+      t.worker = null;
+    },
+    async close() {
+      await t.api?.close();
+      await t.worker?.close();
+      await ingestQueue.close();
+      const keys = await scanKeys(redis, `${config.redis.prefix}:*`);
+      for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+      redis.disconnect();
+      await db.end();
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+    },
+  };
+  if (opts.api !== false) await t.startApi();
+  if (opts.worker !== false) await t.startWorker();
+  return t;
+}
+
+async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  return keys;
+}
