@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConfigModule } from '../modules/config/config.module';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { dataSourceOptions } from '../database/data-source';
+import { SafeTypeOrmLogger } from '../database/safe-typeorm.logger';
 import { RedisClient, redisOptions } from './redis.provider';
 
 /** Config, the Postgres data source, BullMQ's root connection and the Redis client. */
@@ -18,7 +19,9 @@ export class CoreModule {
         TypeOrmModule.forRoot({
           ...dataSourceOptions(config.database.url),
           retryAttempts: 0,
-          logging: config.debug ? ['error', 'warn'] : ['error'],
+          logging: true,
+          logger: new SafeTypeOrmLogger(config.debug),
+          maxQueryExecutionTime: 5000,
         }),
         BullModule.forRoot({
           connection: redisOptions(config, false),
