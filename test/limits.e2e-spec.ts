@@ -69,7 +69,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
   it('a body that is not JSON → 415', async () => {
     const res = await fetch(`${t.url}${EVENTS}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
     expect(res.status).toBe(415);
-    expect((await res.json()).detail).toMatch(/Content-Type: application\/json/);
+    expect(((await res.json()) as { detail: string }).detail).toMatch(/Content-Type: application\/json/);
   });
 
   it.each([

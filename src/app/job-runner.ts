@@ -47,3 +47,17 @@ export function startWorker<Q extends QueueName>(
   worker.on('error', (err) => logger.error(`Worker error: ${err.message}`));
   return worker;
 }
+
+/**
+ * Closes a worker and ends its stalled-job checker. When close() arrives while the checker awaits
+ * Redis, BullMQ arms the checker's next sleep (a whole stalledInterval) after close() has returned,
+ * keeping the process alive that long; the stopper is called until the checker has left its loop.
+ */
+export async function closeWorker(worker: Worker): Promise<void> {
+  await worker.close();
+  const w = worker as unknown as { stalledCheckStopper?: () => void; stalledCheckerRunning?: boolean };
+  for (let i = 0; i < 100 && w.stalledCheckerRunning; i++) {
+    w.stalledCheckStopper?.();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -46,12 +46,13 @@ async function checkRedis(config: AnalyticsConfig): Promise<void> {
     retryStrategy: () => null,
     enableOfflineQueue: false,
   });
-  redis.on('error', () => undefined);
+  let cause: Error | null = null; // ioredis reports the socket error here, and only "closed" below
+  redis.on('error', (err: Error) => { cause ??= err; });
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new PreflightError(`Cannot reach Redis at ${host}:${port} (REDIS_URL): ${(err as Error).message}`);
+    throw new PreflightError(`Cannot reach Redis at ${host}:${port} (REDIS_URL): ${(cause ?? (err as Error)).message}`);
   } finally {
     redis.disconnect();
   }

@@ -12,6 +12,8 @@ import { TEMPLATE_DB, urlFor, withAdmin } from './database';
 export interface TestEnv {
   config: AnalyticsConfig;
   env: Record<string, string>;
+  /** Changes variables for the roles started from now on. */
+  reconfigure(overrides: Record<string, string>): void;
   dbName: string;
   db: Pool;
   redis: Redis;
@@ -54,17 +56,21 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
   const t: TestEnv = {
     config, env, dbName, db, redis, ingestQueue,
     url: '',
+    reconfigure(overrides) {
+      Object.assign(t.env, overrides);
+      t.config = AnalyticsConfig.fromEnvironment(t.env);
+    },
     api: null,
     worker: null,
     async startApi() {
-      const app = await createApiApp(config);
+      const app = await createApiApp(t.config);
       await app.listen(0, '127.0.0.1');
       const addr = app.getHttpServer().address() as { port: number };
       t.api = app;
       t.url = `http://127.0.0.1:${addr.port}`;
     },
     async startWorker() {
-      t.worker = await createWorkerContext(config);
+      t.worker = await createWorkerContext(t.config);
     },
     async stopWorker() {
       await t.worker?.close();

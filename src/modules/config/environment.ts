@@ -107,7 +107,10 @@ export function parseEnvironment(env: Record<string, string | undefined>): Envir
   const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: true });
   if (errors.length > 0) {
     const lines = errors.map((e) => {
-      const reasons = Object.values(e.constraints ?? {}).map((m) => m.replace(`${e.property} `, ''));
+      const constraints = e.constraints ?? {};
+      // A value of the wrong type fails its bounds too; the type is the one thing to say then.
+      const typeRule = ['isInt', 'isBoolean'].find((k) => k in constraints);
+      const reasons = (typeRule ? [constraints[typeRule]] : Object.values(constraints)).map((m) => m.replace(`${e.property} `, ''));
       return `${e.property} ${reasons.join('; ')} (got ${JSON.stringify(raw[e.property])})`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue, Worker } from 'bullmq';
-import { startWorker } from '../../app/job-runner';
+import { closeWorker, startWorker } from '../../app/job-runner';
 import { QueueName } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { StorageService } from './storage.service';
@@ -41,6 +41,6 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(this.workers.map(closeWorker));
   }
 }

@@ -1,0 +1,94 @@
+import { createServer } from 'node:net';
+import { get, waitFor } from './support/events';
+import { urlFor, withAdmin } from './support/database';
+import { runRole } from './support/worker-process';
+
+const BASE = { NODE_ENV: 'test', LOG_LEVEL: 'error', ANALYTICS_AUTO_MIGRATE: 'false' };
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Runs a role that must refuse to start; returns its stderr lines. */
+async function refusal(script: 'main.js' | 'worker.js', env: Record<string, string>): Promise<string[]> {
+  const role = runRole(script, { ...BASE, ...env });
+  const { code } = await role.exited;
+  expect(code).toBe(1);
+  return role.stderr.trim().split('\n');
+}
+
+describe('start-up stops with one clear line', () => {
+  it.each([
+    ['ANALYTICS_MAX_BATCH_SIZE', 'abc', /^api: Invalid configuration: ANALYTICS_MAX_BATCH_SIZE must be an integer number.*\(got "abc"\)$/],
+    ['ANALYTICS_MAX_BATCH_SIZE', '0', /ANALYTICS_MAX_BATCH_SIZE must not be less than 1 \(got "0"\)$/],
+    ['ANALYTICS_ENABLE_ROLLUPS', 'maybe', /ANALYTICS_ENABLE_ROLLUPS must be a boolean value \(got "maybe"\)$/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL \(got "mysql:\/\/x"\)$/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['PORT', '70000', /PORT must not be greater than 65535/],
+  ])('a bad %s=%s names the variable', async (name, value, message) => {
+    const lines = await refusal('main.js', { [name]: value });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it('an unreachable Postgres names DATABASE_URL and the address (api and worker)', async () => {
+    const port = await freePort();
+    for (const script of ['main.js', 'worker.js'] as const) {
+      const lines = await refusal(script, { DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/analytics` });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^(api|worker): Cannot reach PostgreSQL at 127\\.0\\.0\\.1:${port}/analytics \\(DATABASE_URL\\): .*ECONNREFUSED`));
+    }
+  });
+
+  it('an unreachable Redis names REDIS_URL and the address', async () => {
+    const port = await freePort();
+    const lines = await refusal('worker.js', { DATABASE_URL: urlFor('postgres'), REDIS_URL: `redis://127.0.0.1:${port}` });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^worker: Cannot reach Redis at 127\\.0\\.0\\.1:${port} \\(REDIS_URL\\): .*ECONNREFUSED`));
+  });
+
+  it('a missing database without auto-migrate says how to create it', async () => {
+    const lines = await refusal('main.js', { DATABASE_URL: urlFor('analytics_t_missing') });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/database "analytics_t_missing" does not exist; run npm run migration:run or set ANALYTICS_AUTO_MIGRATE=true/);
+  });
+});
+
+describe('one command starts both roles; in development the database is created and migrated', () => {
+  const db = 'analytics_t_launcher';
+  afterAll(() => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)));
+
+  it('creates the database, migrates it, serves health, and stops both roles on SIGTERM', async () => {
+    await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
+    const port = await freePort();
+    const svc = runRole('launcher.js', {
+      NODE_ENV: 'development', LOG_LEVEL: 'log', PORT: String(port), HOST: '127.0.0.1',
+      DATABASE_URL: urlFor(db), ANALYTICS_REDIS_PREFIX: `t_launcher_${port}`,
+    });
+    try {
+      await waitFor('the api to answer /health', async () => {
+        try { return (await get(`http://127.0.0.1:${port}`, '/api/v1/analytics/health')).status === 200; } catch { return false; }
+      }, 30000, 200);
+      await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
+      expect(svc.stdout).toMatch(/Created database analytics_t_launcher/);
+      expect(svc.stdout).toMatch(/Applied migrations: CreateRawEventsAndLedger/);
+      const tables = await withAdmin(async (c) => {
+        const { Client } = await import('pg');
+        const d = new Client({ connectionString: urlFor(db) });
+        await d.connect();
+        try {
+          return (await d.query(`SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = 'analytics_events_raw'::regclass`)).rows[0].n;
+        } finally { await d.end(); }
+      });
+      expect(tables).toBe(8); // today and 7 days ahead
+    } finally {
+      svc.child.kill('SIGTERM');
+    }
+    const { code } = await svc.exited;
+    expect(code).toBe(0);
+  });
+});
