@@ -1,0 +1,25 @@
+import { StoredEvent } from '../../app/queues';
+import { daysFrom, utcDay } from './partition-days';
+import { uniqueByEvent } from './storage.service';
+
+const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent => ({
+  event_id: id, tenant_id: tenant, event_name: name, occurred_at: '2026-11-28T00:00:00Z', received_at: '2026-11-28T00:00:00Z',
+  site_id: null, session_id: null, user_id: null, source: 'web', attributes: {}, context: null,
+});
+
+describe('uniqueByEvent', () => {
+  it('keeps the first occurrence of each (tenant, event) pair and keeps tenants apart', () => {
+    const out = uniqueByEvent([ev('t1', 'e1', 'first'), ev('t2', 'e1'), ev('t1', 'e1', 'second'), ev('t1', 'e2')]);
+    expect(out.map((e) => `${e.tenant_id}/${e.event_id}/${e.event_name}`)).toEqual(['t1/e1/first', 't2/e1/a.b', 't1/e2/a.b']);
+  });
+});
+
+describe('partition days', () => {
+  it('takes the UTC day of an instant, whatever its offset', () => {
+    expect(utcDay('2026-11-28T23:30:00-02:00')).toBe('2026-11-29');
+    expect(utcDay('2026-11-28T00:30:00+01:00')).toBe('2026-11-27');
+  });
+  it('lists consecutive days across month and year ends', () => {
+    expect(daysFrom(new Date('2026-12-30T18:00:00Z'), 4)).toEqual(['2026-12-30', '2026-12-31', '2027-01-01', '2027-01-02']);
+  });
+});
