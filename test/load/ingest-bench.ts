@@ -1,0 +1,173 @@
+/**
+ * npm run bench:ingest — a short load run of single-event and batch ingestion against a freshly
+ * started service (api + worker, real Postgres and Redis). Prints requests/s, latency percentiles
+ * (from every response, not autocannon's summary) and events persisted/s, counted in Postgres.
+ *
+ *   BENCH_SECONDS=10 BENCH_CONNECTIONS=50 npm run bench:ingest
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { Client } from 'pg';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const PORT = Number(process.env.BENCH_PORT ?? 3100);
+const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const DB = 'analytics_bench';
+const PREFIX = `bench${process.pid}`;
+const TENANT = '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10';
+
+function dbUrl(name: string): string {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+function event(): Record<string, unknown> {
+  return {
+    event_id: randomUUID(),
+    event_name: 'voice.first_response',
+    occurred_at: new Date().toISOString(),
+    tenant_id: TENANT,
+    site_id: '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31',
+    session_id: randomUUID(),
+    user_id: 'u_4821',
+    source: 'voice_ws',
+    attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900), 'gen_ai.request.model': 'gpt-4o-mini' },
+    context: { locale: 'en-US', consent: { analytics: true, ads: false } },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+async function admin(sql: string): Promise<void> {
+  const c = new Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+async function waitHealthy(): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${PORT}/api/v1/analytics/health`)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('the service did not become healthy');
+}
+
+interface Scenario { name: string; path: string; batch: number; connections: number }
+
+async function run(s: Scenario, db: Client, queue: Queue) {
+  const before = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
+  const latencies: number[] = [];
+  const statuses = new Map<number, number>();
+  const started = Date.now();
+  let finish!: (r: autocannon.Result) => void;
+  let fail!: (e: unknown) => void;
+  const done = new Promise<autocannon.Result>((resolve, reject) => { finish = resolve; fail = reject; });
+  const instance = autocannon({
+    url: `http://127.0.0.1:${PORT}${s.path}`,
+    method: 'POST',
+    connections: s.connections,
+    duration: SECONDS,
+    headers: { 'content-type': 'application/json' },
+    requests: [{
+      setupRequest: ((req: autocannon.Request) => ({
+        ...req,
+        body: JSON.stringify(s.batch === 1 ? event() : { events: Array.from({ length: s.batch }, event) }),
+      })) as never,
+    }],
+  }, (err, res) => (err ? fail(err) : finish(res)));
+  instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    latencies.push(ms);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  });
+  let ticks = 0;
+  const progress = setInterval(() => {
+    ticks++;
+    process.stderr.write(`\r  ${s.name}: ${ticks}/${SECONDS}s, ${latencies.length} responses   `);
+  }, 1000);
+  const result = await done;
+  clearInterval(progress);
+  const loadEnded = Date.now();
+  process.stderr.write(`\r  ${s.name}: load done, waiting for the queue to drain...        `);
+  for (;;) {
+    const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    if (c.waiting + c.active + c.delayed + c.prioritized === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const drainedAt = Date.now();
+  process.stderr.write('\n');
+  const after = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
+  const doubled = Number((await db.query(`SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw`)).rows[0].n);
+  const accepted = (statuses.get(202) ?? 0) * s.batch;
+  latencies.sort((a, b) => a - b);
+  return {
+    scenario: s.name,
+    connections: s.connections,
+    requests: result.requests.total,
+    req_per_s: Math.round(result.requests.total / SECONDS),
+    p50_ms: round1(percentile(latencies, 50)),
+    p95_ms: round1(percentile(latencies, 95)),
+    p99_ms: round1(percentile(latencies, 99)),
+    non_202: [...statuses].filter(([k]) => k !== 202).map(([k, v]) => `${k}:${v}`).join(' ') || '0',
+    events_answered_202: accepted,
+    // Requests still in flight when autocannon stops are served, but their answers are not counted.
+    events_in_flight_max: s.connections * s.batch,
+    events_persisted: after - before,
+    stored_twice: doubled,
+    persisted_per_s: Math.round((after - before) / ((drainedAt - started) / 1000)),
+    drain_after_load_ms: drainedAt - loadEnded,
+  };
+}
+
+async function main(): Promise<void> {
+  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  const env = {
+    ...process.env, NODE_ENV: 'development', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+    DATABASE_URL: dbUrl(DB), ANALYTICS_REDIS_PREFIX: PREFIX,
+  };
+  const svc: ChildProcess = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'launcher.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const db = new Client({ connectionString: dbUrl(DB) });
+  const queue = new Queue('ingest', { connection: { host: '127.0.0.1', port: 6379 }, prefix: `${PREFIX}:bull` });
+  try {
+    await waitHealthy();
+    await db.connect();
+    console.error(`Service up on :${PORT}; ${SECONDS}s per scenario`);
+    const rows = [];
+    for (const s of [
+      { name: 'single events', path: '/api/v1/analytics/events', batch: 1, connections: CONNECTIONS },
+      { name: 'batches of 100', path: '/api/v1/analytics/events/batch', batch: 100, connections: Math.max(1, Math.round(CONNECTIONS / 5)) },
+    ]) rows.push(await run(s, db, queue));
+    console.table(rows);
+    const bad = rows.filter((r) => r.stored_twice !== 0 || r.events_persisted < r.events_answered_202
+      || r.events_persisted > r.events_answered_202 + r.events_in_flight_max);
+    if (bad.length) {
+      console.error(`MISMATCH in ${bad.map((r) => r.scenario).join(', ')}: an answered event is missing or one is stored twice`);
+      process.exitCode = 1;
+    } else {
+      console.error('Every event answered 202 is in Postgres, none twice (counted).');
+    }
+  } finally {
+    await db.end().catch(() => undefined);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    svc.kill('SIGTERM');
+    await new Promise((r) => svc.once('exit', r));
+    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
