@@ -95,3 +95,31 @@ describe('ingestion → queue → worker → Postgres', () => {
     expect(stored.rows[0].part).toBe(partition);
   });
 });
+
+describe('partition maintenance', () => {
+  let t: TestEnv;
+  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_PARTITION_DAYS_AHEAD: '3' }, { api: false }); });
+  afterAll(async () => { await t.close(); });
+
+  it('schedules the partition job hourly, and the job creates the partitions that are missing', async () => {
+    const { Queue } = await import('bullmq');
+    const maintenance = new Queue('maintenance', { connection: { host: '127.0.0.1', port: t.config.redis.port }, prefix: `${t.config.redis.prefix}:bull` });
+    try {
+      const schedulers = await maintenance.getJobSchedulers();
+      expect(schedulers.map((s) => [s.key, s.every])).toEqual([['ensure-partitions', 3_600_000]]);
+
+      const names = async () => (await t.db.query(`SELECT c.relname AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'analytics_events_raw'::regclass ORDER BY 1`)).rows.map((r) => r.n);
+      const expected = [0, 1, 2, 3].map((d) => `analytics_events_raw_p${new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '')}`);
+      expect(await names()).toEqual(expected);
+
+      await t.db.query(`DROP TABLE ${expected[3]}`);
+      await t.db.query(`DROP TABLE ${expected[2]}`);
+      const job = await maintenance.add('ensure-partitions', {});
+      await waitFor('the maintenance job', async () => (await job.getState()) === 'completed');
+      expect(await names()).toEqual(expected);
+    } finally {
+      await maintenance.close();
+    }
+  });
+});

@@ -45,7 +45,9 @@ export class StorageService {
 
   private async ensurePartitionsFor(days: string[], refresh = false): Promise<void> {
     if (refresh || this.knownPartitions.size === 0) {
-      for (const d of await this.events.listPartitionDays()) this.knownPartitions.add(d);
+      const existing = await this.events.listPartitionDays();
+      this.knownPartitions.clear(); // partitions may have been dropped since (retention, an operator)
+      for (const d of existing) this.knownPartitions.add(d);
     }
     for (const day of new Set(days)) {
       if (this.knownPartitions.has(day)) continue;
