@@ -1,4 +1,5 @@
 import { CreateRawEventsAndLedger1764300000000 } from './1764300000000-CreateRawEventsAndLedger';
+import { CreateTenantsAndApiKeys1764400000000 } from './1764400000000-CreateTenantsAndApiKeys';
 
 /** Every migration, in order. The data source and the test template both read this list. */
-export const MIGRATIONS = [CreateRawEventsAndLedger1764300000000];
+export const MIGRATIONS = [CreateRawEventsAndLedger1764300000000, CreateTenantsAndApiKeys1764400000000];

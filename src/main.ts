@@ -1,10 +1,21 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApiApp, startRole } from './app/bootstrap';
+import { AuthRepository } from './modules/auth/auth.repository';
+import { TenantAdmin } from './modules/auth/tenant-admin';
 
 void startRole('api', async (config) => {
   const app = await createApiApp(config);
+  const logger = new Logger('Api');
+  if (config.env === 'development') {
+    const demo = await new TenantAdmin(app.get(AuthRepository)).seedDemo();
+    if (demo) {
+      // Printed once, on the first start: only hashes are stored, so these cannot be shown again.
+      process.stdout.write(`\nCreated demo tenant ${demo.tenant.id} (operator) with these API keys, shown only now:\n`
+        + demo.keys.map((k) => `  ${k.scopes[0].padEnd(6)} ${k.key}`).join('\n') + '\n\n');
+    }
+  }
   await app.listen(config.http.port, config.http.host);
-  new Logger('Api').log(`Listening on http://${config.http.host}:${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`);
+  logger.log(`Listening on http://${config.http.host}:${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`);
   return app;
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { renderOpenApiYaml } from '../src/app/openapi-document';
-import { BATCH, get, makeEvent, post } from './support/events';
+import { BATCH, makeEvent } from './support/events';
 import { drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
@@ -39,20 +39,20 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
   });
 
   it('serves Swagger UI at /api/docs and the live document beside it', async () => {
-    const ui = await get(t.url, '/api/docs');
+    const ui = await t.get('/api/docs');
     expect(ui.status).toBe(200);
     expect(ui.text).toMatch(/swagger-ui/i);
-    const json = await get(t.url, '/api/docs/openapi.json');
+    const json = await t.get('/api/docs/openapi.json');
     expect(Object.keys(json.json.paths)).toContain('/api/v1/analytics/events/batch');
   });
 
   it('shows the ingest queue with its completed jobs in Bull Board', async () => {
-    await post(t.url, BATCH, { events: [makeEvent(), makeEvent()] });
+    await t.post(BATCH, { events: [makeEvent(), makeEvent()] });
     await drained(t.ingestQueue);
-    const page = await get(t.url, '/admin/queues');
+    const page = await t.get('/admin/queues', t.operator.admin);
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<html/i);
-    const api = await get(t.url, '/admin/queues/api/queues?activeQueue=ingest&status=completed');
+    const api = await t.get('/admin/queues/api/queues?activeQueue=ingest&status=completed', t.operator.admin);
     const ingest = api.json.queues.find((q: { name: string }) => q.name === 'ingest');
     expect(ingest.counts.completed).toBeGreaterThanOrEqual(1);
     expect(ingest.jobs[0]).toMatchObject({ name: 'persist-events', returnValue: { inserted: 2, duplicates: 0 } });

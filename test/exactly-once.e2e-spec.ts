@@ -1,4 +1,4 @@
-import { BATCH, EVENTS, makeEvent, post } from './support/events';
+import { BATCH, EVENTS, makeEvent } from './support/events';
 import { countLedger, countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
@@ -10,7 +10,7 @@ describe('exactly once', () => {
 
   it('stores an event repeated inside one batch once, answering duplicate for the repeat', async () => {
     const e = makeEvent();
-    const res = await post(t.url, BATCH, { events: [e, makeEvent(), e] });
+    const res = await t.post(BATCH, { events: [e, makeEvent(), e] });
     expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted', 'duplicate']);
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
@@ -18,9 +18,9 @@ describe('exactly once', () => {
 
   it('stores an event sent in two batches once; resending a whole batch with its batch_id changes nothing', async () => {
     const events = Array.from({ length: 20 }, () => makeEvent());
-    const first = await post(t.url, BATCH, { batch_id: 'resend-1', events });
+    const first = await t.post(BATCH, { batch_id: 'resend-1', events });
     expect(first.json).toMatchObject({ accepted: 20, duplicate: 0 });
-    const second = await post(t.url, BATCH, { batch_id: 'resend-1', events });
+    const second = await t.post(BATCH, { batch_id: 'resend-1', events });
     expect(second.json).toMatchObject({ batch_id: 'resend-1', accepted: 0, duplicate: 20 });
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(20);
@@ -29,7 +29,7 @@ describe('exactly once', () => {
   it('stores the same event sent concurrently by 20 clients once, with exactly one accepted verdict', async () => {
     const e = makeEvent();
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      i % 2 ? post(t.url, EVENTS, e) : post(t.url, BATCH, { events: [e] })));
+      i % 2 ? t.post(EVENTS, e) : t.post(BATCH, { events: [e] })));
     const statuses = answers.map((a) => (a.json.results ? a.json.results[0].status : a.json.status));
     expect(answers.every((a) => a.status === 202)).toBe(true);
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
@@ -40,8 +40,8 @@ describe('exactly once', () => {
 
   it('treats a UUID in upper case as the same event', async () => {
     const e = makeEvent();
-    await post(t.url, EVENTS, e);
-    const again = await post(t.url, EVENTS, { ...e, event_id: String(e.event_id).toUpperCase() });
+    await t.post(EVENTS, e);
+    const again = await t.post(EVENTS, { ...e, event_id: String(e.event_id).toUpperCase() });
     expect(again.json.status).toBe('duplicate');
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
@@ -49,13 +49,13 @@ describe('exactly once', () => {
 
   it('stores an event resent after the dedupe window once: the durable ledger catches what Redis forgot', async () => {
     const events = Array.from({ length: 10 }, () => makeEvent());
-    await post(t.url, BATCH, { events });
+    await t.post(BATCH, { events });
     await drained(t.ingestQueue);
     await new Promise((r) => setTimeout(r, 1200)); // the fast-path keys expire
     const mixed = [...events.slice(0, 5), makeEvent()];
-    const again = await post(t.url, BATCH, { events: mixed });
+    const again = await t.post(BATCH, { events: mixed });
     expect(again.json.accepted).toBe(6); // Redis no longer remembers them...
-    for (const e of events.slice(5)) expect((await post(t.url, EVENTS, e)).json.status).toBe('accepted');
+    for (const e of events.slice(5)) expect((await t.post(EVENTS, e)).json.status).toBe('accepted');
     await drained(t.ingestQueue);
     // ...but each is stored once.
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[...events, ...mixed].map((e) => e.event_id)])).toBe(11);

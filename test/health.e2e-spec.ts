@@ -1,4 +1,4 @@
-import { EVENTS, get, makeEvent, post, waitFor } from './support/events';
+import { EVENTS, makeEvent, waitFor } from './support/events';
 import { drained, countRows } from './support/queue';
 import { TcpProxy } from './support/tcp-proxy';
 import { TestEnv, createTestEnv } from './support/test-env';
@@ -27,52 +27,57 @@ describe('health probes and ingestion when a dependency is lost', () => {
 
   it('all probes answer 200 when everything is up', async () => {
     for (const path of ['health', 'events/health', 'health/live', 'health/ready']) {
-      const res = await get(t.url, `/api/v1/analytics/${path}`);
+      const res = await t.get(`/api/v1/analytics/${path}`);
       expect([path, res.status]).toEqual([path, 200]);
     }
-    const full = await get(t.url, '/api/v1/analytics/health');
+    const full = await t.get('/api/v1/analytics/health');
     expect(Object.keys(full.json.details).sort()).toEqual(['ingest_queue', 'postgres', 'redis']);
   });
 
   it('Postgres unreachable: /health and /health/ready answer 503 naming postgres; liveness and ingestion stay up', async () => {
+    expect((await t.post(EVENTS, makeEvent())).status).toBe(202); // this key is now known to the api
     await pg.cut();
     try {
-      const health = await get(t.url, '/api/v1/analytics/health');
+      const health = await t.get('/api/v1/analytics/health');
       expect(health.status).toBe(503);
       expect(health.headers.get('content-type')).toMatch(/problem\+json/);
       expect(health.json).toMatchObject({ status: 503, title: 'Unhealthy', failing: ['postgres'], detail: 'Failing check(s): postgres' });
       expect(health.json.checks.redis.status).toBe('up');
-      expect((await get(t.url, '/api/v1/analytics/health/ready')).json.failing).toEqual(['postgres']);
-      expect((await get(t.url, '/api/v1/analytics/health/live')).status).toBe(200);
-      expect((await get(t.url, '/api/v1/analytics/events/health')).status).toBe(200);
-      // The api never writes to Postgres: events are still accepted into the queue.
-      expect((await post(t.url, EVENTS, makeEvent())).status).toBe(202);
+      expect((await t.get('/api/v1/analytics/health/ready')).json.failing).toEqual(['postgres']);
+      expect((await t.get('/api/v1/analytics/health/live')).status).toBe(200);
+      expect((await t.get('/api/v1/analytics/events/health')).status).toBe(200);
+      // The api never writes to Postgres: a known key's events are still accepted into the queue...
+      expect((await t.post(EVENTS, makeEvent())).status).toBe(202);
+      // ...while a key never seen cannot be checked: 503, not a false 401.
+      const unknown = await t.post(EVENTS, makeEvent({ tenant_id: t.other.id }), t.other.ingest);
+      expect(unknown.status).toBe(503);
+      expect(unknown.json.detail).toBe('Credentials cannot be checked right now (database unavailable). Retry shortly.');
     } finally {
       await pg.restore();
     }
-    await waitFor('/health to recover', async () => (await get(t.url, '/api/v1/analytics/health')).status === 200);
+    await waitFor('/health to recover', async () => (await t.get('/api/v1/analytics/health')).status === 200);
   });
 
   it('Redis unreachable: probes answer 503 naming redis and the queue; ingestion answers 503 with Retry-After; the retry is accepted once Redis is back', async () => {
     const event = makeEvent();
     await redis.cut();
     try {
-      const health = await get(t.url, '/api/v1/analytics/health');
+      const health = await t.get('/api/v1/analytics/health');
       expect(health.status).toBe(503);
       expect(health.json.failing).toEqual(expect.arrayContaining(['redis', 'ingest_queue']));
       expect(health.json.failing).not.toContain('postgres');
-      const ingestion = await get(t.url, '/api/v1/analytics/events/health');
+      const ingestion = await t.get('/api/v1/analytics/events/health');
       expect(ingestion.status).toBe(503);
-      expect((await get(t.url, '/api/v1/analytics/health/ready')).json.failing).toEqual(['redis']);
-      const res = await post(t.url, EVENTS, event);
+      expect((await t.get('/api/v1/analytics/health/ready')).json.failing).toEqual(['redis']);
+      const res = await t.post(EVENTS, event);
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('1');
       expect(res.json.detail).toMatch(/nothing was stored\. Retry the same request\./);
     } finally {
       await redis.restore();
     }
-    await waitFor('/events/health to recover', async () => (await get(t.url, '/api/v1/analytics/events/health')).status === 200);
-    const retry = await post(t.url, EVENTS, event);
+    await waitFor('/events/health to recover', async () => (await t.get('/api/v1/analytics/events/health')).status === 200);
+    const retry = await t.post(EVENTS, event);
     expect(retry.json.status).toBe('accepted');
   });
 
@@ -84,14 +89,14 @@ describe('health probes and ingestion when a dependency is lost', () => {
     await t.redis.set(meta, 'not-a-hash');
     const event = makeEvent();
     try {
-      const res = await post(t.url, EVENTS, event);
+      const res = await t.post(EVENTS, event);
       expect(res.status).toBe(503);
       expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${event.tenant_id}:${event.event_id}`)).toBe(0);
     } finally {
       await t.redis.del(meta);
       if (Object.keys(saved).length) await t.redis.hset(meta, saved);
     }
-    const retry = await post(t.url, EVENTS, event);
+    const retry = await t.post(EVENTS, event);
     expect(retry.status).toBe(202);
     expect(retry.json.status).toBe('accepted');
     await t.startWorker();

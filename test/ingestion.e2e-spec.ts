@@ -1,4 +1,4 @@
-import { BATCH, EVENTS, TENANT, makeEvent, post, waitFor } from './support/events';
+import { BATCH, EVENTS, OTHER_TENANT, TENANT, makeEvent, waitFor } from './support/events';
 import { countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
@@ -10,7 +10,7 @@ describe('ingestion → queue → worker → Postgres', () => {
   it('stores a single event with every field intact and received_at set by the server', async () => {
     const event = makeEvent({ occurred_at: '2026-11-28T10:30:00.123456Z', received_at: '1999-01-01T00:00:00Z' });
     const before = Date.now();
-    const res = await post(t.url, EVENTS, event);
+    const res = await t.post(EVENTS, event);
     expect(res.status).toBe(202);
     expect(res.json).toEqual({ index: 0, event_id: event.event_id, status: 'accepted' });
 
@@ -41,7 +41,7 @@ describe('ingestion → queue → worker → Postgres', () => {
     const events = Array.from({ length: 50 }, (_, i) => makeEvent({ event_name: i % 2 ? 'kb.search' : 'commerce.view', attributes: { i } }));
     const bad = makeEvent({ source: 'fax' });
     const body = { batch_id: 'b-0001', events: [...events.slice(0, 25), bad, ...events.slice(25)] };
-    const res = await post(t.url, BATCH, body);
+    const res = await t.post(BATCH, body);
     expect(res.status).toBe(202);
     expect(res.json).toMatchObject({ batch_id: 'b-0001', received: 51, accepted: 50, duplicate: 0, rejected: 1 });
     expect(res.json.results.map((r: { index: number }) => r.index)).toEqual([...Array(51).keys()]);
@@ -63,7 +63,7 @@ describe('ingestion → queue → worker → Postgres', () => {
   it('groups a stream of single events into few jobs', async () => {
     const before = (await t.ingestQueue.getJobCounts('completed')).completed;
     const events = Array.from({ length: 40 }, () => makeEvent());
-    const answers = await Promise.all(events.map((e) => post(t.url, EVENTS, e)));
+    const answers = await Promise.all(events.map((e) => t.post(EVENTS, e)));
     expect(answers.map((a) => a.status)).toEqual(Array(40).fill(202));
     await drained(t.ingestQueue);
     const jobs = (await t.ingestQueue.getJobCounts('completed')).completed - before;
@@ -72,14 +72,17 @@ describe('ingestion → queue → worker → Postgres', () => {
     expect(jobs).toBeLessThan(40);
   });
 
-  it('keeps tenants apart: the same event_id under two tenants is two events', async () => {
+  it('keeps tenants apart: the same event_id under two tenants is two events, and a key writes only its own tenant', async () => {
     const a = makeEvent();
-    const b = { ...a, tenant_id: 'aa2f4e1a-9b3d-4c5e-8f6a-1b2c3d4e5f60' };
-    expect((await post(t.url, EVENTS, a)).json.status).toBe('accepted');
-    expect((await post(t.url, EVENTS, b)).json.status).toBe('accepted');
+    const b = { ...a, tenant_id: OTHER_TENANT };
+    expect((await t.post(EVENTS, a)).json.status).toBe('accepted');
+    const foreign = await t.post(EVENTS, b); // the first tenant's key, the other tenant's event
+    expect(foreign.status).toBe(400);
+    expect(foreign.json.errors).toEqual([{ pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' }]);
+    expect((await t.post(EVENTS, b, t.other.ingest)).json.status).toBe('accepted');
     await drained(t.ingestQueue);
     const { rows } = await t.db.query('SELECT tenant_id FROM analytics_events_raw WHERE event_id = $1 ORDER BY tenant_id', [a.event_id]);
-    expect(rows.map((r) => r.tenant_id)).toEqual([TENANT, b.tenant_id].sort());
+    expect(rows.map((r) => r.tenant_id)).toEqual([TENANT, OTHER_TENANT].sort());
   });
 
   it('stores a late event in its own day, creating the partition when missing', async () => {
@@ -89,7 +92,7 @@ describe('ingestion → queue → worker → Postgres', () => {
     const before = await t.db.query('SELECT to_regclass($1) AS p', [partition]);
     expect(before.rows[0].p).toBeNull();
 
-    expect((await post(t.url, EVENTS, event)).status).toBe(202);
+    expect((await t.post(EVENTS, event)).status).toBe(202);
     await waitFor('the late event', async () => (await countRows(t.db, 'event_id = $1', [event.event_id])) === 1);
     const stored = await t.db.query(`SELECT tableoid::regclass::text AS part FROM analytics_events_raw WHERE event_id = $1`, [event.event_id]);
     expect(stored.rows[0].part).toBe(partition);

@@ -1,4 +1,4 @@
-import { BATCH, EVENTS, makeEvent, post } from './support/events';
+import { BATCH, EVENTS, makeEvent } from './support/events';
 import { countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
@@ -37,7 +37,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
   it.each(invalid)('%s → 400 naming the field', async (_label, override, message, pointer) => {
     const event = makeEvent(override);
     for (const [k, v] of Object.entries(override)) if (v === undefined) delete event[k];
-    const res = await post(t.url, EVENTS, event);
+    const res = await t.post(EVENTS, event);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(res.json).toMatchObject({ type: expect.stringMatching(/invalid-event$/), status: 400, title: 'Invalid event' });
@@ -47,20 +47,20 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
   });
 
   it('a too-big batch → 413 naming the limit and its variable', async () => {
-    const res = await post(t.url, BATCH, { events: Array.from({ length: 11 }, () => makeEvent({ attributes: {} })) });
+    const res = await t.post(BATCH, { events: Array.from({ length: 11 }, () => makeEvent({ attributes: {} })) });
     expect(res.status).toBe(413);
     expect(res.json).toMatchObject({ status: 413, title: 'Batch too large', limit: 10 });
     expect(res.json.detail).toBe('/events holds 11 events; the limit is 10 (ANALYTICS_MAX_BATCH_SIZE). Split the batch.');
   });
 
   it('a too-big body → 413 before parsing, naming the limit', async () => {
-    const res = await post(t.url, EVENTS, makeEvent({ attributes: { blob: 'x'.repeat(17 * 1024) } }));
+    const res = await t.post(EVENTS, makeEvent({ attributes: { blob: 'x'.repeat(17 * 1024) } }));
     expect(res.status).toBe(413);
     expect(res.json.detail).toBe('The body is larger than 16 KB, the limit set by ANALYTICS_MAX_PAYLOAD_KB. Split the batch.');
   });
 
   it('invalid JSON → 400 invalid-json', async () => {
-    const res = await post(t.url, EVENTS, '{"event_id": ');
+    const res = await t.post(EVENTS, '{"event_id": ');
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ title: 'Invalid JSON' });
     expect(res.json.detail).toMatch(/^The body is not valid JSON/);
@@ -77,7 +77,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     ['a number', 42, /must be a JSON object/],
     ['null', null, /must be a JSON object/],
   ])('a single event that is %s → 400', async (_l, body, msg) => {
-    const res = await post(t.url, EVENTS, body);
+    const res = await t.post(EVENTS, body);
     expect(res.status).toBe(400);
     expect(res.json.detail).toMatch(msg);
   });
@@ -89,13 +89,13 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     ['unknown field', { events: [makeEvent()], extra: 1 }, 'Unknown field(s) in the batch: "extra"; expected events and batch_id.'],
     ['batch_id not a string', { events: [makeEvent()], batch_id: 7 }, '/batch_id must be a string of 1 to 128 characters.'],
   ])('a malformed batch (%s) → 400 naming it', async (_l, body, detail) => {
-    const res = await post(t.url, BATCH, body);
+    const res = await t.post(BATCH, body);
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ title: 'Invalid batch', detail });
   });
 
   it('a batch of only invalid events is answered per event, nothing stored', async () => {
-    const res = await post(t.url, BATCH, { events: [makeEvent({ source: 'x' }), 'str', null] });
+    const res = await t.post(BATCH, { events: [makeEvent({ source: 'x' }), 'str', null] });
     expect(res.status).toBe(202);
     expect(res.json).toMatchObject({ received: 3, accepted: 0, rejected: 3 });
     expect(res.json.results[1].errors[0].message).toBe('the event must be a JSON object');
@@ -104,7 +104,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
   it('accepts an event just inside both windows', async () => {
     const near = makeEvent({ occurred_at: new Date(Date.now() + 23 * HOUR).toISOString() });
     const old = makeEvent({ occurred_at: new Date(Date.now() - 29 * 24 * HOUR).toISOString() });
-    const res = await post(t.url, BATCH, { events: [near, old] });
+    const res = await t.post(BATCH, { events: [near, old] });
     expect(res.json).toMatchObject({ accepted: 2 });
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[near.event_id, old.event_id]])).toBe(2);

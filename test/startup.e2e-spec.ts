@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { get, waitFor } from './support/events';
+import { waitFor } from './support/events';
+import { request } from './support/test-env';
 import { urlFor, withAdmin } from './support/database';
 import { runRole } from './support/worker-process';
 
@@ -71,7 +72,7 @@ describe('one command starts both roles; in development the database is created 
     });
     try {
       await waitFor('the api to answer /health', async () => {
-        try { return (await get(`http://127.0.0.1:${port}`, '/api/v1/analytics/health')).status === 200; } catch { return false; }
+        try { return (await request(`http://127.0.0.1:${port}/api/v1/analytics/health`)).status === 200; } catch { return false; }
       }, 30000, 200);
       await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
       expect(svc.stdout).toMatch(/Created database analytics_t_launcher/);

@@ -1,4 +1,4 @@
-import { BATCH, get, makeEvent, post, waitFor } from './support/events';
+import { BATCH, makeEvent, waitFor } from './support/events';
 import { countLedger, countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 import { runRole } from './support/worker-process';
@@ -21,7 +21,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     await blocker.query(`LOCK TABLE ${partition} IN ACCESS EXCLUSIVE MODE`);
 
     const events = Array.from({ length: 30 }, () => makeEvent());
-    const res = await post(t.url, BATCH, { events });
+    const res = await t.post(BATCH, { events });
     expect(res.json.accepted).toBe(30);
 
     await waitFor('the worker to be blocked mid-insert', async () => {
@@ -50,7 +50,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(30);
     expect(await countLedger(t.db)).toBe(30);
 
-    const again = await post(t.url, BATCH, { events });
+    const again = await t.post(BATCH, { events });
     expect(again.json.duplicate).toBe(30);
     await drained(t.ingestQueue);
     expect(await countRows(t.db)).toBe(30);
@@ -61,10 +61,10 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     await t.startWorker();
     await t.db.query('ALTER TABLE analytics_dedupe_ledger RENAME TO analytics_dedupe_ledger_away');
     const events = Array.from({ length: 5 }, () => makeEvent());
-    expect((await post(t.url, BATCH, { events })).json.accepted).toBe(5);
+    expect((await t.post(BATCH, { events })).json.accepted).toBe(5);
 
     await waitFor('the job to exhaust its attempts', async () => (await t.ingestQueue.getJobCounts('failed')).failed === 1, 20000);
-    const board = await get(t.url, '/admin/queues/api/queues?activeQueue=ingest&status=failed');
+    const board = await t.get('/admin/queues/api/queues?activeQueue=ingest&status=failed', t.operator.admin);
     expect(board.status).toBe(200);
     const ingest = board.json.queues.find((q: { name: string }) => q.name === 'ingest');
     expect(ingest.counts.failed).toBe(1);
@@ -73,7 +73,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     expect(await countRows(t.db)).toBe(30);
 
     await t.db.query('ALTER TABLE analytics_dedupe_ledger_away RENAME TO analytics_dedupe_ledger');
-    const retry = await fetch(`${t.url}/admin/queues/api/queues/ingest/${ingest.jobs[0].id}/retry`, { method: 'PUT' });
+    const retry = await fetch(`${t.url}/admin/queues/api/queues/ingest/${ingest.jobs[0].id}/retry`, { method: 'PUT', headers: { authorization: `Bearer ${t.operator.admin}` } });
     expect(retry.status).toBe(204);
     await waitFor('the retried job to complete', async () => (await countRows(t.db)) === 35, 20000);
     await drained(t.ingestQueue);

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { ProblemFilter } from '../common/problem.filter';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
+import { AuthModule } from '../modules/auth/auth.module';
 import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
@@ -14,7 +15,7 @@ export class ApiModule {
   static forRoot(config: AnalyticsConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(config), QueuesModule, IngestionModule, HealthModule, OpsModule],
+      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, HealthModule, OpsModule],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };
   }

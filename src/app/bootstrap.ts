@@ -1,7 +1,8 @@
 import { INestApplication, INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import securityHeaders from './security-headers';
+import helmet from 'helmet';
+import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
 import { prepareDatabase } from '../database/database-preparation';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
@@ -25,7 +26,9 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   });
   app.disable('x-powered-by');
   app.set('trust proxy', true);
-  app.use(securityHeaders);
+  // CSP off: the JSON API needs none, and Swagger UI and Bull Board run inline scripts.
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  app.use(corsPreflight);
   app.use(jsonBody(config.ingestion.maxPayloadSizeKb, 'ANALYTICS_MAX_PAYLOAD_KB'));
   if (config.http.swaggerEnabled) mountSwaggerUi(app);
   app.enableShutdownHooks();

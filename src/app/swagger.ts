@@ -9,6 +9,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       + 'Errors are application/problem+json.')
     .setVersion('0.1.0')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (ak_…) or a JWT with tenant_id and scope claims' })
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Analytics-Key', description: 'An API key (ak_…)' }, 'api-key')
     .build();
   return SwaggerModule.createDocument(app, config);
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
-export const TENANT = '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10';
-export const OTHER_TENANT = '7c2f4e1a-9b3d-4c5e-8f6a-1b2c3d4e5f60';
+import { TENANT } from './tenants';
+
+export { OTHER_TENANT, TENANT } from './tenants';
 
 /** A valid event (voice.first_response), with any field overridden. */
 export function makeEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -18,26 +19,6 @@ export function makeEvent(overrides: Record<string, unknown> = {}): Record<strin
     context: { locale: 'en-US', device: { user_agent: 'agent/1.0', viewport: { width: 1280, height: 720 } }, consent: { analytics: true, ads: false } },
     ...overrides,
   };
-}
-
-export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, headers: res.headers, json, text };
-}
-
-export async function get(base: string, path: string) {
-  const res = await fetch(`${base}${path}`);
-  const text = await res.text();
-  let json: any = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, headers: res.headers, json, text };
 }
 
 export const EVENTS = '/api/v1/analytics/events';

@@ -8,6 +8,22 @@ import { createApiApp, createWorkerContext } from '../../src/app/bootstrap';
 import { QueueName } from '../../src/app/queues';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
 import { TEMPLATE_DB, urlFor, withAdmin } from './database';
+import { OPERATOR_TENANT, OTHER_TENANT, TENANT, TenantKeys, seedTenant } from './tenants';
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  json: any;
+  text: string;
+}
+
+export async function request(url: string, init: RequestInit = {}): Promise<HttpAnswer> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let json: any = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, json, text };
+}
 
 export interface TestEnv {
   config: AnalyticsConfig;
@@ -22,6 +38,14 @@ export interface TestEnv {
   api: NestExpressApplication | null;
   worker: INestApplicationContext | null;
   ingestQueue: Queue;
+  /** Tenant of the test events, another tenant, and an operator tenant; one key per scope each. */
+  tenant: TenantKeys;
+  other: TenantKeys;
+  operator: TenantKeys;
+  /** POSTs JSON (or a raw string) with an API key, the tenant's ingest key unless told. */
+  post(path: string, body: unknown, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
+  /** GETs, with the key given (none when omitted). */
+  get(path: string, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
   startApi(): Promise<void>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
@@ -53,9 +77,24 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
   const redis = new Redis(config.redis.url);
   const ingestQueue = new Queue(QueueName.Ingest, { connection: { host: config.redis.host, port: config.redis.port }, prefix: `${config.redis.prefix}:bull` });
 
+  const tenant = await seedTenant(db, TENANT, { name: 'acme' });
+  const other = await seedTenant(db, OTHER_TENANT, { name: 'globex' });
+  const operator = await seedTenant(db, OPERATOR_TENANT, { name: 'operators', operator: true });
+  const auth = (key: string | null | undefined): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});
+
   const t: TestEnv = {
-    config, env, dbName, db, redis, ingestQueue,
+    config, env, dbName, db, redis, ingestQueue, tenant, other, operator,
     url: '',
+    post(path, body, key = tenant.ingest, headers = {}) {
+      return request(`${t.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth(key), ...headers },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    },
+    get(path, key, headers = {}) {
+      return request(`${t.url}${path}`, { headers: { ...auth(key), ...headers } });
+    },
     reconfigure(overrides) {
       Object.assign(t.env, overrides);
       t.config = AnalyticsConfig.fromEnvironment(t.env);

@@ -30,6 +30,12 @@ export class AnalyticsConfig {
     maxStringLength: number;
   };
   readonly privacy!: { retentionDays: number };
+  readonly auth!: {
+    rateLimitRps: number;
+    rateLimitEps: number;
+    keyCacheMs: number;
+    jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  };
   readonly rollups!: { enabled: boolean };
   readonly worker!: {
     concurrency: number;
@@ -63,6 +69,12 @@ export class AnalyticsConfig {
         maxStringLength: e.ANALYTICS_MAX_STRING_LENGTH,
       },
       privacy: { retentionDays: e.ANALYTICS_RETENTION_DAYS },
+      auth: {
+        rateLimitRps: e.ANALYTICS_RATE_LIMIT_RPS,
+        rateLimitEps: e.ANALYTICS_RATE_LIMIT_EPS,
+        keyCacheMs: e.ANALYTICS_KEY_CACHE_MS,
+        jwt: { secret: e.ANALYTICS_JWT_SECRET, jwksUrl: e.ANALYTICS_JWT_JWKS_URL, issuer: e.ANALYTICS_JWT_ISSUER, audience: e.ANALYTICS_JWT_AUDIENCE },
+      },
       rollups: { enabled: e.ANALYTICS_ENABLE_ROLLUPS },
       worker: {
         concurrency: e.ANALYTICS_WORKER_CONCURRENCY,

@@ -1,5 +1,5 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, validateSync } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, validateSync } from 'class-validator';
 
 const toBool = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string') return value;
@@ -88,6 +88,27 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1) @Max(366)
   ANALYTICS_PARTITION_DAYS_AHEAD: number = 7;
 
+  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  ANALYTICS_RATE_LIMIT_RPS: number = 1000;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(100_000_000)
+  ANALYTICS_RATE_LIMIT_EPS: number = 50000;
+
+  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  ANALYTICS_KEY_CACHE_MS: number = 1000;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'must be at least 32 characters (an HS256 secret)' })
+  ANALYTICS_JWT_SECRET?: string;
+
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL of a JWKS document' })
+  ANALYTICS_JWT_JWKS_URL?: string;
+
+  @IsOptional() @IsString()
+  ANALYTICS_JWT_ISSUER?: string;
+
+  @IsOptional() @IsString()
+  ANALYTICS_JWT_AUDIENCE?: string;
+
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   @MaxLength(16)
   LOG_LEVEL: string = 'log';
@@ -97,7 +118,8 @@ export class Environment {
 export class ConfigError extends Error {}
 
 export function parseEnvironment(env: Record<string, string | undefined>): Environment {
-  const known = Object.keys(new Environment()).concat('ANALYTICS_AUTO_MIGRATE');
+  const optional = ['ANALYTICS_AUTO_MIGRATE', 'ANALYTICS_JWT_SECRET', 'ANALYTICS_JWT_JWKS_URL', 'ANALYTICS_JWT_ISSUER', 'ANALYTICS_JWT_AUDIENCE'];
+  const known = Object.keys(new Environment()).concat(optional);
   const raw: Record<string, string> = {};
   for (const key of known) {
     const value = env[key];
@@ -111,7 +133,8 @@ export function parseEnvironment(env: Record<string, string | undefined>): Envir
       // A value of the wrong type fails its bounds too; the type is the one thing to say then.
       const typeRule = ['isInt', 'isBoolean'].find((k) => k in constraints);
       const reasons = (typeRule ? [constraints[typeRule]] : Object.values(constraints)).map((m) => m.replace(`${e.property} `, ''));
-      return `${e.property} ${reasons.join('; ')} (got ${JSON.stringify(raw[e.property])})`;
+      const shown = e.property.includes('SECRET') ? '(hidden)' : JSON.stringify(raw[e.property]);
+      return `${e.property} ${reasons.join('; ')} (got ${shown})`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
   }

@@ -2,6 +2,7 @@ import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ProblemException } from '../../common/problem';
+import { Public } from '../auth/auth.decorators';
 import { QueueHealthIndicator } from './queue.health';
 import { RedisHealthIndicator } from './redis.health';
 
@@ -19,6 +20,7 @@ const unhealthy = ApiResponse({
 });
 
 @ApiTags('health')
+@Public()
 @Controller('api/v1/analytics')
 export class HealthController {
   constructor(

@@ -11,6 +11,7 @@ import { AssessmentRules, assessEvent } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
+const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' };
 
 /** authenticate → validate → dedupe → enqueue; answers with one verdict per event. */
 @Injectable()
@@ -36,8 +37,8 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   /** One event: its verdict, or a 400 problem listing its errors when it is rejected. */
-  async ingestOne(body: unknown): Promise<EventVerdict> {
-    const [verdict] = await this.ingest([body], (events) => this.singles.add(events));
+  async ingestOne(body: unknown, tenantId: string): Promise<EventVerdict> {
+    const [verdict] = await this.ingest([body], tenantId, (events) => this.singles.add(events));
     if (verdict.status === 'rejected') {
       throw new ProblemException(400, 'invalid-event', 'Invalid event',
         verdict.errors!.map((e) => e.message).join('; '), { errors: verdict.errors, result: verdict });
@@ -46,9 +47,9 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   /** A batch: one verdict per event, in order; the accepted ones travel as one job. */
-  async ingestBatch(body: unknown): Promise<IngestSummary> {
+  async ingestBatch(body: unknown, tenantId: string): Promise<IngestSummary> {
     const { events, batchId } = this.readBatch(body);
-    const results = await this.ingest(events, (accepted) => this.enqueue(accepted));
+    const results = await this.ingest(events, tenantId, (accepted) => this.enqueue(accepted));
     return summarize(results, batchId);
   }
 
@@ -78,13 +79,15 @@ export class IngestionService implements OnModuleDestroy {
     return { events, batchId: batchId as string | undefined };
   }
 
-  private async ingest(raw: unknown[], send: (events: StoredEvent[]) => Promise<void>): Promise<EventVerdict[]> {
+  private async ingest(raw: unknown[], tenantId: string, send: (events: StoredEvent[]) => Promise<void>): Promise<EventVerdict[]> {
     const now = new Date();
     const results: EventVerdict[] = new Array(raw.length);
     const valid: { index: number; event: StoredEvent }[] = [];
     raw.forEach((item, index) => {
       const a = assessEvent(item, (e) => this.envelope.validate(e), this.rules, now);
-      if (a.ok) valid.push({ index, event: a.event });
+      if (a.ok && a.event.tenant_id !== tenantId) {
+        results[index] = { index, event_id: a.event.event_id, status: 'rejected', errors: [FOREIGN_TENANT] };
+      } else if (a.ok) valid.push({ index, event: a.event });
       else results[index] = { index, event_id: a.eventId, status: 'rejected', errors: a.errors };
     });
 

@@ -1,0 +1,30 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { Request } from 'express';
+import { ProblemException } from '../../common/problem';
+import { Scope } from './api-key';
+import { Principal } from './principal';
+
+export const SCOPE_KEY = 'analytics:scope';
+export const PUBLIC_KEY = 'analytics:public';
+
+/** The scope a route needs (`admin` also grants it). Routes without one need `admin`. */
+export const RequireScope = (scope: Scope) => SetMetadata(SCOPE_KEY, scope);
+/** A route open to anyone (health probes). */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+export type AuthenticatedRequest = Request & { principal?: Principal };
+
+/** The caller's principal, set by the auth guard. */
+export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
+  return principal;
+});
+
+/** A tenant named in a body or path must be the caller's own (operators may name any). */
+export function assertTenantAccess(principal: Principal, tenantId: string): void {
+  if (principal.isOperator) return;
+  if (tenantId.toLowerCase() !== principal.tenantId) {
+    throw new ProblemException(403, 'tenant-forbidden', 'Forbidden', `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`);
+  }
+}

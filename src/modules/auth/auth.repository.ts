@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Scope } from './api-key';
+import { TenantSettings } from './principal';
+
+export interface StoredKey {
+  id: string;
+  tenant: TenantSettings;
+  secretHash: Buffer;
+  scopes: Scope[];
+  revoked: boolean;
+}
+
+export interface KeyListing {
+  id: string;
+  tenant_id: string;
+  tenant_name: string;
+  name: string | null;
+  scopes: Scope[];
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins`;
+
+function toTenant(r: Record<string, unknown>): TenantSettings {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    isOperator: r.is_operator as boolean,
+    rateLimitRps: r.rate_limit_rps as number | null,
+    rateLimitEps: r.rate_limit_eps as number | null,
+    corsOrigins: r.cors_origins as string[],
+  };
+}
+
+/** The only class with SQL for analytics_tenants and analytics_api_keys. */
+@Injectable()
+export class AuthRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async findKey(id: string): Promise<StoredKey | null> {
+    const rows = await this.db.query(
+      `SELECT k.id AS key_id, k.secret_hash, k.scopes, k.revoked_at, ${TENANT_COLUMNS}
+       FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id WHERE k.id = $1`, [id]);
+    if (!rows.length) return null;
+    const r = rows[0];
+    return { id: r.key_id, tenant: toTenant(r), secretHash: r.secret_hash, scopes: r.scopes, revoked: r.revoked_at !== null };
+  }
+
+  async findTenant(id: string): Promise<TenantSettings | null> {
+    const rows = await this.db.query(`SELECT ${TENANT_COLUMNS} FROM analytics_tenants t WHERE t.id = $1`, [id]);
+    return rows.length ? toTenant(rows[0]) : null;
+  }
+
+  async countTenants(): Promise<number> {
+    return (await this.db.query(`SELECT count(*)::int AS n FROM analytics_tenants`))[0].n;
+  }
+
+  async createTenant(t: { id?: string; name: string; isOperator: boolean; rateLimitRps?: number; rateLimitEps?: number; corsOrigins: string[] }): Promise<TenantSettings> {
+    const rows = await this.db.query(
+      `INSERT INTO analytics_tenants AS t (id, name, is_operator, rate_limit_rps, rate_limit_eps, cors_origins)
+       VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6) RETURNING ${TENANT_COLUMNS}`,
+      [t.id ?? null, t.name, t.isOperator, t.rateLimitRps ?? null, t.rateLimitEps ?? null, t.corsOrigins]);
+    return toTenant(rows[0]);
+  }
+
+  async updateTenant(id: string, patch: { rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[] }): Promise<TenantSettings | null> {
+    const rows = await this.db.query(
+      `UPDATE analytics_tenants AS t SET
+         rate_limit_rps = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
+         rate_limit_eps = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
+         cors_origins   = COALESCE($6::text[], cors_origins)
+       WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
+      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null]);
+    return rows.length ? toTenant(rows[0]) : null;
+  }
+
+  async insertKey(k: { id: string; tenantId: string; name: string | null; secretHash: Buffer; scopes: Scope[] }): Promise<void> {
+    await this.db.query(`INSERT INTO analytics_api_keys (id, tenant_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)`,
+      [k.id, k.tenantId, k.name, k.secretHash, k.scopes]);
+  }
+
+  async listKeys(tenantId?: string): Promise<KeyListing[]> {
+    return this.db.query(
+      `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.scopes, k.created_at, k.revoked_at
+       FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id
+       WHERE $1::uuid IS NULL OR k.tenant_id = $1 ORDER BY t.name, k.created_at`, [tenantId ?? null]);
+  }
+
+  async revokeKey(id: string): Promise<boolean> {
+    const rows = await this.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,22 @@
+import { Scope } from './api-key';
+
+/** Who is calling: one tenant, its scopes, and how it proved it. Attached to the request. */
+export interface Principal {
+  tenantId: string;
+  scopes: Scope[];
+  via: 'api_key' | 'jwt';
+  /** The API key id (never the secret) or the JWT subject, for audit lines. */
+  credentialId: string;
+  isOperator: boolean;
+  limits: { rps: number; eps: number };
+  corsOrigins: string[];
+}
+
+export interface TenantSettings {
+  id: string;
+  name: string;
+  isOperator: boolean;
+  rateLimitRps: number | null;
+  rateLimitEps: number | null;
+  corsOrigins: string[];
+}
