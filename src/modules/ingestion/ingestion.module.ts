@@ -3,10 +3,12 @@ import { SchemaRegistryModule } from '../schema-registry/schema-registry.module'
 import { DedupeStore } from './dedupe.store';
 import { IngestionController } from './ingestion.controller';
 import { IngestionService } from './ingestion.service';
+import { IngestStats } from './ingest-stats';
 
 @Module({
   imports: [SchemaRegistryModule],
   controllers: [IngestionController],
-  providers: [IngestionService, DedupeStore],
+  providers: [IngestionService, DedupeStore, IngestStats],
+  exports: [IngestStats],
 })
 export class IngestionModule {}

@@ -9,6 +9,7 @@ import { DedupeStore } from './dedupe.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
+import { IngestStats } from './ingest-stats';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
 const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' };
@@ -24,6 +25,7 @@ export class IngestionService implements OnModuleDestroy {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly envelope: EnvelopeValidator,
     private readonly dedupe: DedupeStore,
+    private readonly stats: IngestStats,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue<JobPayloads['persist-events']>,
   ) {
     const i = config.ingestion;
@@ -107,8 +109,10 @@ export class IngestionService implements OnModuleDestroy {
         throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
       }
     }
+    const counts = { accepted: fresh.length, duplicate: valid.length - fresh.length, rejected: raw.length - valid.length };
+    this.stats.record(tenantId, counts);
     if (this.config.debug) {
-      this.logger.debug(`ingest: ${raw.length} received, ${fresh.length} accepted, ${valid.length - fresh.length} duplicate, ${raw.length - valid.length} rejected`);
+      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.rejected} rejected`);
     }
     return results;
   }

@@ -4,10 +4,14 @@ import { ExpressAdapter } from '@bull-board/express';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { QueueName } from '../../app/queues';
 import { AdminPagesMiddleware } from '../auth/admin-pages.middleware';
+import { IngestionModule } from '../ingestion/ingestion.module';
+import { StatsController } from './stats.controller';
+import { StatsService } from './stats.service';
 
-/** Bull Board at /admin/queues (admin key of an operator tenant): waiting, active, completed and failed jobs. */
+/** Operations: Bull Board at /admin/queues (admin key of an operator tenant) and /stats. */
 @Module({
   imports: [
+    IngestionModule,
     BullBoardModule.forRoot({
       route: '/admin/queues',
       adapter: ExpressAdapter,
@@ -19,5 +23,7 @@ import { AdminPagesMiddleware } from '../auth/admin-pages.middleware';
       { name: QueueName.Maintenance, adapter: BullMQAdapter },
     ),
   ],
+  controllers: [StatsController],
+  providers: [StatsService],
 })
 export class OpsModule {}
