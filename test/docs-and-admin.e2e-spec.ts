@@ -24,6 +24,7 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       'GET /api/v1/analytics/health',
       'GET /api/v1/analytics/health/live',
       'GET /api/v1/analytics/health/ready',
+      'GET /api/v1/analytics/stats',
       'POST /api/v1/analytics/events',
       'POST /api/v1/analytics/events/batch',
     ]);
@@ -31,7 +32,8 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       expect([path, op.summary]).toEqual([path, expect.any(String)]);
       if (method === 'post') {
         expect(op.requestBody.content['application/json'].schema.$ref).toMatch(/EventDto|BatchDto/);
-        for (const status of ['202', '400', '413', '415', '503']) expect([path, status, op.responses[status]]).toEqual([path, status, expect.anything()]);
+        for (const status of ['202', '400', '401', '403', '413', '415', '429', '503']) expect([path, status, op.responses[status]]).toEqual([path, status, expect.anything()]);
+        expect(op.security).toEqual(expect.arrayContaining([{ bearer: [] }, { 'api-key': [] }]));
       }
     }
     expect(doc.components.schemas.EventDto.properties.event_id.example).toMatch(/^[0-9a-f-]{36}$/);

@@ -18,7 +18,8 @@ const PORT = Number(process.env.BENCH_PORT ?? 3100);
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'analytics_bench';
 const PREFIX = `bench${process.pid}`;
-const TENANT = '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10';
+let TENANT = '';
+let KEY = '';
 
 function dbUrl(name: string): string {
   const u = new URL(ADMIN_URL);
@@ -79,7 +80,7 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     method: 'POST',
     connections: s.connections,
     duration: SECONDS,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
     requests: [{
       setupRequest: ((req: autocannon.Request) => ({
         ...req,
@@ -135,12 +136,20 @@ async function main(): Promise<void> {
   const env = {
     ...process.env, NODE_ENV: 'development', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
     DATABASE_URL: dbUrl(DB), ANALYTICS_REDIS_PREFIX: PREFIX,
+    // The benchmark measures the pipeline, not the tenant's rate limit.
+    ANALYTICS_RATE_LIMIT_RPS: '10000000', ANALYTICS_RATE_LIMIT_EPS: '100000000',
   };
-  const svc: ChildProcess = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'launcher.js')], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const svc: ChildProcess = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'launcher.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  svc.stdout!.on('data', (d) => { out += d; });
   const db = new Client({ connectionString: dbUrl(DB) });
   const queue = new Queue('ingest', { connection: { host: '127.0.0.1', port: 6379 }, prefix: `${PREFIX}:bull` });
   try {
     await waitHealthy();
+    // A fresh development database seeds a demo tenant and prints its keys once.
+    TENANT = /Created demo tenant ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
+    KEY = /^\s+ingest\s+(ak_\S+)$/m.exec(out)?.[1] ?? '';
+    if (!TENANT || !KEY) throw new Error('the service did not print a demo tenant and ingest key');
     await db.connect();
     console.error(`Service up on :${PORT}; ${SECONDS}s per scenario`);
     const rows = [];

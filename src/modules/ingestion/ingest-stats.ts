@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { RedisClient } from '../../app/redis.provider';
 
 export interface IngestCounters {
@@ -8,25 +8,51 @@ export interface IngestCounters {
 }
 
 const FIELDS: (keyof IngestCounters)[] = ['accepted', 'duplicate', 'rejected'];
+const FLUSH_MS = 1000;
 
-/** Running totals of verdicts, per tenant and for the whole service, kept in Redis. */
+/**
+ * Running totals of verdicts, per tenant and for the whole service, kept in Redis. Requests add to
+ * in-memory sums that are flushed once a second, so counting costs no round trip per request;
+ * /stats may lag by that second.
+ */
 @Injectable()
-export class IngestStats {
+export class IngestStats implements OnModuleDestroy {
   private readonly logger = new Logger(IngestStats.name);
+  private pending = new Map<string, IngestCounters>();
+  private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly redis: RedisClient) {}
+  constructor(private readonly redis: RedisClient) {
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
 
-  /** Counts one request's verdicts; never delays or fails the request. */
   record(tenantId: string, c: IngestCounters): void {
-    const p = this.redis.pipeline();
-    for (const key of [this.redis.key('stats', 'tenant', tenantId), this.redis.key('stats', 'all')]) {
-      for (const f of FIELDS) if (c[f]) p.hincrby(key, f, c[f]);
+    for (const key of [tenantId, '*']) {
+      const sum = this.pending.get(key) ?? { accepted: 0, duplicate: 0, rejected: 0 };
+      for (const f of FIELDS) sum[f] += c[f];
+      this.pending.set(key, sum);
     }
-    p.exec().catch((err: Error) => this.logger.warn(`Could not count verdicts: ${err.message}`));
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const p = this.redis.pipeline();
+    for (const [tenant, sum] of batch) {
+      const key = tenant === '*' ? this.redis.key('stats', 'all') : this.redis.key('stats', 'tenant', tenant);
+      for (const f of FIELDS) if (sum[f]) p.hincrby(key, f, sum[f]);
+    }
+    await p.exec().catch((err: Error) => this.logger.warn(`Could not write verdict counters: ${err.message}`));
   }
 
   async read(tenantId: string | null): Promise<IngestCounters> {
     const raw = await this.redis.hgetall(tenantId ? this.redis.key('stats', 'tenant', tenantId) : this.redis.key('stats', 'all'));
     return { accepted: Number(raw.accepted ?? 0), duplicate: Number(raw.duplicate ?? 0), rejected: Number(raw.rejected ?? 0) };
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
   }
 }
