@@ -1,4 +1,4 @@
-import { INestApplication, INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
+import { INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
@@ -62,4 +62,3 @@ export async function startRole<T>(role: 'api' | 'worker', start: (config: Analy
   }
 }
 
-export type { INestApplication };

@@ -6,11 +6,11 @@
  *   BENCH_SECONDS=10 BENCH_CONNECTIONS=50 npm run bench:ingest
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
+import { makeEvent } from '../support/events';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -27,20 +27,7 @@ function dbUrl(name: string): string {
   return u.toString();
 }
 
-function event(): Record<string, unknown> {
-  return {
-    event_id: randomUUID(),
-    event_name: 'voice.first_response',
-    occurred_at: new Date().toISOString(),
-    tenant_id: TENANT,
-    site_id: '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31',
-    session_id: randomUUID(),
-    user_id: 'u_4821',
-    source: 'voice_ws',
-    attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900), 'gen_ai.request.model': 'gpt-4o-mini' },
-    context: { locale: 'en-US', consent: { analytics: true, ads: false } },
-  };
-}
+const event = () => makeEvent({ tenant_id: TENANT, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { EventError } from './event-error';
-import { ENVELOPE_SCHEMA, EVENT_SOURCES } from './envelope.schema';
+import { ENVELOPE_SCHEMA } from './envelope.schema';
 
 const FORMAT_NAMES: Record<string, string> = {
   uuid: 'a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)',
@@ -56,6 +56,4 @@ export class EnvelopeValidator {
     if (this.validateFn(event)) return [];
     return (this.validateFn.errors ?? []).map(describeAjvError);
   }
-
-  static readonly sources = EVENT_SOURCES;
 }
