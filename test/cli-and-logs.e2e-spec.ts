@@ -61,8 +61,9 @@ describe('no key, token or event payload in any log line', () => {
       const jwt = await new SignJWT({ tenant_id: t.tenant.id, scope: 'ingest' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
       const planted = 'planted-payload-7f3a9c';
       const send = (auth: string, body: unknown) => request(`${base}${EVENTS}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
-      expect((await send(`Bearer ${t.tenant.ingest}`, makeEvent({ attributes: { q: planted } }))).status).toBe(202);
-      expect((await send(`Bearer ${jwt}`, makeEvent({ attributes: { q: planted } }))).status).toBe(202);
+      const withPlanted = () => makeEvent({ attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 300, 'acme.note': planted } });
+      expect((await send(`Bearer ${t.tenant.ingest}`, withPlanted())).status).toBe(202);
+      expect((await send(`Bearer ${jwt}`, withPlanted())).status).toBe(202);
       expect((await send(`Bearer ${t.tenant.ingest}`, makeEvent({ source: planted }))).status).toBe(400);
       expect((await send(`Bearer ${t.tenant.ingest}x`, makeEvent())).status).toBe(401);
       expect((await send(`Bearer ${t.tenant.report}`, makeEvent())).status).toBe(403);

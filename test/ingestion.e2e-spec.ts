@@ -38,7 +38,9 @@ describe('ingestion → queue → worker → Postgres', () => {
   });
 
   it('stores a batch and answers one verdict per event, in order, accepting the valid ones', async () => {
-    const events = Array.from({ length: 50 }, (_, i) => makeEvent({ event_name: i % 2 ? 'kb.search' : 'commerce.view', attributes: { i } }));
+    const events = Array.from({ length: 50 }, (_, i) => makeEvent(i % 2
+      ? { event_name: 'kb.search', attributes: { 'kb.search_id': `s-${i}`, 'kb.query': `query ${i}`, 'kb.results_count': i, 'kb.latency_ms': 12.5 } }
+      : { event_name: 'commerce.view', attributes: { 'commerce.item_id': `sku-${i}`, 'commerce.price': i, 'commerce.currency': 'EUR' } }));
     const bad = makeEvent({ source: 'fax' });
     const body = { batch_id: 'b-0001', events: [...events.slice(0, 25), bad, ...events.slice(25)] };
     const res = await t.post(BATCH, body);
@@ -47,7 +49,7 @@ describe('ingestion → queue → worker → Postgres', () => {
     expect(res.json.results.map((r: { index: number }) => r.index)).toEqual([...Array(51).keys()]);
     expect(res.json.results[25]).toEqual({
       index: 25, event_id: bad.event_id, status: 'rejected',
-      errors: [{ pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server' }],
+      errors: [{ pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server', schema: 'envelope' }],
     });
     expect(res.json.results[26]).toEqual({ index: 26, event_id: events[25].event_id, status: 'accepted' });
 

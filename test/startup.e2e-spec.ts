@@ -92,7 +92,7 @@ describe('one command starts both roles; in development the database is created 
       expect(demo).not.toBeNull();
       const ingestKey = /^\s+ingest\s+(ak_\S+)$/m.exec(svc.stdout)![1];
       const event = { event_id: '3f9a1c2e-8b7d-4e6f-a5c4-b3a2918e7d6c', event_name: 'voice.turn_started', occurred_at: new Date().toISOString(),
-        tenant_id: demo![1], source: 'voice_ws', attributes: { 'voice.turn_id': 't-1' } };
+        tenant_id: demo![1], source: 'voice_ws', attributes: { 'voice.session_id': 'vs-1', 'voice.turn_id': 't-1' } };
       const sent = await request(`http://127.0.0.1:${port}/api/v1/analytics/events`, {
         method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ingestKey}` }, body: JSON.stringify(event) });
       expect(sent.json).toEqual({ index: 0, event_id: event.event_id, status: 'accepted' });

@@ -21,15 +21,26 @@ export interface StoredEvent {
   source: string;
   attributes: Record<string, unknown>;
   context: Record<string, unknown> | null;
+  payload: Record<string, unknown> | null;
+}
+
+/** An event that failed only its content schema, kept apart with its errors (quarantine mode). */
+export interface QuarantinedEvent {
+  event: StoredEvent;
+  errors: { pointer: string; keyword: string; message: string; schema?: string }[];
 }
 
 export interface JobPayloads {
   'persist-events': { events: StoredEvent[] };
+  'quarantine-events': { events: QuarantinedEvent[] };
+  'replay-quarantine': { tenantId: string };
   'ensure-partitions': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
 export const JobQueue: Record<JobName, QueueName> = {
   'persist-events': QueueName.Ingest,
+  'quarantine-events': QueueName.Ingest,
+  'replay-quarantine': QueueName.Ingest,
   'ensure-partitions': QueueName.Maintenance,
 };

@@ -11,6 +11,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
   tenant:create --name NAME [--id UUID] [--operator] [--rps N] [--eps N] [--cors ORIGIN,ORIGIN]
   tenant:update --tenant UUID [--rps N|default] [--eps N|default] [--cors ORIGIN,ORIGIN|none]
+                [--validation-mode reject|quarantine]
   key:create    --tenant UUID --scopes ingest,report,admin [--name LABEL]
   key:list      [--tenant UUID]
   key:revoke    --key KEY_ID_OR_KEY
@@ -46,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
     args: rest,
     options: {
       name: { type: 'string' }, id: { type: 'string' }, operator: { type: 'boolean' }, rps: { type: 'string' }, eps: { type: 'string' },
-      cors: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
+      cors: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' }, 'validation-mode': { type: 'string' },
     },
     strict: true,
   });
@@ -69,7 +70,9 @@ async function main(argv: string[]): Promise<void> {
         break;
       }
       case 'tenant:update': {
-        const t = await repo.updateTenant(need(o.tenant, '--tenant'), { rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors) });
+        const mode = o['validation-mode'];
+        if (mode !== undefined && mode !== 'reject' && mode !== 'quarantine') throw new UsageError(`--validation-mode must be reject or quarantine (got "${mode}")`);
+        const t = await repo.updateTenant(need(o.tenant, '--tenant'), { rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors), validationMode: mode });
         if (!t) throw new UsageError(`no tenant ${o.tenant}`);
         console.log(JSON.stringify(t, null, 2));
         break;

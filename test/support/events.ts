@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 
+import { BUILTIN_EVENTS } from '../../src/modules/schema-registry/builtin-events';
 import { TENANT } from './tenants';
 
 export { OTHER_TENANT, TENANT } from './tenants';
 
-/** A valid event (voice.first_response), with any field overridden. */
+/**
+ * A valid event (voice.first_response), with any field overridden. Naming another built-in type
+ * without attributes gives that type's documented example attributes.
+ */
 export function makeEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const typeExample = typeof overrides.event_name === 'string' && !('attributes' in overrides)
+    ? BUILTIN_EVENTS.find((t) => t.name === overrides.event_name)?.example
+    : undefined;
   return {
     event_id: randomUUID(),
     event_name: 'voice.first_response',
@@ -17,6 +24,7 @@ export function makeEvent(overrides: Record<string, unknown> = {}): Record<strin
     source: 'voice_ws',
     attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 412.5, 'gen_ai.request.model': 'gpt-4o-mini' },
     context: { locale: 'en-US', device: { user_agent: 'agent/1.0', viewport: { width: 1280, height: 720 } }, consent: { analytics: true, ads: false } },
+    ...(typeExample ? { attributes: structuredClone(typeExample) } : {}),
     ...overrides,
   };
 }

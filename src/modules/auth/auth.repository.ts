@@ -22,7 +22,7 @@ export interface KeyListing {
   revoked_at: Date | null;
 }
 
-const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins`;
+const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins, t.validation_mode`;
 
 function toTenant(r: Record<string, unknown>): TenantSettings {
   return {
@@ -32,6 +32,7 @@ function toTenant(r: Record<string, unknown>): TenantSettings {
     rateLimitRps: r.rate_limit_rps as number | null,
     rateLimitEps: r.rate_limit_eps as number | null,
     corsOrigins: r.cors_origins as string[],
+    validationMode: r.validation_mode as TenantSettings['validationMode'],
   };
 }
 
@@ -66,14 +67,15 @@ export class AuthRepository {
     return toTenant(rows[0]);
   }
 
-  async updateTenant(id: string, patch: { rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[] }): Promise<TenantSettings | null> {
+  async updateTenant(id: string, patch: { rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[]; validationMode?: TenantSettings['validationMode'] }): Promise<TenantSettings | null> {
     const rows = await this.db.query(
       `UPDATE analytics_tenants AS t SET
-         rate_limit_rps = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
-         rate_limit_eps = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
-         cors_origins   = COALESCE($6::text[], cors_origins)
+         rate_limit_rps  = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
+         rate_limit_eps  = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
+         cors_origins    = COALESCE($6::text[], cors_origins),
+         validation_mode = COALESCE($7, validation_mode)
        WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null]);
+      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null, patch.validationMode ?? null]);
     return rows.length ? toTenant(rows[0]) : null;
   }
 

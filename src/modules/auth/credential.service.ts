@@ -74,6 +74,7 @@ export class CredentialService {
       isOperator: t.isOperator,
       limits: { rps: t.rateLimitRps ?? this.config.auth.rateLimitRps, eps: t.rateLimitEps ?? this.config.auth.rateLimitEps },
       corsOrigins: t.corsOrigins,
+      validationMode: t.validationMode,
     };
   }
 

@@ -10,7 +10,11 @@ export interface Principal {
   isOperator: boolean;
   limits: { rps: number; eps: number };
   corsOrigins: string[];
+  validationMode: ValidationMode;
 }
+
+/** What happens to an event that fails its content schema: refused, or kept apart for replay. */
+export type ValidationMode = 'reject' | 'quarantine';
 
 export interface TenantSettings {
   id: string;
@@ -19,4 +23,5 @@ export interface TenantSettings {
   rateLimitRps: number | null;
   rateLimitEps: number | null;
   corsOrigins: string[];
+  validationMode: ValidationMode;
 }

@@ -2,7 +2,7 @@ import { EnvelopeValidator } from '../schema-registry/envelope-validator';
 import { AssessmentRules, assessEvent } from './event-assessment';
 
 const validator = new EnvelopeValidator();
-const validate = (e: unknown) => validator.validate(e);
+const validate = { envelope: (e: unknown) => validator.validate(e), content: () => [] };
 const rules: AssessmentRules = { maxDepth: 8, maxStringLength: 100, clockSkewToleranceMs: 3_600_000, retentionDays: 10 };
 const NOW = new Date('2026-11-28T12:00:00.000Z');
 
@@ -30,6 +30,7 @@ describe('assessEvent', () => {
         source: 'voice_ws',
         attributes: { 'voice.turn_id': 't1' },
         context: null,
+        payload: null,
       },
     });
   });
@@ -44,10 +45,10 @@ describe('assessEvent', () => {
     expect(a.ok).toBe(false);
     if (a.ok) return;
     expect(a.errors).toEqual(expect.arrayContaining([
-      { pointer: '/tenant_id', keyword: 'required', message: '/tenant_id is required' },
-      { pointer: '/event_id', keyword: 'format', message: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)' },
-      { pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server' },
-      { pointer: '/attributes', keyword: 'type', message: '/attributes must be an object' },
+      { pointer: '/tenant_id', keyword: 'required', message: '/tenant_id is required', schema: 'envelope' },
+      { pointer: '/event_id', keyword: 'format', message: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)', schema: 'envelope' },
+      { pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server', schema: 'envelope' },
+      { pointer: '/attributes', keyword: 'type', message: '/attributes must be an object', schema: 'envelope' },
     ]));
     expect(a.errors).toHaveLength(4);
     expect(a.eventId).toBeNull(); // "nope" is not echoed back as an id
@@ -77,6 +78,14 @@ describe('assessEvent', () => {
 
   it.each([['a string', 'x'], ['an array', []], ['null', null]])('refuses %s as an event', (_l, raw) => {
     expect(assessEvent(raw, validate, rules, NOW)).toEqual({ ok: false, eventId: null, errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }] });
+  });
+
+  it('returns the normalized event for quarantine when only the content schemas fail', () => {
+    const contentError = { pointer: '/attributes/x', keyword: 'type', message: '/attributes/x must be a number', schema: 'builtin:voice.turn_started' };
+    const a = assessEvent(valid(), { ...validate, content: () => [contentError] }, rules, NOW);
+    expect(a).toMatchObject({ ok: false, eventId: '123e4567-e89b-12d3-a456-426614174000', errors: [contentError], quarantine: { event_name: 'voice.turn_started' } });
+    const late = assessEvent({ ...valid(), occurred_at: '2020-01-01T00:00:00Z' }, { ...validate, content: () => [contentError] }, rules, NOW);
+    expect(late).not.toHaveProperty('quarantine'); // a time-window refusal is final
   });
 
   it('runs the structural guard before the schema', () => {

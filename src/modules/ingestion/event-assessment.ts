@@ -7,20 +7,24 @@ export interface AssessmentRules extends PayloadLimits {
   retentionDays: number;
 }
 
-export type Assessment = { ok: true; event: StoredEvent } | { ok: false; eventId: string | null; errors: EventError[] };
+export type Assessment =
+  | { ok: true; event: StoredEvent }
+  /** `quarantine` is set when only the content schemas failed: the event may be kept apart and replayed. */
+  | { ok: false; eventId: string | null; errors: EventError[]; quarantine?: StoredEvent };
+
+/** The two stages of schema validation: the envelope, then the type's and self-describing content. */
+export interface EventChecks {
+  envelope(event: unknown): EventError[];
+  content(event: Record<string, unknown>): EventError[];
+}
 
 const DAY_MS = 86_400_000;
 
 /**
- * Everything decided about one event before dedupe: structure, envelope schema, time window.
- * Pure: the schema check and the clock are passed in, so it is unit-testable.
+ * Everything decided about one event before dedupe: structure, envelope, time window, content
+ * schemas. Pure: the checks and the clock are passed in, so it is unit-testable.
  */
-export function assessEvent(
-  raw: unknown,
-  validateEnvelope: (event: unknown) => EventError[],
-  rules: AssessmentRules,
-  now: Date,
-): Assessment {
+export function assessEvent(raw: unknown, checks: EventChecks, rules: AssessmentRules, now: Date): Assessment {
   const eventId = typeof (raw as { event_id?: unknown })?.event_id === 'string'
     ? ((raw as { event_id: string }).event_id.slice(0, 64))
     : null;
@@ -30,7 +34,7 @@ export function assessEvent(
   const structural = checkPayload(raw, rules);
   if (structural.length) return { ok: false, eventId: safeId(eventId), errors: structural };
 
-  const errors = validateEnvelope(raw);
+  const errors = checks.envelope(raw);
   const e = raw as Record<string, unknown>;
   if (!errors.some((x) => x.pointer === '/occurred_at') && typeof e.occurred_at === 'string') {
     const t = Date.parse(e.occurred_at);
@@ -52,22 +56,27 @@ export function assessEvent(
   }
   if (errors.length) return { ok: false, eventId: safeId(eventId), errors };
 
+  const event = normalize(e, now);
+  const contentErrors = checks.content(e);
+  if (contentErrors.length) return { ok: false, eventId: event.event_id, errors: contentErrors, quarantine: event };
+  return { ok: true, event };
+}
+
+function normalize(e: Record<string, unknown>, now: Date): StoredEvent {
   return {
-    ok: true,
-    event: {
-      event_id: (e.event_id as string).toLowerCase(),
-      event_name: e.event_name as string,
-      // RFC 3339 allows lower-case t/z; upper-casing keeps the client's sub-millisecond precision.
-      occurred_at: (e.occurred_at as string).toUpperCase(),
-      received_at: now.toISOString(),
-      tenant_id: (e.tenant_id as string).toLowerCase(),
-      site_id: lower(e.site_id),
-      session_id: lower(e.session_id),
-      user_id: (e.user_id as string | undefined) ?? null,
-      source: e.source as string,
-      attributes: e.attributes as Record<string, unknown>,
-      context: (e.context as Record<string, unknown> | undefined) ?? null,
-    },
+    event_id: (e.event_id as string).toLowerCase(),
+    event_name: e.event_name as string,
+    // RFC 3339 allows lower-case t/z; upper-casing keeps the client's sub-millisecond precision.
+    occurred_at: (e.occurred_at as string).toUpperCase(),
+    received_at: now.toISOString(),
+    tenant_id: (e.tenant_id as string).toLowerCase(),
+    site_id: lower(e.site_id),
+    session_id: lower(e.session_id),
+    user_id: (e.user_id as string | undefined) ?? null,
+    source: e.source as string,
+    attributes: e.attributes as Record<string, unknown>,
+    context: (e.context as Record<string, unknown> | undefined) ?? null,
+    payload: (e.payload as Record<string, unknown> | undefined) ?? null,
   };
 }
 

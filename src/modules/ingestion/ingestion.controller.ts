@@ -31,7 +31,7 @@ export class IngestionController {
   @problem(415, 'The body is not JSON')
   @problem(503, 'The queue or dedupe store is unavailable; nothing was stored, retry the same request')
   ingestOne(@Body() body: unknown, @CurrentPrincipal() principal: Principal): Promise<EventVerdictDto> {
-    return this.ingestion.ingestOne(body, principal.tenantId);
+    return this.ingestion.ingestOne(body, principal);
   }
 
   @Post('batch')
@@ -44,6 +44,6 @@ export class IngestionController {
   @problem(415, 'The body is not JSON')
   @problem(503, 'The queue or dedupe store is unavailable; nothing was stored, retry the same request')
   ingestBatch(@Body() body: unknown, @CurrentPrincipal() principal: Principal): Promise<IngestSummaryDto> {
-    return this.ingestion.ingestBatch(body, principal.tenantId);
+    return this.ingestion.ingestBatch(body, principal);
   }
 }

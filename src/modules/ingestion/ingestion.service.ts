@@ -1,10 +1,13 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { JobPayloads, QueueName, StoredEvent } from '../../app/queues';
+import { JobName, JobPayloads, QuarantinedEvent, QueueName, StoredEvent } from '../../app/queues';
 import { ProblemException } from '../../common/problem';
+import { Principal } from '../auth/principal';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { EnvelopeValidator } from '../schema-registry/envelope-validator';
+import { EventValidator } from '../schema-registry/event-validator';
+import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
+import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
 import { DedupeStore } from './dedupe.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent } from './event-assessment';
@@ -14,19 +17,23 @@ import { IngestStats } from './ingest-stats';
 const ENQUEUE_TIMEOUT_MS = 3000;
 const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' };
 
+/** What a request hands to the queue: events to store, and events to keep in quarantine. */
+export type Outgoing = { store: StoredEvent } | { quarantine: QuarantinedEvent };
+
 /** authenticate → validate → dedupe → enqueue; answers with one verdict per event. */
 @Injectable()
 export class IngestionService implements OnModuleDestroy {
   private readonly logger = new Logger(IngestionService.name);
   private readonly rules: AssessmentRules;
-  private readonly singles: EventBatcher<StoredEvent>;
+  private readonly singles: EventBatcher<Outgoing>;
 
   constructor(
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
-    private readonly envelope: EnvelopeValidator,
+    private readonly validator: EventValidator,
+    private readonly schemas: SchemaCatalog,
     private readonly dedupe: DedupeStore,
     private readonly stats: IngestStats,
-    @InjectQueue(QueueName.Ingest) private readonly queue: Queue<JobPayloads['persist-events']>,
+    @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
     const i = config.ingestion;
     this.rules = {
@@ -35,12 +42,12 @@ export class IngestionService implements OnModuleDestroy {
       clockSkewToleranceMs: i.clockSkewToleranceMs,
       retentionDays: config.privacy.retentionDays,
     };
-    this.singles = new EventBatcher((events) => this.enqueue(events), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
+    this.singles = new EventBatcher((items) => this.enqueue(items), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
   }
 
   /** One event: its verdict, or a 400 problem listing its errors when it is rejected. */
-  async ingestOne(body: unknown, tenantId: string): Promise<EventVerdict> {
-    const [verdict] = await this.ingest([body], tenantId, (events) => this.singles.add(events));
+  async ingestOne(body: unknown, principal: Principal): Promise<EventVerdict> {
+    const [verdict] = await this.ingest([body], principal, (items) => this.singles.add(items));
     if (verdict.status === 'rejected') {
       throw new ProblemException(400, 'invalid-event', 'Invalid event',
         verdict.errors!.map((e) => e.message).join('; '), { errors: verdict.errors, result: verdict });
@@ -48,10 +55,10 @@ export class IngestionService implements OnModuleDestroy {
     return verdict;
   }
 
-  /** A batch: one verdict per event, in order; the accepted ones travel as one job. */
-  async ingestBatch(body: unknown, tenantId: string): Promise<IngestSummary> {
+  /** A batch: one verdict per event, in order; what it accepts travels as one job. */
+  async ingestBatch(body: unknown, principal: Principal): Promise<IngestSummary> {
     const { events, batchId } = this.readBatch(body);
-    const results = await this.ingest(events, tenantId, (accepted) => this.enqueue(accepted));
+    const results = await this.ingest(events, principal, (items) => this.enqueue(items));
     return summarize(results, batchId);
   }
 
@@ -81,45 +88,82 @@ export class IngestionService implements OnModuleDestroy {
     return { events, batchId: batchId as string | undefined };
   }
 
-  private async ingest(raw: unknown[], tenantId: string, send: (events: StoredEvent[]) => Promise<void>): Promise<EventVerdict[]> {
+  private async ingest(raw: unknown[], principal: Principal, send: (items: Outgoing[]) => Promise<void>): Promise<EventVerdict[]> {
+    const { tenantId } = principal;
     const now = new Date();
+    const schemas = await this.schemaSet(tenantId);
+    const checks = {
+      envelope: (e: unknown) => this.validator.envelope(e),
+      content: (e: Record<string, unknown>) => this.validator.content(e, schemas),
+    };
     const results: EventVerdict[] = new Array(raw.length);
-    const valid: { index: number; event: StoredEvent }[] = [];
-    raw.forEach((item, index) => {
-      const a = assessEvent(item, (e) => this.envelope.validate(e), this.rules, now);
-      if (a.ok && a.event.tenant_id !== tenantId) {
-        results[index] = { index, event_id: a.event.event_id, status: 'rejected', errors: [FOREIGN_TENANT] };
-      } else if (a.ok) valid.push({ index, event: a.event });
-      else results[index] = { index, event_id: a.eventId, status: 'rejected', errors: a.errors };
+    const candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
+    raw.forEach((input, index) => {
+      const a = assessEvent(input, checks, this.rules, now);
+      const event = a.ok ? a.event : a.quarantine;
+      if (event && event.tenant_id !== tenantId) {
+        results[index] = { index, event_id: event.event_id, status: 'rejected', errors: [FOREIGN_TENANT] };
+      } else if (a.ok) {
+        candidates.push({ index, item: { store: a.event }, event: a.event });
+      } else if (a.quarantine && principal.validationMode === 'quarantine') {
+        candidates.push({ index, item: { quarantine: { event: a.quarantine, errors: a.errors } }, event: a.quarantine, errors: a.errors });
+      } else {
+        results[index] = { index, event_id: a.eventId, status: 'rejected', errors: a.errors };
+      }
     });
 
-    const claims = await this.guard(() => this.dedupe.claim(valid.map((v) => v.event)));
-    const fresh: StoredEvent[] = [];
-    valid.forEach((v, i) => {
-      results[v.index] = { index: v.index, event_id: v.event.event_id, status: claims[i] ? 'accepted' : 'duplicate' };
-      if (claims[i]) fresh.push(v.event);
+    // Quarantined events claim their dedupe key too: a resend is a duplicate, not a second copy.
+    const claims = await this.guard(() => this.dedupe.claim(candidates.map((c) => c.event)));
+    const outgoing: Outgoing[] = [];
+    candidates.forEach((c, i) => {
+      if (!claims[i]) results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'duplicate' };
+      else {
+        outgoing.push(c.item);
+        results[c.index] = 'store' in c.item
+          ? { index: c.index, event_id: c.event.event_id, status: 'accepted' }
+          : { index: c.index, event_id: c.event.event_id, status: 'quarantined', errors: c.errors };
+      }
     });
 
-    if (fresh.length) {
+    if (outgoing.length) {
       try {
-        await send(fresh);
+        await send(outgoing);
       } catch (err) {
-        await this.dedupe.release(fresh).catch(() => undefined);
-        this.logger.warn(`Enqueue failed, ${fresh.length} event(s) answered 503: ${(err as Error).message}`);
+        await this.dedupe.release(outgoing.map((o) => ('store' in o ? o.store : o.quarantine.event))).catch(() => undefined);
+        this.logger.warn(`Enqueue failed, ${outgoing.length} event(s) answered 503: ${(err as Error).message}`);
         throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
       }
     }
-    const counts = { accepted: fresh.length, duplicate: valid.length - fresh.length, rejected: raw.length - valid.length };
+    const counts = {
+      accepted: results.filter((r) => r.status === 'accepted').length,
+      duplicate: results.filter((r) => r.status === 'duplicate').length,
+      rejected: results.filter((r) => r.status === 'rejected' || r.status === 'quarantined').length,
+    };
     this.stats.record(tenantId, counts);
     if (this.config.debug) {
-      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.rejected} rejected`);
+      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.rejected} rejected or quarantined`);
     }
     return results;
   }
 
-  /** Adds one job carrying all the events; resolves only once the job is in Redis. */
-  private async enqueue(events: StoredEvent[]): Promise<void> {
-    await withTimeout(this.queue.add('persist-events', { events }), ENQUEUE_TIMEOUT_MS, 'queue add timed out');
+  private async schemaSet(tenantId: string): Promise<TenantSchemaSet> {
+    try {
+      return await this.schemas.forTenant(tenantId);
+    } catch (err) {
+      this.logger.warn(`Tenant schemas unavailable: ${(err as Error).message}`);
+      throw unavailable('This tenant\'s schemas cannot be loaded right now (database unavailable); nothing was stored. Retry shortly.');
+    }
+  }
+
+  /** Adds the jobs carrying these items in one atomic step; resolves once they are in Redis. */
+  private async enqueue(items: Outgoing[]): Promise<void> {
+    const store = items.flatMap((o) => ('store' in o ? [o.store] : []));
+    const quarantine = items.flatMap((o) => ('quarantine' in o ? [o.quarantine] : []));
+    const jobs: { name: JobName; data: JobPayloads[JobName] }[] = [];
+    if (store.length) jobs.push({ name: 'persist-events', data: { events: store } });
+    if (quarantine.length) jobs.push({ name: 'quarantine-events', data: { events: quarantine } });
+    const added: Promise<unknown> = jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data) : this.queue.addBulk(jobs);
+    await withTimeout(added, ENQUEUE_TIMEOUT_MS, 'queue add timed out');
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

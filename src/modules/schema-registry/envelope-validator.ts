@@ -10,8 +10,13 @@ const FORMAT_NAMES: Record<string, string> = {
 };
 
 /** Turns one Ajv error into a pointer and a sentence naming the field. */
-export function describeAjvError(e: ErrorObject): EventError {
-  const at = e.instancePath || '';
+export function describeAjvError(e: ErrorObject, prefix = '', schema?: string): EventError {
+  const described = describe(e, prefix);
+  return schema ? { ...described, schema } : described;
+}
+
+function describe(e: ErrorObject, prefix: string): EventError {
+  const at = prefix + (e.instancePath || '');
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required': {
@@ -54,6 +59,6 @@ export class EnvelopeValidator {
 
   validate(event: unknown): EventError[] {
     if (this.validateFn(event)) return [];
-    return (this.validateFn.errors ?? []).map(describeAjvError);
+    return (this.validateFn.errors ?? []).map((e) => describeAjvError(e, '', 'envelope'));
   }
 }

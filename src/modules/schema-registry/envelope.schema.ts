@@ -4,6 +4,14 @@ export const EVENT_SOURCES = ['web', 'widget', 'voice_ws', 'server'] as const;
 /** Dotted lower-case event names: a namespace and a name, e.g. `voice.turn_started`. */
 export const EVENT_NAME_PATTERN = '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$';
 
+/** `{"schema": "iglu:vendor/name/jsonschema/M-R-A", "data": {...}}`, as Snowplow's Iglu defines it. */
+const SELF_DESCRIBING = {
+  type: 'object',
+  required: ['schema', 'data'],
+  additionalProperties: false,
+  properties: { schema: { type: 'string', maxLength: 512 }, data: { type: 'object' } },
+} as const;
+
 /** JSON Schema (draft-07) of the event envelope shared by every event type. */
 export const ENVELOPE_SCHEMA = {
   $id: 'urn:analytics:envelope:1-0-0',
@@ -21,9 +29,11 @@ export const ENVELOPE_SCHEMA = {
     user_id: { type: 'string', minLength: 1, maxLength: 256 },
     source: { type: 'string', enum: EVENT_SOURCES },
     attributes: { type: 'object' },
+    payload: { ...SELF_DESCRIBING, description: 'A self-describing custom payload, validated against exactly the Iglu schema it names.' },
     context: {
       type: 'object',
       properties: {
+        entities: { type: 'array', maxItems: 20, items: SELF_DESCRIBING, description: 'Self-describing context entities.' },
         page: {
           type: 'object',
           properties: {

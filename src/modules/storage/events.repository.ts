@@ -39,6 +39,7 @@ export class EventsRepository {
       tenant: [] as string[], event: [] as string[], name: [] as string[], occurred: [] as string[],
       received: [] as string[], site: [] as (string | null)[], session: [] as (string | null)[],
       user: [] as (string | null)[], source: [] as string[], attributes: [] as string[], context: [] as (string | null)[],
+      payload: [] as (string | null)[],
     };
     for (const e of events) {
       cols.tenant.push(e.tenant_id);
@@ -52,13 +53,14 @@ export class EventsRepository {
       cols.source.push(e.source);
       cols.attributes.push(JSON.stringify(e.attributes));
       cols.context.push(e.context === null ? null : JSON.stringify(e.context));
+      cols.payload.push(e.payload === null || e.payload === undefined ? null : JSON.stringify(e.payload));
     }
     const rows: { inserted: number }[] = await tx.query(
       `WITH incoming AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
-                              $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[])
+                              $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[])
            AS t(tenant_id, event_id, event_name, occurred_at, received_at, site_id, session_id, user_id,
-                source, attributes, context)
+                source, attributes, context, payload)
        ), fresh AS (
          INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at)
          SELECT tenant_id, event_id, occurred_at FROM incoming
@@ -66,15 +68,15 @@ export class EventsRepository {
          RETURNING tenant_id, event_id
        ), stored AS (
          INSERT INTO analytics_events_raw (tenant_id, event_id, event_name, occurred_at, received_at,
-                                           site_id, session_id, user_id, source, attributes, context)
+                                           site_id, session_id, user_id, source, attributes, context, payload)
          SELECT i.tenant_id, i.event_id, i.event_name, i.occurred_at, i.received_at, i.site_id, i.session_id,
-                i.user_id, i.source, i.attributes, i.context
+                i.user_id, i.source, i.attributes, i.context, i.payload
          FROM incoming i JOIN fresh f USING (tenant_id, event_id)
          RETURNING 1
        )
        SELECT count(*)::int AS inserted FROM stored`,
       [cols.tenant, cols.event, cols.name, cols.occurred, cols.received, cols.site, cols.session, cols.user,
-        cols.source, cols.attributes, cols.context],
+        cols.source, cols.attributes, cols.context, cols.payload],
     );
     const inserted = rows[0]?.inserted ?? 0;
     return { inserted, duplicates: events.length - inserted };

@@ -4,6 +4,8 @@ import { Queue, Worker } from 'bullmq';
 import { closeWorker, startWorker } from '../../app/job-runner';
 import { QueueName } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { QuarantineRepository } from '../schema-registry/quarantine.repository';
+import { QuarantineReplayService } from './quarantine-replay.service';
 import { StorageService } from './storage.service';
 
 const PARTITION_SCHEDULE_MS = 60 * 60 * 1000;
@@ -16,6 +18,8 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     private readonly storage: StorageService,
+    private readonly quarantine: QuarantineRepository,
+    private readonly replays: QuarantineReplayService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     @InjectQueue(QueueName.Maintenance) private readonly maintenance: Queue,
   ) {}
@@ -32,6 +36,8 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
     this.workers.push(
       startWorker(QueueName.Ingest, {
         'persist-events': async ({ events }) => this.storage.persist(events),
+        'quarantine-events': async ({ events }) => ({ quarantined: await this.quarantine.insert(events) }),
+        'replay-quarantine': async ({ tenantId }) => this.replays.replay(tenantId),
       }, this.config, { concurrency: this.config.worker.concurrency }),
       startWorker(QueueName.Maintenance, {
         'ensure-partitions': async () => ({ days: await this.storage.ensureUpcomingPartitions() }),

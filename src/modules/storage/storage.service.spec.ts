@@ -4,7 +4,7 @@ import { uniqueByEvent } from './storage.service';
 
 const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent => ({
   event_id: id, tenant_id: tenant, event_name: name, occurred_at: '2026-11-28T00:00:00Z', received_at: '2026-11-28T00:00:00Z',
-  site_id: null, session_id: null, user_id: null, source: 'web', attributes: {}, context: null,
+  site_id: null, session_id: null, user_id: null, source: 'web', attributes: {}, context: null, payload: null,
 });
 
 describe('uniqueByEvent', () => {

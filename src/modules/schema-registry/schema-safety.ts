@@ -1,0 +1,60 @@
+import safeRegex from 'safe-regex2';
+import { createAjv } from './ajv-factory';
+
+export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLength: 512 };
+
+/**
+ * Reasons a tenant's schema may not be published: it must be a valid draft-07 JSON Schema that
+ * compiles in strict mode, reference nothing outside itself, use only regular expressions that
+ * cannot backtrack exponentially, and stay within size and depth limits.
+ */
+export function unsafeSchemaReasons(schema: unknown): string[] {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return ['the schema must be a JSON object'];
+  const reasons: string[] = [];
+  const size = Buffer.byteLength(JSON.stringify(schema));
+  if (size > SCHEMA_LIMITS.maxBytes) reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
+  const s = schema as Record<string, unknown>;
+  if (s.$schema !== undefined && s.$schema !== 'http://json-schema.org/draft-07/schema#') {
+    reasons.push('$schema must be http://json-schema.org/draft-07/schema# or absent');
+  }
+
+  const walk = (node: unknown, at: string, depth: number): void => {
+    if (reasons.length > 20) return;
+    if (depth > SCHEMA_LIMITS.maxDepth) {
+      reasons.push(`${at}: nested deeper than ${SCHEMA_LIMITS.maxDepth} levels`);
+      return;
+    }
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`, depth + 1));
+    if (node === null || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string' && !v.startsWith('#')) reasons.push(`${at}/$ref: only references inside the schema (#/…) are allowed, not ${v.slice(0, 100)}`);
+      if (k === '$id' && depth > 0) reasons.push(`${at}/$id: nested $id is not allowed`);
+      if (k === 'pattern' && typeof v === 'string') checkPattern(v, `${at}/pattern`);
+      if (k === 'patternProperties' && v && typeof v === 'object') Object.keys(v).forEach((p) => checkPattern(p, `${at}/patternProperties`));
+      if (k === 'enum' || k === 'const' || k === 'examples' || k === 'default') continue; // data, not schema
+      walk(v, `${at}/${k}`, depth + 1);
+    }
+  };
+  const checkPattern = (p: string, at: string) => {
+    if (p.length > SCHEMA_LIMITS.maxPatternLength) return reasons.push(`${at}: the pattern is longer than ${SCHEMA_LIMITS.maxPatternLength} characters`);
+    try {
+      new RegExp(p, 'u');
+    } catch (err) {
+      return reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
+    }
+    if (!safeRegex(p)) reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`);
+  };
+  walk(schema, '', 0);
+  if (reasons.length) return reasons;
+
+  const ajv = createAjv();
+  if (!ajv.validateSchema(schema)) {
+    return (ajv.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message} (meta-schema)`);
+  }
+  try {
+    ajv.compile(schema);
+  } catch (err) {
+    reasons.push(`the schema does not compile: ${(err as Error).message}`);
+  }
+  return reasons;
+}
