@@ -36,11 +36,14 @@ export class QuarantineRepository {
   /** Pending events in arrival order, after the (quarantined_at, event_id) cursor. */
   async pending(tenantId: string, limit: number, after?: { at: string; id: string }): Promise<QuarantineRow[]> {
     const rows = await this.db.query(
-      `SELECT event_id, event_name, errors, quarantined_at, event FROM analytics_quarantine
+      // The cursor keeps microseconds (a JS Date would drop them and the page would repeat forever).
+      `SELECT event_id, event_name, errors, event,
+              to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS quarantined_at
+       FROM analytics_quarantine
        WHERE tenant_id = $1 AND replayed_at IS NULL AND ($2::timestamptz IS NULL OR (quarantined_at, event_id) > ($2, $3::uuid))
        ORDER BY quarantined_at, event_id LIMIT $4`,
       [tenantId, after?.at ?? null, after?.id ?? null, limit]);
-    return rows.map((r: Record<string, unknown>) => ({ ...r, quarantined_at: (r.quarantined_at as Date).toISOString() }) as QuarantineRow);
+    return rows as QuarantineRow[];
   }
 
   async markReplayed(tenantId: string, eventIds: string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { unsafeSchemaReasons } from './schema-safety';
+import { repeatsAlternatives, unsafeSchemaReasons } from './schema-safety';
 
 describe('hostile schemas', () => {
   it('accepts an ordinary object schema with local refs and a safe pattern', () => {
@@ -24,4 +24,11 @@ describe('hostile schemas', () => {
   ])('refuses %s', (_l, schema, reason) => {
     expect(unsafeSchemaReasons(schema).join('\n')).toContain(reason);
   });
+});
+
+describe('repeated alternatives', () => {
+  it.each([['^(a|aa)+$', true], ['(x|y)*', true], ['(?:ab|a){2,}', true], ['(a|b)', false], ['^q-[0-9]+$', false], ['[(|)]+', false], ['\\(a|b\\)+', false], ['(a|b){2}', false]])(
+    '%s → %s', (p, expected) => {
+      expect(repeatsAlternatives(p)).toBe(expected);
+    });
 });

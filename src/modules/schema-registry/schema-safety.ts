@@ -1,6 +1,30 @@
 import safeRegex from 'safe-regex2';
 import { createAjv } from './ajv-factory';
 
+/**
+ * Whether a group holding alternatives is repeated, e.g. `(a|aa)+`: overlapping alternatives under
+ * a quantifier backtrack exponentially, which a star-height check does not see. Conservative: it
+ * also refuses harmless forms like `(x|y)+`, which a character class expresses better.
+ */
+export function repeatsAlternatives(pattern: string): boolean {
+  const stack: boolean[] = []; // per open group: does it contain a top-level "|"?
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') { i++; continue; }
+    if (inClass) { if (c === ']') inClass = false; continue; }
+    if (c === '[') inClass = true;
+    else if (c === '(') stack.push(false);
+    else if (c === '|' && stack.length) stack[stack.length - 1] = true;
+    else if (c === ')') {
+      const hadAlternatives = stack.pop() ?? false;
+      const next = pattern[i + 1];
+      if (hadAlternatives && (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}|^\{\d{2,}\}/.test(pattern.slice(i + 1))))) return true;
+    }
+  }
+  return false;
+}
+
 export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLength: 512 };
 
 /**
@@ -43,6 +67,7 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
       return reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
     }
     if (!safeRegex(p)) reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`);
+    else if (repeatsAlternatives(p)) reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (a repeated group with alternatives; use a character class or do not repeat the group)`);
   };
   walk(schema, '', 0);
   if (reasons.length) return reasons;
