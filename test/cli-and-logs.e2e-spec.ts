@@ -20,7 +20,9 @@ describe('npm run cli: tenants and keys', () => {
 
   it('creates a tenant and a key that works at once, lists it without its secret, and revokes it', async () => {
     const created = JSON.parse((await cli('tenant:create', '--name', 'initech', '--rps', '50', '--cors', 'https://app.initech.example')).stdout);
-    expect(created).toMatchObject({ name: 'initech', isOperator: false, rateLimitRps: 50, rateLimitEps: null, corsOrigins: ['https://app.initech.example'] });
+    expect(created).toMatchObject({ name: 'initech', isOperator: false, rateLimitRps: 50, rateLimitEps: null, corsOrigins: ['https://app.initech.example'], validationMode: 'reject' });
+    const updated = JSON.parse((await cli('tenant:update', '--tenant', created.id, '--validation-mode', 'quarantine', '--rps', 'default')).stdout);
+    expect(updated).toMatchObject({ validationMode: 'quarantine', rateLimitRps: null });
 
     const issued = (await cli('key:create', '--tenant', created.id, '--scopes', 'ingest', '--name', 'backend')).stdout;
     const key = /API key: (ak_\S+)/.exec(issued)![1];
@@ -45,6 +47,7 @@ describe('npm run cli: tenants and keys', () => {
       stderr: expect.stringContaining('cli: scopes must be a comma-separated list of ingest, report, admin (got "ingest,write")'),
     });
     await expect(cli('tenant:create')).rejects.toMatchObject({ stderr: expect.stringContaining('cli: --name is required') });
+    await expect(cli('tenant:update', '--tenant', t.tenant.id, '--validation-mode', 'lenient')).rejects.toMatchObject({ stderr: expect.stringContaining('--validation-mode must be reject or quarantine (got "lenient")') });
     await expect(cli('tenant:update', '--tenant', t.tenant.id, '--cors', 'https://x/path')).rejects.toMatchObject({ stderr: expect.stringContaining('--cors takes origins like https://shop.example.com (no path)') });
   });
 });
