@@ -40,6 +40,7 @@ describe('npm run cli: tenants and keys', () => {
     const revoked = (await cli('key:revoke', '--key', key)).stdout;
     expect(revoked).toMatch(/^Revoked [0-9a-f]{12}; every instance refuses it within a second\./);
     await waitFor('the revocation', async () => (await t.post(EVENTS, makeEvent({ tenant_id: created.id }), key)).status === 401, 3000);
+    await expect(cli('key:revoke', '--key', key)).rejects.toMatchObject({ stderr: expect.stringMatching(/cli: no active key [0-9a-f]{12}/) });
   });
 
   it('names what is wrong with a command', async () => {

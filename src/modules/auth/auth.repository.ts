@@ -68,7 +68,8 @@ export class AuthRepository {
   }
 
   async updateTenant(id: string, patch: { rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[]; validationMode?: TenantSettings['validationMode'] }): Promise<TenantSettings | null> {
-    const rows = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, rowCount].
+    const [rows] = await this.db.query(
       `UPDATE analytics_tenants AS t SET
          rate_limit_rps  = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
          rate_limit_eps  = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
@@ -92,7 +93,7 @@ export class AuthRepository {
   }
 
   async revokeKey(id: string): Promise<boolean> {
-    const rows = await this.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
-    return rows.length > 0;
+    const [, revoked] = await this.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    return revoked > 0;
   }
 }
