@@ -1,6 +1,12 @@
 import { CreateRawEventsAndLedger1764300000000 } from './1764300000000-CreateRawEventsAndLedger';
 import { CreateTenantsAndApiKeys1764400000000 } from './1764400000000-CreateTenantsAndApiKeys';
 import { CreateSchemaRegistry1764500000000 } from './1764500000000-CreateSchemaRegistry';
+import { CreatePrivacy1764600000000 } from './1764600000000-CreatePrivacy';
 
 /** Every migration, in order. The data source and the test template both read this list. */
-export const MIGRATIONS = [CreateRawEventsAndLedger1764300000000, CreateTenantsAndApiKeys1764400000000, CreateSchemaRegistry1764500000000];
+export const MIGRATIONS = [
+  CreateRawEventsAndLedger1764300000000,
+  CreateTenantsAndApiKeys1764400000000,
+  CreateSchemaRegistry1764500000000,
+  CreatePrivacy1764600000000,
+];

@@ -85,10 +85,10 @@ describe('access matrix: every endpoint × every kind of credential', () => {
   it('lets an operator read any tenant\'s stats, a tenant only its own, with counts of its verdicts', async () => {
     await new Promise((r) => setTimeout(r, 1100)); // counters of earlier requests are flushed once a second
     const before = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
-    await t.post(BATCH, { events: [makeEvent(), makeEvent({ source: 'x' })] });
+    await t.post(BATCH, { events: [makeEvent(), makeEvent({ source: 'x' }), makeEvent({ context: { consent: { analytics: false } } })] });
     await waitFor('the counters', async () => (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion.accepted === before.accepted + 1);
     const own = await t.get('/api/v1/analytics/stats', t.tenant.admin);
-    expect(own.json).toEqual({ tenant_id: TENANT, ingestion: { accepted: before.accepted + 1, duplicate: before.duplicate, rejected: before.rejected + 1 } });
+    expect(own.json).toEqual({ tenant_id: TENANT, ingestion: { accepted: before.accepted + 1, duplicate: before.duplicate, dropped: before.dropped + 1, rejected: before.rejected + 1 } });
     const op = await t.get(`/api/v1/analytics/stats?tenantId=${TENANT}`, t.operator.admin);
     expect(op.json.ingestion).toEqual(own.json.ingestion);
     expect(op.json.service.queues.ingest).toEqual(expect.objectContaining({ waiting: expect.any(Number), failed: 0 }));

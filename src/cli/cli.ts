@@ -66,7 +66,7 @@ async function main(argv: string[]): Promise<void> {
           id: o.id, name: need(o.name, '--name'), isOperator: o.operator ?? false,
           rateLimitRps: limit(o.rps, '--rps') ?? undefined, rateLimitEps: limit(o.eps, '--eps') ?? undefined, corsOrigins: origins(o.cors),
         });
-        console.log(JSON.stringify(t, null, 2));
+        console.log(JSON.stringify({ ...t, pseudonymSecret: undefined }, null, 2));
         break;
       }
       case 'tenant:update': {
@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<void> {
         if (mode !== undefined && mode !== 'reject' && mode !== 'quarantine') throw new UsageError(`--validation-mode must be reject or quarantine (got "${mode}")`);
         const t = await repo.updateTenant(need(o.tenant, '--tenant'), { rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors), validationMode: mode });
         if (!t) throw new UsageError(`no tenant ${o.tenant}`);
-        console.log(JSON.stringify(t, null, 2));
+        console.log(JSON.stringify({ ...t, pseudonymSecret: undefined }, null, 2));
         break;
       }
       case 'key:create': {

@@ -22,7 +22,8 @@ export interface KeyListing {
   revoked_at: Date | null;
 }
 
-const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins, t.validation_mode`;
+const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins, t.validation_mode,
+  t.retention_days, t.pseudonymize_user_id, t.pseudonym_secret, t.redact_keys`;
 
 function toTenant(r: Record<string, unknown>): TenantSettings {
   return {
@@ -33,6 +34,10 @@ function toTenant(r: Record<string, unknown>): TenantSettings {
     rateLimitEps: r.rate_limit_eps as number | null,
     corsOrigins: r.cors_origins as string[],
     validationMode: r.validation_mode as TenantSettings['validationMode'],
+    retentionDays: r.retention_days as number | null,
+    pseudonymizeUserId: r.pseudonymize_user_id as boolean,
+    pseudonymSecret: r.pseudonym_secret as Buffer,
+    redactKeys: r.redact_keys as string[],
   };
 }
 
@@ -67,16 +72,23 @@ export class AuthRepository {
     return toTenant(rows[0]);
   }
 
-  async updateTenant(id: string, patch: { rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[]; validationMode?: TenantSettings['validationMode'] }): Promise<TenantSettings | null> {
+  async updateTenant(id: string, patch: {
+    rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[]; validationMode?: TenantSettings['validationMode'];
+    retentionDays?: number | null; pseudonymizeUserId?: boolean; redactKeys?: string[];
+  }): Promise<TenantSettings | null> {
     // TypeORM answers an UPDATE with [rows, rowCount].
     const [rows] = await this.db.query(
       `UPDATE analytics_tenants AS t SET
          rate_limit_rps  = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
          rate_limit_eps  = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
          cors_origins    = COALESCE($6::text[], cors_origins),
-         validation_mode = COALESCE($7, validation_mode)
+         validation_mode = COALESCE($7, validation_mode),
+         retention_days  = CASE WHEN $8 THEN $9::int ELSE retention_days END,
+         pseudonymize_user_id = COALESCE($10, pseudonymize_user_id),
+         redact_keys     = COALESCE($11::text[], redact_keys)
        WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null, patch.validationMode ?? null]);
+      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null,
+        patch.validationMode ?? null, patch.retentionDays !== undefined, patch.retentionDays ?? null, patch.pseudonymizeUserId ?? null, patch.redactKeys ?? null]);
     return rows.length ? toTenant(rows[0]) : null;
   }
 

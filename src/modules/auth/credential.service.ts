@@ -75,6 +75,12 @@ export class CredentialService {
       limits: { rps: t.rateLimitRps ?? this.config.auth.rateLimitRps, eps: t.rateLimitEps ?? this.config.auth.rateLimitEps },
       corsOrigins: t.corsOrigins,
       validationMode: t.validationMode,
+      privacy: {
+        retentionDays: t.retentionDays ?? this.config.privacy.retentionDays,
+        pseudonymizeUserId: t.pseudonymizeUserId,
+        pseudonymSecret: t.pseudonymSecret,
+        redactKeys: t.redactKeys,
+      },
     };
   }
 

@@ -11,6 +11,15 @@ export interface Principal {
   limits: { rps: number; eps: number };
   corsOrigins: string[];
   validationMode: ValidationMode;
+  privacy: TenantPrivacy;
+}
+
+/** A tenant's privacy settings, as the ingestion pipeline applies them. */
+export interface TenantPrivacy {
+  retentionDays: number;
+  pseudonymizeUserId: boolean;
+  pseudonymSecret: Buffer;
+  redactKeys: string[];
 }
 
 /** What happens to an event that fails its content schema: refused, or kept apart for replay. */
@@ -24,4 +33,8 @@ export interface TenantSettings {
   rateLimitEps: number | null;
   corsOrigins: string[];
   validationMode: ValidationMode;
+  retentionDays: number | null;
+  pseudonymizeUserId: boolean;
+  pseudonymSecret: Buffer;
+  redactKeys: string[];
 }

@@ -1,6 +1,6 @@
 import { EventError } from '../schema-registry/event-error';
 
-export type VerdictStatus = 'accepted' | 'duplicate' | 'quarantined' | 'rejected';
+export type VerdictStatus = 'accepted' | 'duplicate' | 'dropped' | 'quarantined' | 'rejected';
 
 /** The answer for one event of a request, in the order the events were sent. */
 export interface EventVerdict {
@@ -15,6 +15,7 @@ export interface IngestSummary {
   received: number;
   accepted: number;
   duplicate: number;
+  dropped: number;
   quarantined: number;
   rejected: number;
   results: EventVerdict[];
@@ -27,6 +28,7 @@ export function summarize(results: EventVerdict[], batchId?: string): IngestSumm
     received: results.length,
     accepted: count('accepted'),
     duplicate: count('duplicate'),
+    dropped: count('dropped'),
     quarantined: count('quarantined'),
     rejected: count('rejected'),
     results,

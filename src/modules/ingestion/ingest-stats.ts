@@ -4,10 +4,11 @@ import { RedisClient } from '../../app/redis.provider';
 export interface IngestCounters {
   accepted: number;
   duplicate: number;
+  dropped: number;
   rejected: number;
 }
 
-const FIELDS: (keyof IngestCounters)[] = ['accepted', 'duplicate', 'rejected'];
+const FIELDS: (keyof IngestCounters)[] = ['accepted', 'duplicate', 'dropped', 'rejected'];
 const FLUSH_MS = 1000;
 
 /**
@@ -28,7 +29,7 @@ export class IngestStats implements OnModuleDestroy {
 
   record(tenantId: string, c: IngestCounters): void {
     for (const key of [tenantId, '*']) {
-      const sum = this.pending.get(key) ?? { accepted: 0, duplicate: 0, rejected: 0 };
+      const sum = this.pending.get(key) ?? { accepted: 0, duplicate: 0, dropped: 0, rejected: 0 };
       for (const f of FIELDS) sum[f] += c[f];
       this.pending.set(key, sum);
     }
@@ -48,7 +49,7 @@ export class IngestStats implements OnModuleDestroy {
 
   async read(tenantId: string | null): Promise<IngestCounters> {
     const raw = await this.redis.hgetall(tenantId ? this.redis.key('stats', 'tenant', tenantId) : this.redis.key('stats', 'all'));
-    return { accepted: Number(raw.accepted ?? 0), duplicate: Number(raw.duplicate ?? 0), rejected: Number(raw.rejected ?? 0) };
+    return { accepted: Number(raw.accepted ?? 0), duplicate: Number(raw.duplicate ?? 0), dropped: Number(raw.dropped ?? 0), rejected: Number(raw.rejected ?? 0) };
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PrivacyModule } from '../privacy/privacy.module';
 import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
 import { DedupeStore } from './dedupe.store';
 import { IngestionController } from './ingestion.controller';
@@ -6,7 +7,7 @@ import { IngestionService } from './ingestion.service';
 import { IngestStats } from './ingest-stats';
 
 @Module({
-  imports: [SchemaRegistryModule],
+  imports: [SchemaRegistryModule, PrivacyModule],
   controllers: [IngestionController],
   providers: [IngestionService, DedupeStore, IngestStats],
   exports: [IngestStats],

@@ -4,6 +4,9 @@ import { Queue } from 'bullmq';
 import { JobName, JobPayloads, QuarantinedEvent, QueueName, StoredEvent } from '../../app/queues';
 import { ProblemException } from '../../common/problem';
 import { Principal } from '../auth/principal';
+import { ConsentStore } from '../privacy/consent.store';
+import { PrivacyService } from '../privacy/privacy.service';
+import { sanitizeText } from '../privacy/sanitizer';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { EventValidator } from '../schema-registry/event-validator';
 import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
@@ -33,6 +36,8 @@ export class IngestionService implements OnModuleDestroy {
     private readonly schemas: SchemaCatalog,
     private readonly dedupe: DedupeStore,
     private readonly stats: IngestStats,
+    private readonly privacy: PrivacyService,
+    private readonly consent: ConsentStore,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
     const i = config.ingestion;
@@ -96,10 +101,11 @@ export class IngestionService implements OnModuleDestroy {
       envelope: (e: unknown) => this.validator.envelope(e),
       content: (e: Record<string, unknown>) => this.validator.content(e, schemas),
     };
+    const rules = { ...this.rules, retentionDays: principal.privacy.retentionDays };
     const results: EventVerdict[] = new Array(raw.length);
-    const candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
+    let candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
     raw.forEach((input, index) => {
-      const a = assessEvent(input, checks, this.rules, now);
+      const a = assessEvent(input, checks, rules, now);
       const event = a.ok ? a.event : a.quarantine;
       if (event && event.tenant_id !== tenantId) {
         results[index] = { index, event_id: event.event_id, status: 'rejected', errors: [FOREIGN_TENANT] };
@@ -111,6 +117,19 @@ export class IngestionService implements OnModuleDestroy {
         results[index] = { index, event_id: a.eventId, status: 'rejected', errors: a.errors };
       }
     });
+
+    // Consent, then personal data out, before anything is queued, stored or logged.
+    const allowed = await this.guard(() => this.consent.decide(candidates.map((c) => c.event), principal.privacy.retentionDays));
+    candidates = candidates.filter((c, i) => {
+      if (!allowed[i]) results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'dropped' };
+      return allowed[i];
+    });
+    const clean = this.privacy.sanitize(candidates.map((c) => c.event), principal.privacy, schemas);
+    candidates = candidates.map((c, i) => ({
+      ...c,
+      event: clean[i],
+      item: 'store' in c.item ? { store: clean[i] } : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
+    }));
 
     // Quarantined events claim their dedupe key too: a resend is a duplicate, not a second copy.
     const claims = await this.guard(() => this.dedupe.claim(candidates.map((c) => c.event)));
@@ -137,11 +156,16 @@ export class IngestionService implements OnModuleDestroy {
     const counts = {
       accepted: results.filter((r) => r.status === 'accepted').length,
       duplicate: results.filter((r) => r.status === 'duplicate').length,
+      dropped: results.filter((r) => r.status === 'dropped').length,
       rejected: results.filter((r) => r.status === 'rejected' || r.status === 'quarantined').length,
     };
     this.stats.record(tenantId, counts);
     if (this.config.debug) {
-      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.rejected} rejected or quarantined`);
+      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected or quarantined`);
+      // Decisions go through the sanitizer too: an error message may quote what the client sent.
+      for (const r of results) {
+        if (r.errors) this.logger.debug(sanitizeText(`event ${r.event_id ?? `#${r.index}`} ${r.status}: ${r.errors.map((e) => e.message).join('; ')}`));
+      }
     }
     return results;
   }

@@ -22,8 +22,8 @@ export class StatsController {
   })
   @ApiQuery({ name: 'tenantId', required: false, description: 'A tenant other than the caller\'s own (operators only)' })
   @ApiResponse({ status: 200, schema: { example: {
-    tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', ingestion: { accepted: 1520, duplicate: 12, rejected: 3 },
-    service: { uptime_s: 3600, ingestion: { accepted: 91200, duplicate: 410, rejected: 77 }, queues: { ingest: { waiting: 0, active: 1, delayed: 0, failed: 0, completed: 1000 } } },
+    tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', ingestion: { accepted: 1520, duplicate: 12, dropped: 4, rejected: 3 },
+    service: { uptime_s: 3600, ingestion: { accepted: 91200, duplicate: 410, dropped: 20, rejected: 77 }, queues: { ingest: { waiting: 0, active: 1, delayed: 0, failed: 0, completed: 1000 } } },
   } } })
   @ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
   @ApiResponse({ status: 403, description: 'Not an admin credential, or another tenant named by a non-operator' })
