@@ -29,10 +29,13 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       'GET /api/v1/analytics/schemas',
       'GET /api/v1/analytics/schemas/version',
       'GET /api/v1/analytics/stats',
+      'GET /api/v1/analytics/subjects/erasure/{id}',
+      'GET /api/v1/analytics/subjects/export',
       'POST /api/v1/analytics/events',
       'POST /api/v1/analytics/events/batch',
       'POST /api/v1/analytics/quarantine/replay',
       'POST /api/v1/analytics/schemas',
+      'POST /api/v1/analytics/subjects/erasure',
     ]);
     for (const { path, method, op } of ops) {
       expect([path, op.summary]).toEqual([path, expect.any(String)]);

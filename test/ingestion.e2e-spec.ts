@@ -111,7 +111,7 @@ describe('partition maintenance', () => {
     const maintenance = new Queue('maintenance', { connection: { host: '127.0.0.1', port: t.config.redis.port }, prefix: `${t.config.redis.prefix}:bull` });
     try {
       const schedulers = await maintenance.getJobSchedulers();
-      expect(schedulers.map((s) => [s.key, s.every])).toEqual([['ensure-partitions', 3_600_000]]);
+      expect(schedulers.map((s) => [s.key, s.every ?? s.pattern]).sort()).toEqual([['apply-retention', '17 3 * * *'], ['ensure-partitions', 3_600_000]]);
 
       const names = async () => (await t.db.query(`SELECT c.relname AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'analytics_events_raw'::regclass ORDER BY 1`)).rows.map((r) => r.n);

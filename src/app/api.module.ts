@@ -6,6 +6,7 @@ import { AuthModule } from '../modules/auth/auth.module';
 import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
+import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { CoreModule } from './core.module';
 import { QueuesModule } from './queues.module';
 
@@ -15,7 +16,7 @@ export class ApiModule {
   static forRoot(config: AnalyticsConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, HealthModule, OpsModule],
+      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, SubjectsModule, HealthModule, OpsModule],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };
   }

@@ -35,6 +35,8 @@ export interface JobPayloads {
   'quarantine-events': { events: QuarantinedEvent[] };
   'replay-quarantine': { tenantId: string };
   'ensure-partitions': Record<string, never>;
+  'apply-retention': { now?: string };
+  'erase-subject': { erasureId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -43,4 +45,6 @@ export const JobQueue: Record<JobName, QueueName> = {
   'quarantine-events': QueueName.Ingest,
   'replay-quarantine': QueueName.Ingest,
   'ensure-partitions': QueueName.Maintenance,
+  'apply-retention': QueueName.Maintenance,
+  'erase-subject': QueueName.Maintenance,
 };

@@ -1,16 +1,17 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
-import { AuthRepository } from './auth.repository';
 import { AdminPagesMiddleware } from './admin-pages.middleware';
 import { CredentialService } from './credential.service';
 import { JwtVerifier } from './jwt-verifier';
 import { RateLimiter } from './rate-limiter';
+import { TenantsModule } from './tenants.module';
 
 /** Tenants, API keys and JWTs, scopes, per-tenant rate limits and CORS allow-lists. */
 @Global()
 @Module({
-  providers: [AuthRepository, JwtVerifier, CredentialService, RateLimiter, AdminPagesMiddleware, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [AuthRepository, CredentialService, AdminPagesMiddleware],
+  imports: [TenantsModule],
+  providers: [JwtVerifier, CredentialService, RateLimiter, AdminPagesMiddleware, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TenantsModule, CredentialService, AdminPagesMiddleware],
 })
 export class AuthModule {}

@@ -60,6 +60,11 @@ export class AuthRepository {
     return rows.length ? toTenant(rows[0]) : null;
   }
 
+  /** Each tenant's retention in days, null where it follows the service default. */
+  async retentionByTenant(): Promise<{ id: string; retention_days: number | null }[]> {
+    return this.db.query(`SELECT id, retention_days FROM analytics_tenants`);
+  }
+
   async countTenants(): Promise<number> {
     return (await this.db.query(`SELECT count(*)::int AS n FROM analytics_tenants`))[0].n;
   }

@@ -49,11 +49,13 @@ export class QuarantineController {
   @ApiResponse({ status: 200, schema: { example: { replay_id: '42', state: 'completed', result: { replayed: 1, stored: 1, still_invalid: 0 } } } })
   @ApiResponse({ status: 404, description: 'No such replay for this tenant' })
   async replayStatus(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<{ replay_id: string; state: string; result: unknown; failed_reason?: string }> {
-    const job = /^\d{1,20}$/.test(id) ? await this.queue.getJob(id) : undefined;
+    // The state first, then the job: read the other way round, a job finishing in between would
+    // show as completed without its result.
+    const state = /^\d{1,20}$/.test(id) ? await this.queue.getJobState(id) : 'unknown';
+    const job = state === 'unknown' ? undefined : await this.queue.getJob(id);
     if (!job || job.name !== 'replay-quarantine' || job.data?.tenantId !== p.tenantId) {
       throw new ProblemException(404, 'replay-not-found', 'Not found', `No replay ${id.slice(0, 40)} for this tenant.`);
     }
-    const state = await job.getState();
     return { replay_id: id, state, result: job.returnvalue ?? null, ...(job.failedReason ? { failed_reason: job.failedReason } : {}) };
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { QuarantinedEvent, StoredEvent } from '../../app/queues';
 import { EventError } from './event-error';
 
@@ -44,6 +44,13 @@ export class QuarantineRepository {
        ORDER BY quarantined_at, event_id LIMIT $4`,
       [tenantId, after?.at ?? null, after?.id ?? null, limit]);
     return rows as QuarantineRow[];
+  }
+
+  /** Deletes a subject's quarantined events, found by the hash of its stored id. */
+  async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
+    const field = type === 'user' ? `event->>'user_id'` : `event->>'session_id'`;
+    const [, n] = await tx.query(`DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`, [tenantId, hash]);
+    return n;
   }
 
   async markReplayed(tenantId: string, eventIds: string[]): Promise<void> {

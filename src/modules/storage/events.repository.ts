@@ -25,6 +25,44 @@ export class EventsRepository {
       .map((m) => `${m[1]}-${m[2]}-${m[3]}`);
   }
 
+
+  async dropPartition(day: string): Promise<void> {
+    await this.db.query(`DROP TABLE IF EXISTS ${partitionName(day)}`);
+  }
+
+  /** Deletes a tenant's raw rows and ledger entries older than `cutoff`; returns the rows deleted. */
+  async deleteOlderThan(tenantId: string, cutoff: Date): Promise<{ rows: number; ledger: number }> {
+    const [, rows] = await this.db.query(`DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND occurred_at < $2`, [tenantId, cutoff]);
+    const [, ledger] = await this.db.query(`DELETE FROM analytics_dedupe_ledger WHERE tenant_id = $1 AND occurred_at < $2`, [tenantId, cutoff]);
+    return { rows, ledger };
+  }
+
+  /** Ledger entries of every tenant older than `cutoff` (their partitions are gone). */
+  async deleteLedgerOlderThan(cutoff: Date): Promise<number> {
+    const [, n] = await this.db.query(`DELETE FROM analytics_dedupe_ledger WHERE occurred_at < $1`, [cutoff]);
+    return n;
+  }
+
+  /** Deletes every stored event of a subject, found by the hash of its stored id. */
+  async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
+    const column = type === 'user' ? 'user_id' : 'session_id::text';
+    const [, n] = await tx.query(
+      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${type}_id IS NOT NULL AND sha256(convert_to(${column}, 'UTF8')) = $2`, [tenantId, hash]);
+    return n;
+  }
+
+  /** One page of a subject's stored events, oldest first, after the (occurred_at, event_id) cursor. */
+  async subjectPage(tenantId: string, type: 'user' | 'session', value: string, limit: number, after?: { at: string; id: string }): Promise<Record<string, unknown>[]> {
+    return this.db.query(
+      `SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+              received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
+       FROM analytics_events_raw
+       WHERE tenant_id = $1 AND ${type === 'user' ? 'user_id = $2' : 'session_id = $2::uuid'}
+         AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4::uuid))
+       ORDER BY occurred_at, event_id LIMIT $5`,
+      [tenantId, value, after?.at ?? null, after?.id ?? null, limit]);
+  }
+
   async ensurePartition(day: string): Promise<void> {
     await this.db.query('SELECT analytics_ensure_raw_partition($1::date)', [day]);
   }
@@ -72,6 +110,13 @@ export class EventsRepository {
          SELECT i.tenant_id, i.event_id, i.event_name, i.occurred_at, i.received_at, i.site_id, i.session_id,
                 i.user_id, i.source, i.attributes, i.context, i.payload
          FROM incoming i JOIN fresh f USING (tenant_id, event_id)
+         -- An erasure is never undone by a late job: events of an erased subject received before the
+         -- request are recorded in the ledger (so no retry stores them) but never stored.
+         WHERE NOT EXISTS (
+           SELECT 1 FROM analytics_erasures x
+           WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
+             AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
+               OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
          RETURNING 1
        )
        SELECT count(*)::int AS inserted FROM stored`,
@@ -81,4 +126,9 @@ export class EventsRepository {
     const inserted = rows[0]?.inserted ?? 0;
     return { inserted, duplicates: events.length - inserted };
   }
+}
+
+function partitionName(day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a partition day: ${day}`);
+  return `analytics_events_raw_p${day.replace(/-/g, '')}`;
 }

@@ -1,13 +1,17 @@
 import { Module } from '@nestjs/common';
+import { TenantsModule } from '../auth/tenants.module';
+import { PrivacyModule } from '../privacy/privacy.module';
 import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
 import { EventsRepository } from './events.repository';
 import { QuarantineReplayService } from './quarantine-replay.service';
+import { RetentionService } from './retention.service';
+import { SubjectDataService } from './subject-data.service';
 import { StorageService } from './storage.service';
 
 /** Raw events, partitions, the dedupe ledger and quarantine replays. The worker module adds the processor. */
 @Module({
-  imports: [SchemaRegistryModule],
-  providers: [EventsRepository, StorageService, QuarantineReplayService],
-  exports: [StorageService, QuarantineReplayService, SchemaRegistryModule],
+  imports: [SchemaRegistryModule, PrivacyModule, TenantsModule],
+  providers: [EventsRepository, StorageService, QuarantineReplayService, RetentionService, SubjectDataService],
+  exports: [StorageService, QuarantineReplayService, RetentionService, SubjectDataService, SchemaRegistryModule, PrivacyModule],
 })
 export class StorageModule {}

@@ -6,7 +6,9 @@ import { QueueName } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
 import { QuarantineReplayService } from './quarantine-replay.service';
+import { RetentionService } from './retention.service';
 import { StorageService } from './storage.service';
+import { SubjectDataService } from './subject-data.service';
 
 const PARTITION_SCHEDULE_MS = 60 * 60 * 1000;
 
@@ -20,6 +22,8 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
     private readonly storage: StorageService,
     private readonly quarantine: QuarantineRepository,
     private readonly replays: QuarantineReplayService,
+    private readonly retention: RetentionService,
+    private readonly subjects: SubjectDataService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     @InjectQueue(QueueName.Maintenance) private readonly maintenance: Queue,
   ) {}
@@ -32,6 +36,11 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
       { every: PARTITION_SCHEDULE_MS },
       { name: 'ensure-partitions', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
+    await this.maintenance.upsertJobScheduler(
+      'apply-retention',
+      { pattern: '17 3 * * *', tz: 'UTC' }, // daily, off the hour
+      { name: 'apply-retention', data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
 
     this.workers.push(
       startWorker(QueueName.Ingest, {
@@ -41,6 +50,8 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
       }, this.config, { concurrency: this.config.worker.concurrency }),
       startWorker(QueueName.Maintenance, {
         'ensure-partitions': async () => ({ days: await this.storage.ensureUpcomingPartitions() }),
+        'apply-retention': async ({ now }) => this.retention.apply(now ? new Date(now) : new Date()),
+        'erase-subject': async ({ erasureId }) => this.subjects.erase(erasureId),
       }, this.config, { concurrency: 1 }),
     );
     for (const w of this.workers) void w.run();

@@ -36,6 +36,11 @@ export class StorageService {
     }
   }
 
+  /** Forgets what it knew of partitions (after some were dropped). */
+  forgetPartitions(): void {
+    this.knownPartitions.clear();
+  }
+
   /** Creates today's partition and the configured number of days ahead. */
   async ensureUpcomingPartitions(now = new Date()): Promise<string[]> {
     const days = daysFrom(now, this.config.worker.partitionDaysAhead + 1);

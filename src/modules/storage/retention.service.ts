@@ -1,0 +1,56 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { AuthRepository } from '../auth/auth.repository';
+import { AnalyticsConfig } from '../config/analytics-config';
+import { EventsRepository } from './events.repository';
+import { StorageService } from './storage.service';
+
+const DAY = 86_400_000;
+
+export interface RetentionOutcome {
+  dropped_partitions: string[];
+  deleted_rows: number;
+  deleted_ledger_entries: number;
+}
+
+/**
+ * Applies retention: drops whole daily partitions past the longest retention of any tenant (cheap,
+ * no row scan), then deletes the older rows of tenants whose retention is shorter, and the ledger
+ * entries of everything removed. Consent records expire by themselves in Redis.
+ */
+@Injectable()
+export class RetentionService {
+  private readonly logger = new Logger(RetentionService.name);
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly tenants: AuthRepository,
+    private readonly storage: StorageService,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+  ) {}
+
+  async apply(now = new Date()): Promise<RetentionOutcome> {
+    const fallback = this.config.privacy.retentionDays;
+    const tenants = (await this.tenants.retentionByTenant()).map((t) => ({ id: t.id, days: t.retention_days ?? fallback }));
+    const longest = Math.max(fallback, ...tenants.map((t) => t.days));
+    const horizon = now.getTime() - longest * DAY;
+
+    const dropped: string[] = [];
+    for (const day of await this.events.listPartitionDays()) {
+      if (Date.parse(`${day}T00:00:00Z`) + DAY <= horizon) {
+        await this.events.dropPartition(day);
+        dropped.push(day);
+      }
+    }
+    if (dropped.length) this.storage.forgetPartitions();
+    let rows = 0;
+    let ledger = await this.events.deleteLedgerOlderThan(new Date(horizon));
+    for (const t of tenants.filter((x) => x.days < longest)) {
+      const removed = await this.events.deleteOlderThan(t.id, new Date(now.getTime() - t.days * DAY));
+      rows += removed.rows;
+      ledger += removed.ledger;
+    }
+    const outcome = { dropped_partitions: dropped.sort(), deleted_rows: rows, deleted_ledger_entries: ledger };
+    this.logger.log(`Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`);
+    return outcome;
+  }
+}
