@@ -21,8 +21,10 @@ describe('npm run cli: tenants and keys', () => {
   it('creates a tenant and a key that works at once, lists it without its secret, and revokes it', async () => {
     const created = JSON.parse((await cli('tenant:create', '--name', 'initech', '--rps', '50', '--cors', 'https://app.initech.example')).stdout);
     expect(created).toMatchObject({ name: 'initech', isOperator: false, rateLimitRps: 50, rateLimitEps: null, corsOrigins: ['https://app.initech.example'], validationMode: 'reject' });
-    const updated = JSON.parse((await cli('tenant:update', '--tenant', created.id, '--validation-mode', 'quarantine', '--rps', 'default')).stdout);
-    expect(updated).toMatchObject({ validationMode: 'quarantine', rateLimitRps: null });
+    const updated = JSON.parse((await cli('tenant:update', '--tenant', created.id, '--validation-mode', 'quarantine', '--rps', 'default',
+      '--retention-days', '30', '--pseudonymize', 'on', '--redact-keys', 'Loyalty-No,member')).stdout);
+    expect(updated).toMatchObject({ validationMode: 'quarantine', rateLimitRps: null, retentionDays: 30, pseudonymizeUserId: true, redactKeys: ['loyalty_no', 'member'] });
+    expect(updated).not.toHaveProperty('pseudonymSecret');
 
     const issued = (await cli('key:create', '--tenant', created.id, '--scopes', 'ingest', '--name', 'backend')).stdout;
     const key = /API key: (ak_\S+)/.exec(issued)![1];

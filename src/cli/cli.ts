@@ -11,7 +11,8 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
   tenant:create --name NAME [--id UUID] [--operator] [--rps N] [--eps N] [--cors ORIGIN,ORIGIN]
   tenant:update --tenant UUID [--rps N|default] [--eps N|default] [--cors ORIGIN,ORIGIN|none]
-                [--validation-mode reject|quarantine]
+                [--validation-mode reject|quarantine] [--retention-days N|default]
+                [--pseudonymize on|off] [--redact-keys KEY,KEY|none]
   key:create    --tenant UUID --scopes ingest,report,admin [--name LABEL]
   key:list      [--tenant UUID]
   key:revoke    --key KEY_ID_OR_KEY
@@ -47,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
     args: rest,
     options: {
       name: { type: 'string' }, id: { type: 'string' }, operator: { type: 'boolean' }, rps: { type: 'string' }, eps: { type: 'string' },
-      cors: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' }, 'validation-mode': { type: 'string' },
+      cors: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' }, 'validation-mode': { type: 'string' }, 'retention-days': { type: 'string' }, pseudonymize: { type: 'string' }, 'redact-keys': { type: 'string' },
     },
     strict: true,
   });
@@ -72,7 +73,15 @@ async function main(argv: string[]): Promise<void> {
       case 'tenant:update': {
         const mode = o['validation-mode'];
         if (mode !== undefined && mode !== 'reject' && mode !== 'quarantine') throw new UsageError(`--validation-mode must be reject or quarantine (got "${mode}")`);
-        const t = await repo.updateTenant(need(o.tenant, '--tenant'), { rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors), validationMode: mode });
+        const retention = limit(o['retention-days'], '--retention-days');
+        if (typeof retention === 'number' && retention > 3650) throw new UsageError('--retention-days must be at most 3650');
+        const pseudo = o.pseudonymize;
+        if (pseudo !== undefined && pseudo !== 'on' && pseudo !== 'off') throw new UsageError(`--pseudonymize must be on or off (got "${pseudo}")`);
+        const redact = o['redact-keys'] === undefined ? undefined : o['redact-keys'] === 'none' ? [] : o['redact-keys'].split(',').map((k) => k.trim().toLowerCase().replace(/-/g, '_')).filter(Boolean);
+        const t = await repo.updateTenant(need(o.tenant, '--tenant'), {
+          rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors), validationMode: mode,
+          retentionDays: retention, pseudonymizeUserId: pseudo === undefined ? undefined : pseudo === 'on', redactKeys: redact,
+        });
         if (!t) throw new UsageError(`no tenant ${o.tenant}`);
         console.log(JSON.stringify({ ...t, pseudonymSecret: undefined }, null, 2));
         break;

@@ -24,8 +24,16 @@ const IP_KEYS = new Set(['ip', 'ip_address', 'client_ip', 'remote_ip', 'remote_a
 const TRUNCATE: Record<string, number> = { 'kb.query': 500, 'error.message': 500 };
 const URL_VALUE = /^https?:\/\/\S+$/i;
 
+// Attribute names repeat from event to event: their normalized last segment is computed once.
+const segments = new Map<string, string>();
 function lastSegment(key: string): string {
-  return (key.split('.').pop() ?? key).toLowerCase().replace(/-/g, '_');
+  let seg = segments.get(key);
+  if (seg === undefined) {
+    seg = key.slice(key.lastIndexOf('.') + 1).toLowerCase().replace(/-/g, '_');
+    if (segments.size > 50_000) segments.clear(); // bounded: clients may send endless distinct keys
+    segments.set(key, seg);
+  }
+  return seg;
 }
 
 export interface SanitizeReport {
