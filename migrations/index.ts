@@ -2,6 +2,7 @@ import { CreateRawEventsAndLedger1764300000000 } from './1764300000000-CreateRaw
 import { CreateTenantsAndApiKeys1764400000000 } from './1764400000000-CreateTenantsAndApiKeys';
 import { CreateSchemaRegistry1764500000000 } from './1764500000000-CreateSchemaRegistry';
 import { CreatePrivacy1764600000000 } from './1764600000000-CreatePrivacy';
+import { CreateRollups1764700000000 } from './1764700000000-CreateRollups';
 
 /** Every migration, in order. The data source and the test template both read this list. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   CreateTenantsAndApiKeys1764400000000,
   CreateSchemaRegistry1764500000000,
   CreatePrivacy1764600000000,
+  CreateRollups1764700000000,
 ];

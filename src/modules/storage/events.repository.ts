@@ -8,6 +8,9 @@ export interface PersistOutcome {
   duplicates: number;
 }
 
+/** `tenant_id/event_id` of each row a statement actually stored. */
+export type StoredKeys = Set<string>;
+
 /** The only class with SQL for analytics_events_raw, its partitions and the dedupe ledger. */
 @Injectable()
 export class EventsRepository {
@@ -72,7 +75,7 @@ export class EventsRepository {
    * a retried job, or an event already stored by another job, inserts nothing twice. Must run
    * inside the caller's transaction. `events` must not repeat a (tenant_id, event_id) pair.
    */
-  async insertFresh(tx: EntityManager, events: StoredEvent[]): Promise<PersistOutcome> {
+  async insertFresh(tx: EntityManager, events: StoredEvent[]): Promise<StoredKeys> {
     const cols = {
       tenant: [] as string[], event: [] as string[], name: [] as string[], occurred: [] as string[],
       received: [] as string[], site: [] as (string | null)[], session: [] as (string | null)[],
@@ -93,7 +96,7 @@ export class EventsRepository {
       cols.context.push(e.context === null ? null : JSON.stringify(e.context));
       cols.payload.push(e.payload === null || e.payload === undefined ? null : JSON.stringify(e.payload));
     }
-    const rows: { inserted: number }[] = await tx.query(
+    const rows: { tenant_id: string; event_id: string }[] = await tx.query(
       `WITH incoming AS (
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[],
                               $6::uuid[], $7::uuid[], $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[])
@@ -117,14 +120,13 @@ export class EventsRepository {
            WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
              AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
                OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
-         RETURNING 1
+         RETURNING tenant_id, event_id
        )
-       SELECT count(*)::int AS inserted FROM stored`,
+       SELECT tenant_id, event_id FROM stored`,
       [cols.tenant, cols.event, cols.name, cols.occurred, cols.received, cols.site, cols.session, cols.user,
         cols.source, cols.attributes, cols.context, cols.payload],
     );
-    const inserted = rows[0]?.inserted ?? 0;
-    return { inserted, duplicates: events.length - inserted };
+    return new Set(rows.map((r) => `${r.tenant_id}/${r.event_id}`));
   }
 }
 

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { StoredEvent } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { RollupService } from '../rollups/rollup.service';
 import { EventsRepository, PersistOutcome } from './events.repository';
 import { daysFrom, utcDay } from './partition-days';
 
@@ -16,20 +17,26 @@ export class StorageService {
 
   constructor(
     private readonly events: EventsRepository,
+    private readonly rollups: RollupService,
     @InjectDataSource() private readonly db: DataSource,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
   /**
-   * Persists one job's events in ONE transaction: ledger, then raw rows for the fresh ones.
-   * Anything thrown makes the queue retry the whole job, which then changes nothing twice.
+   * Persists one job's events in ONE transaction: ledger, raw rows for the fresh ones, and the
+   * rollups of exactly those. Anything thrown makes the queue retry the whole job, which then
+   * changes nothing twice.
    */
   async persist(events: StoredEvent[]): Promise<PersistOutcome> {
     const unique = uniqueByEvent(events);
     await this.ensurePartitionsFor(unique.map((e) => utcDay(e.occurred_at)));
     try {
-      const outcome = await this.db.transaction((tx) => this.events.insertFresh(tx, unique));
-      return { inserted: outcome.inserted, duplicates: events.length - outcome.inserted };
+      const inserted = await this.db.transaction(async (tx) => {
+        const stored = await this.events.insertFresh(tx, unique);
+        await this.rollups.fold(tx, unique.filter((e) => stored.has(`${e.tenant_id}/${e.event_id}`)));
+        return stored.size;
+      });
+      return { inserted, duplicates: events.length - inserted };
     } catch (err) {
       if ((err as { code?: string }).code === NO_PARTITION) this.knownPartitions.clear();
       throw err;

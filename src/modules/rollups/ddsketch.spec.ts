@@ -1,0 +1,69 @@
+import { DDSketch, RELATIVE_ACCURACY } from './ddsketch';
+
+/** Exact quantile with the same rank convention as the sketch (lower of the two neighbours). */
+function exact(sorted: number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))];
+}
+
+function rng(seed: number) {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const QUANTILES = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
+
+function expectAccurate(values: number[], sketch: DDSketch): void {
+  const sorted = [...values].sort((a, b) => a - b);
+  for (const q of QUANTILES) {
+    const truth = exact(sorted, q);
+    const got = sketch.quantile(q)!;
+    if (truth === 0) expect(got).toBe(0);
+    else expect(Math.abs(got - truth) / truth).toBeLessThanOrEqual(RELATIVE_ACCURACY + 1e-12);
+  }
+}
+
+describe('DDSketch', () => {
+  const r = rng(42);
+  const distributions: Record<string, () => number[]> = {
+    'skewed (log-normal latencies)': () => Array.from({ length: 50_000 }, () => Math.exp(5 + 1.2 * Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r()))),
+    'bimodal (cache hits and misses)': () => Array.from({ length: 40_000 }, (_, i) => (i % 3 ? 2 + r() * 3 : 800 + r() * 400)),
+    constant: () => Array(10_000).fill(412.5),
+    'heavy tail with zeros': () => Array.from({ length: 30_000 }, (_, i) => (i % 10 === 0 ? 0 : 1 / (r() ** 2 + 1e-6))),
+  };
+
+  it.each(Object.keys(distributions))('keeps every quantile within 1 %% relative error: %s', (name) => {
+    const values = distributions[name]();
+    const s = new DDSketch();
+    for (const v of values) s.add(v);
+    expect(s.count).toBe(values.length);
+    expectAccurate(values, s);
+  });
+
+  it('merging sketches equals sketching the union, bucket for bucket', () => {
+    const a = Array.from({ length: 5000 }, () => r() * 100);
+    const b = Array.from({ length: 7000 }, () => 50 + r() * 1000);
+    const merged = DDSketch.from(new DDSketch().toJSON());
+    const sa = new DDSketch();
+    const sb = new DDSketch();
+    a.forEach((v) => sa.add(v));
+    b.forEach((v) => sb.add(v));
+    merged.merge(sa).merge(sb);
+    const union = new DDSketch();
+    [...a, ...b].forEach((v) => union.add(v));
+    expect(merged.toJSON()).toEqual(union.toJSON());
+    expectAccurate([...a, ...b], merged);
+  });
+
+  it('round-trips through JSON and answers null when empty', () => {
+    const s = new DDSketch().add(3).add(0).add(250, 4);
+    expect(DDSketch.from(JSON.parse(JSON.stringify(s))).toJSON()).toEqual(s.toJSON());
+    expect(new DDSketch().quantile(0.5)).toBeNull();
+    expect(() => new DDSketch().add(-1)).toThrow(RangeError);
+  });
+});

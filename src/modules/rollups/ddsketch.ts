@@ -1,0 +1,72 @@
+/**
+ * A DDSketch-style mergeable quantile sketch for non-negative values: logarithmic buckets with
+ * relative accuracy α (γ = (1+α)/(1−α)), so any quantile is within α of the exact value's
+ * neighbourhood, and two sketches merge by adding bucket counts. Serialized as
+ * `{"z": zeroCount, "b": {"<index>": count}}`, which Postgres merges with analytics_sketch_merge.
+ */
+export const RELATIVE_ACCURACY = 0.01;
+const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+const LOG_GAMMA = Math.log(GAMMA);
+/** Values at or below this count as zero (a latency of a nanosecond is zero for our purposes). */
+const MIN_VALUE = 1e-9;
+
+export interface SketchData {
+  z: number;
+  b: Record<string, number>;
+}
+
+export class DDSketch {
+  private zero = 0;
+  private readonly buckets = new Map<number, number>();
+  count = 0;
+
+  static from(data: SketchData | null | undefined): DDSketch {
+    const s = new DDSketch();
+    if (data) s.mergeData(data);
+    return s;
+  }
+
+  add(value: number, times = 1): this {
+    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`DDSketch takes finite values ≥ 0 (got ${value})`);
+    if (value <= MIN_VALUE) this.zero += times;
+    else {
+      const i = Math.ceil(Math.log(value) / LOG_GAMMA);
+      this.buckets.set(i, (this.buckets.get(i) ?? 0) + times);
+    }
+    this.count += times;
+    return this;
+  }
+
+  merge(other: DDSketch): this {
+    return this.mergeData(other.toJSON());
+  }
+
+  mergeData(data: SketchData): this {
+    this.zero += data.z;
+    this.count += data.z;
+    for (const [k, c] of Object.entries(data.b)) {
+      const i = Number(k);
+      this.buckets.set(i, (this.buckets.get(i) ?? 0) + c);
+      this.count += c;
+    }
+    return this;
+  }
+
+  /** The q-quantile (0 ≤ q ≤ 1), or null for an empty sketch. */
+  quantile(q: number): number | null {
+    if (this.count === 0) return null;
+    const rank = q * (this.count - 1);
+    let seen = this.zero;
+    if (rank < seen) return 0;
+    for (const i of [...this.buckets.keys()].sort((a, b) => a - b)) {
+      seen += this.buckets.get(i)!;
+      if (rank < seen) return (2 * Math.pow(GAMMA, i)) / (GAMMA + 1);
+    }
+    const last = Math.max(...this.buckets.keys());
+    return (2 * Math.pow(GAMMA, last)) / (GAMMA + 1);
+  }
+
+  toJSON(): SketchData {
+    return { z: this.zero, b: Object.fromEntries([...this.buckets].map(([i, c]) => [String(i), c])) };
+  }
+}

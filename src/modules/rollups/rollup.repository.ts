@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { Membership, RollupDelta } from './rollup-fold';
+
+/** The only class with SQL for analytics_rollups and analytics_rollup_members. */
+@Injectable()
+export class RollupRepository {
+  /** Records distinct units; returns only those not yet counted in their bucket. */
+  async addMembers(tx: EntityManager, members: Membership[]): Promise<Membership[]> {
+    if (!members.length) return [];
+    const col = <K extends keyof Membership>(k: K) => members.map((m) => m[k]);
+    return tx.query(
+      `INSERT INTO analytics_rollup_members (tenant_id, metric, level, bucket, site_id, source, side, unit)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::text[])
+       ON CONFLICT DO NOTHING
+       RETURNING tenant_id, metric, level, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket, site_id, source, side, unit`,
+      [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('side'), col('unit')]);
+  }
+
+  /** Adds deltas to their rows (rows sorted by key, so concurrent folds lock in one order). */
+  async upsert(tx: EntityManager, deltas: RollupDelta[]): Promise<void> {
+    if (!deltas.length) return;
+    const col = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
+    await tx.query(
+      `INSERT INTO analytics_rollups AS r (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[],
+                            $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::jsonb[])
+       ON CONFLICT (tenant_id, metric, level, site_id, source, bucket) DO UPDATE SET
+         count = r.count + EXCLUDED.count,
+         num = r.num + EXCLUDED.num,
+         sum = r.sum + EXCLUDED.sum,
+         min = LEAST(r.min, EXCLUDED.min),
+         max = GREATEST(r.max, EXCLUDED.max),
+         sketch = analytics_sketch_merge(r.sketch, EXCLUDED.sketch)`,
+      [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('count'), col('num'), col('sum'),
+        col('min'), col('max'), deltas.map((d) => (d.sketch ? JSON.stringify(d.sketch.toJSON()) : null))]);
+  }
+}

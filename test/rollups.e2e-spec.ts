@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { BUILTIN_EVENTS } from '../src/modules/schema-registry/builtin-events';
+import { DDSketch } from '../src/modules/rollups/ddsketch';
+import { METRICS } from '../src/modules/rollups/metric-catalog';
+import { BATCH, makeEvent } from './support/events';
+import { rng } from './support/hostile';
+import { countRows, drained } from './support/queue';
+import { TestEnv, createTestEnv } from './support/test-env';
+
+const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+const SITES = ['5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31', '6a1d4b63-8e3f-4c9a-b2da-1f7e5c3b9a42'];
+const DAY = 86_400_000;
+
+/** A random but valid event of any built-in type, with varied numbers, sessions, hits and outcomes. */
+function randomEvent(r: ReturnType<typeof rng>, tenant: string, sessions: string[]): Record<string, unknown> {
+  const type = r.pick(BUILTIN_EVENTS);
+  const attributes: Record<string, unknown> = structuredClone(type.example);
+  const num = (lo: number, hi: number) => Math.round((lo + r.next() * (hi - lo)) * 100) / 100;
+  if (type.name === 'voice.first_response') attributes['voice.first_response_ms'] = r.chance(0.8) ? num(150, 900) : num(1500, 6000);
+  if (type.name === 'voice.asr_partial') attributes['voice.asr_latency_ms'] = num(10, 300);
+  if (type.name === 'kb.search') { attributes['kb.latency_ms'] = num(5, 400); attributes['kb.search_id'] = `s-${r.int(60)}`; }
+  if (type.name === 'kb.hit') { attributes['kb.search_id'] = `s-${r.int(60)}`; attributes['kb.relevance_score'] = num(0, 1); }
+  if (type.name === 'ai.tool_call_completed') {
+    attributes['ai.tool.success'] = r.chance(0.85);
+    if (!attributes['ai.tool.success']) attributes['error.type'] = 'timeout';
+    attributes['ai.navigation.optimistic'] = r.chance(0.5);
+  }
+  if (type.name === 'ai.tool_chain_completed') attributes['ai.tool_chain.length'] = 1 + r.int(6);
+  if (type.name === 'booking.slot_hold' || type.name === 'booking.confirmed') attributes['booking.hold_id'] = `h-${r.int(40)}`;
+  return makeEvent({
+    tenant_id: tenant, event_name: type.name, attributes, session_id: r.pick(sessions), site_id: r.pick(SITES),
+    source: r.pick(['web', 'server']), occurred_at: new Date(Date.now() - r.int(3 * DAY)).toISOString(),
+  });
+}
+
+interface Row { event_name: string; attributes: Record<string, unknown>; session_id: string | null; occurred_at: Date; tenant_id: string }
+
+/** Brute force, written independently of the fold: the expected value of a metric over some rows. */
+function expected(metric: (typeof METRICS)[number], rows: Row[]): { count: number; num: number; sum: number; values: number[] } {
+  const sel = (s: { event: string; where?: { attribute: string; equals: unknown } }, row: Row) =>
+    (s.event === '*' || s.event === row.event_name) && (!s.where || row.attributes[s.where.attribute] === s.where.equals);
+  const unit = (name: string, row: Row) => (name === 'session_id' ? row.session_id : row.attributes[name]);
+  if (metric.aggregation === 'distinct_rate') {
+    const den = new Set(rows.filter((x) => sel(metric.of, x)).map((x) => unit(metric.of.distinct!, x)));
+    const num = new Set(rows.filter((x) => sel(metric.numerator!, x)).map((x) => unit(metric.numerator!.distinct!, x)));
+    return { count: den.size, num: num.size, sum: 0, values: [] };
+  }
+  const of = rows.filter((x) => sel(metric.of, x) && (!metric.attribute || typeof x.attributes[metric.attribute] === 'number'));
+  const values = metric.attribute ? of.map((x) => x.attributes[metric.attribute!] as number) : [];
+  return {
+    count: of.length,
+    num: metric.numerator ? rows.filter((x) => sel(metric.numerator!, x)).length : 0,
+    sum: values.reduce((a, b) => a + b, 0),
+    values,
+  };
+}
+
+describe('rollups: exactly once, equal to a brute-force recomputation', () => {
+  let t: TestEnv;
+  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_RATE_LIMIT_RPS: '100000', ANALYTICS_RATE_LIMIT_EPS: '10000000' }); });
+  afterAll(async () => { await t.close(); });
+
+  it('folds a random data set of every event type into day and hour rollups that match the raw rows', async () => {
+    const r = rng(7);
+    const sessions = Array.from({ length: 40 }, () => randomUUID());
+    const batches: Record<string, unknown>[][] = [];
+    for (const [tenant] of [[t.tenant.id], [t.other.id]]) {
+      const events = Array.from({ length: 1500 }, () => randomEvent(r, tenant, sessions));
+      for (let i = 0; i < events.length; i += 250) batches.push(events.slice(i, i + 250));
+    }
+    for (const b of batches) {
+      const key = (b[0].tenant_id === t.tenant.id ? t.tenant : t.other).ingest;
+      expect((await t.post(BATCH, { events: b }, key)).json.accepted).toBe(b.length);
+    }
+    await drained(t.ingestQueue, 60000);
+    expect(await countRows(t.db)).toBe(3000);
+
+    const snapshot = async () => (await t.db.query(`SELECT tenant_id, metric, level, site_id, source, bucket, count, num, sum, min, max, sketch FROM analytics_rollups ORDER BY 1, 2, 3, 4, 5, 6`)).rows;
+    const before = await snapshot();
+
+    // Brute force per tenant, per day bucket, over all sites and sources, and for one site and source.
+    const raw: Row[] = (await t.db.query('SELECT event_name, attributes, session_id, occurred_at, tenant_id, site_id, source FROM analytics_events_raw')).rows;
+    let compared = 0;
+    for (const tenant of [t.tenant.id, t.other.id]) {
+      for (const [site, source] of [[ALL_SITES, '*'], [SITES[0], 'web']]) {
+        const scoped = raw.filter((x) => x.tenant_id === tenant && (site === ALL_SITES || (x as any).site_id === site) && (source === '*' || (x as any).source === source));
+        const days = [...new Set(scoped.map((x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString()))];
+        for (const day of days) {
+          const inDay = scoped.filter((x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString() === day);
+          for (const m of METRICS) {
+            const want = expected(m, inDay);
+            const row = before.find((x) => x.tenant_id === tenant && x.metric === m.name && x.level === 'd' && x.site_id === site && x.source === source && x.bucket.toISOString() === day);
+            if (want.count === 0 && want.num === 0) { expect([m.name, row]).toEqual([m.name, undefined]); continue; }
+            expect([m.name, day, Number(row.count), Number(row.num)]).toEqual([m.name, day, want.count, want.num]);
+            if (m.aggregation === 'avg' || m.aggregation === 'sum') expect(row.sum).toBeCloseTo(want.sum, 6);
+            if (m.aggregation === 'percentile') {
+              const sorted = [...want.values].sort((a, b) => a - b);
+              const sketch = DDSketch.from(row.sketch);
+              for (const q of [0.5, 0.95, 0.99]) {
+                const truth = sorted[Math.floor(q * (sorted.length - 1))];
+                expect(Math.abs(sketch.quantile(q)! - truth) / truth).toBeLessThanOrEqual(0.01);
+              }
+              expect(row.min).toBe(sorted[0]);
+              expect(row.max).toBe(sorted[sorted.length - 1]);
+            }
+            compared++;
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    // hours add up to days
+    const hoursVsDays = await t.db.query(`
+      SELECT d.tenant_id, d.metric, d.site_id, d.source, d.bucket, d.count AS day_count, sum(h.count) AS hour_count FROM analytics_rollups d
+      JOIN analytics_rollups h ON h.tenant_id = d.tenant_id AND h.metric = d.metric AND h.level = 'h' AND h.site_id = d.site_id AND h.source = d.source
+        AND h.bucket >= d.bucket AND h.bucket < d.bucket + interval '1 day'
+      WHERE d.level = 'd' AND d.metric NOT IN ('kb.hit_rate', 'commerce.conversion_rate', 'booking.hold_to_confirm_rate')
+      GROUP BY 1, 2, 3, 4, 5, 6 HAVING d.count <> sum(h.count)`);
+    expect(hoursVsDays.rows).toEqual([]);
+
+    // Duplicates, and a job run twice, change no rollup.
+    for (const b of batches.slice(0, 3)) {
+      const key = (b[0].tenant_id === t.tenant.id ? t.tenant : t.other).ingest;
+      expect((await t.post(BATCH, { events: b }, key)).json.duplicate).toBe(b.length);
+    }
+    const stored = (await t.db.query(`SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+      received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload FROM analytics_events_raw LIMIT 300`)).rows;
+    await t.ingestQueue.add('persist-events', { events: stored.map((s) => ({ ...s, received_at: s.received_at.toISOString() })) });
+    await drained(t.ingestQueue);
+    expect(await snapshot()).toEqual(before);
+  });
+});
