@@ -26,6 +26,7 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       'GET /api/v1/analytics/health/ready',
       'GET /api/v1/analytics/quarantine',
       'GET /api/v1/analytics/quarantine/replays/{id}',
+      'GET /api/v1/analytics/reports/metrics',
       'GET /api/v1/analytics/schemas',
       'GET /api/v1/analytics/schemas/version',
       'GET /api/v1/analytics/stats',
@@ -34,6 +35,7 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       'POST /api/v1/analytics/events',
       'POST /api/v1/analytics/events/batch',
       'POST /api/v1/analytics/quarantine/replay',
+      'POST /api/v1/analytics/reports/timeseries',
       'POST /api/v1/analytics/schemas',
       'POST /api/v1/analytics/subjects/erasure',
     ]);

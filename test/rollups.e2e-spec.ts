@@ -5,7 +5,7 @@ import { METRICS } from '../src/modules/rollups/metric-catalog';
 import { BATCH, makeEvent } from './support/events';
 import { rng } from './support/hostile';
 import { countRows, drained } from './support/queue';
-import { TestEnv, createTestEnv } from './support/test-env';
+import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 const SITES = ['5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31', '6a1d4b63-8e3f-4c9a-b2da-1f7e5c3b9a42'];
@@ -128,5 +128,64 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     await t.ingestQueue.add('persist-events', { events: stored.map((s) => ({ ...s, received_at: s.received_at.toISOString() })) });
     await drained(t.ingestQueue);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it('answers timeseries from the rollups exactly as a brute force over the raw rows, and the same with rollups off', async () => {
+    const raw: (Row & { site_id: string; source: string })[] = (await t.db.query('SELECT event_name, attributes, session_id, occurred_at, tenant_id, site_id, source FROM analytics_events_raw WHERE tenant_id = $1', [t.tenant.id])).rows;
+    const from = new Date(Date.now() - 3 * DAY).toISOString();
+    const to = new Date().toISOString();
+    const { createApiApp } = await import('../src/app/bootstrap');
+    const { AnalyticsConfig } = await import('../src/modules/config/analytics-config');
+    const rawApp = await createApiApp(AnalyticsConfig.fromEnvironment({ ...t.env, ANALYTICS_ENABLE_ROLLUPS: 'false' }));
+    await rawApp.listen(0, '127.0.0.1');
+    const rawUrl = `http://127.0.0.1:${(rawApp.getHttpServer().address() as { port: number }).port}`;
+    try {
+      const cases: [string, string, Record<string, string>][] = [
+        ['voice.first_response_ms.p95', '1h', {}], ['voice.first_response_ms.p50', '1d', { site_id: SITES[1] }], ['ai.tool_calls.success_rate', '1h', {}],
+        ['ai.navigation_optimism_rate', '1d', { source: 'web' }], ['ai.tool_chain_length.avg', '1d', {}], ['kb.hit_rate', '1h', {}], ['kb.hit_rate', '15m', {}],
+        ['commerce.conversion_rate', '1d', {}], ['booking.hold_to_confirm_rate', '1d', { site_id: SITES[0], source: 'server' }], ['system.error_rate', '15m', {}],
+        ['voice.barge_in_count', '1h', {}], ['kb.search_latency_ms.p99.9', '1d', {}], ['kb.relevance_score.avg', '1h', {}],
+      ];
+      for (const [metric, grain, filter] of cases) {
+        const body = { tenantId: t.tenant.id, metric, from, to, grain, ...filter };
+        const res = await t.post('/api/v1/analytics/reports/timeseries', body, t.tenant.report);
+        expect([metric, grain, res.status]).toEqual([metric, grain, 200]);
+        const grainMs = { '15m': 900_000, '1h': 3_600_000, '1d': DAY }[grain]!;
+        expect(res.json.meta.level).toBe(metric.endsWith('_rate') && metric.includes('kb.hit') && grain === '15m' ? 'raw' : grain === '15m' ? 'm' : grain === '1h' ? 'h' : 'd');
+        const def = METRICS.find((m) => metric.startsWith(m.name))!;
+        for (const point of res.json.points) {
+          const start = Date.parse(point.t);
+          const rows = raw.filter((x) => x.occurred_at.getTime() >= start && x.occurred_at.getTime() < start + grainMs
+            && (!filter.site_id || x.site_id === filter.site_id) && (!filter.source || x.source === filter.source));
+          const want = expected(def, rows);
+          let value: number | null;
+          if (def.aggregation === 'count') value = want.count;
+          else if (def.aggregation === 'avg') value = want.count ? want.sum / want.count : null;
+          else if (def.aggregation === 'percentile') {
+            const sorted = [...want.values].sort((a, b) => a - b);
+            const q = { p50: 0.5, p95: 0.95, 'p99.9': 0.999 }[metric.slice(def.name.length + 1)]!;
+            value = sorted.length ? sorted[Math.floor(q * (sorted.length - 1))] : null;
+          } else value = want.count ? want.num / want.count : null;
+          if (value === null || point.value === null) expect([metric, point.t, point.value]).toEqual([metric, point.t, value]);
+          else if (def.aggregation === 'percentile') expect(Math.abs(point.value - value) / value).toBeLessThanOrEqual(0.01);
+          else expect(point.value).toBeCloseTo(value, 9);
+        }
+        // the same answer computed from raw events
+        const fromRaw = await request(`${rawUrl}/api/v1/analytics/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.report}` }, body: JSON.stringify(body) });
+        expect(fromRaw.json.meta.level).toBe('raw');
+        expect(fromRaw.json.points.map((p: { value: number | null }) => (p.value === null ? null : Math.round(p.value * 1e9) / 1e9)))
+          .toEqual(res.json.points.map((p: { value: number | null }) => (p.value === null ? null : Math.round(p.value * 1e9) / 1e9)));
+      }
+    } finally {
+      await rawApp.close();
+    }
+
+    const tooMany = await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.count', from: '2020-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z', grain: '1m' }, t.tenant.report);
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.json.detail).toMatch(/points at 1m .* the limit is 10000 \(ANALYTICS_MAX_TIMESERIES_POINTS\)/);
+    expect((await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.other.id, metric: 'ai.tool_calls.count', from, to, grain: '1h' }, t.tenant.report)).status).toBe(403);
+    expect((await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.p95', from, to, grain: '1h' }, t.tenant.report)).json.detail).toMatch(/^metric must be one of the catalog/);
+    const catalog = await t.get('/api/v1/analytics/reports/metrics', t.tenant.report);
+    expect(catalog.json.map((m: { name: string }) => m.name)).toContain('commerce.conversion_rate');
   });
 });

@@ -7,6 +7,7 @@ import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
+import { ReportingModule } from '../modules/reporting/reporting.module';
 import { CoreModule } from './core.module';
 import { QueuesModule } from './queues.module';
 
@@ -16,7 +17,7 @@ export class ApiModule {
   static forRoot(config: AnalyticsConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, SubjectsModule, HealthModule, OpsModule],
+      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, SubjectsModule, ReportingModule, HealthModule, OpsModule],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };
   }

@@ -37,6 +37,7 @@ export class AnalyticsConfig {
     jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   };
   readonly rollups!: { enabled: boolean };
+  readonly reporting!: { defaultTimeoutMs: number; maxTimeseriesPoints: number };
   readonly worker!: {
     concurrency: number;
     jobAttempts: number;
@@ -76,6 +77,7 @@ export class AnalyticsConfig {
         jwt: { secret: e.ANALYTICS_JWT_SECRET, jwksUrl: e.ANALYTICS_JWT_JWKS_URL, issuer: e.ANALYTICS_JWT_ISSUER, audience: e.ANALYTICS_JWT_AUDIENCE },
       },
       rollups: { enabled: e.ANALYTICS_ENABLE_ROLLUPS },
+      reporting: { defaultTimeoutMs: e.ANALYTICS_REPORT_TIMEOUT_MS, maxTimeseriesPoints: e.ANALYTICS_MAX_TIMESERIES_POINTS },
       worker: {
         concurrency: e.ANALYTICS_WORKER_CONCURRENCY,
         jobAttempts: e.ANALYTICS_JOB_ATTEMPTS,

@@ -88,6 +88,12 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1) @Max(366)
   ANALYTICS_PARTITION_DAYS_AHEAD: number = 7;
 
+  @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  ANALYTICS_REPORT_TIMEOUT_MS: number = 10_000;
+
+  @Transform(toInt) @IsInt() @Min(10) @Max(1_000_000)
+  ANALYTICS_MAX_TIMESERIES_POINTS: number = 10_000;
+
   @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
   ANALYTICS_RATE_LIMIT_RPS: number = 1000;
 

@@ -35,12 +35,12 @@ export interface Membership extends RollupKey {
 
 const keyString = (k: RollupKey) => `${k.tenant_id}|${k.metric}|${k.level}|${k.site_id}|${k.source}|${k.bucket}`;
 
-function field(e: StoredEvent, name: string): unknown {
+export function field(e: Pick<StoredEvent, 'attributes' | 'session_id' | 'user_id'>, name: string): unknown {
   if (name === 'session_id' || name === 'user_id') return e[name];
   return e.attributes[name];
 }
 
-function matches(sel: EventSelector, e: StoredEvent): boolean {
+export function matches(sel: EventSelector, e: Pick<StoredEvent, 'event_name' | 'attributes' | 'session_id' | 'user_id'>): boolean {
   if (sel.event !== '*' && sel.event !== e.event_name) return false;
   return !sel.where || field(e, sel.where.attribute) === sel.where.equals;
 }

@@ -1,10 +1,26 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Membership, RollupDelta } from './rollup-fold';
 
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
 @Injectable()
 export class RollupRepository {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Rows of one metric at one level and dimension, in [from, to), under a statement timeout. */
+  async read(q: { tenantId: string; metric: string; level: string; siteId: string; source: string; from: Date; to: Date }, timeoutMs: number):
+    Promise<{ bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+      return tx.query(
+        `SELECT bucket, count, num, sum, min, max, sketch FROM analytics_rollups
+         WHERE tenant_id = $1 AND metric = $2 AND level = $3 AND site_id = $4 AND source = $5 AND bucket >= $6 AND bucket < $7
+         ORDER BY bucket`,
+        [q.tenantId, q.metric, q.level, q.siteId, q.source, q.from, q.to]);
+    });
+  }
+
   /** Records distinct units; returns only those not yet counted in their bucket. */
   async addMembers(tx: EntityManager, members: Membership[]): Promise<Membership[]> {
     if (!members.length) return [];

@@ -5,6 +5,6 @@ import { RollupService } from './rollup.service';
 /** The metric catalog, mergeable sketches, rollup tables and the fold of new events into them. */
 @Module({
   providers: [RollupRepository, RollupService],
-  exports: [RollupService],
+  exports: [RollupService, RollupRepository],
 })
 export class RollupsModule {}

@@ -66,6 +66,19 @@ export class EventsRepository {
       [tenantId, value, after?.at ?? null, after?.id ?? null, limit]);
   }
 
+  /** The fields reports need, of one tenant's events of some types in [from, to), under a statement timeout. */
+  async forReport(q: { tenantId: string; eventNames: string[] | null; siteId: string | null; source: string | null; from: Date; to: Date }, timeoutMs: number):
+    Promise<{ event_name: string; attributes: Record<string, unknown>; session_id: string | null; user_id: string | null; occurred_at: Date }[]> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+      return tx.query(
+        `SELECT event_name, attributes, session_id, user_id, occurred_at FROM analytics_events_raw
+         WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
+           AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)`,
+        [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source]);
+    });
+  }
+
   async ensurePartition(day: string): Promise<void> {
     await this.db.query('SELECT analytics_ensure_raw_partition($1::date)', [day]);
   }

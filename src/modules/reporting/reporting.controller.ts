@@ -1,0 +1,35 @@
+import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
+import { Principal } from '../auth/principal';
+import { ReportingService, TimeseriesAnswer } from './reporting.service';
+
+@ApiTags('reporting')
+@ApiBearerAuth()
+@ApiSecurity('api-key')
+@RequireScope('report')
+@ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
+@ApiResponse({ status: 403, description: 'No report scope, or another tenant named' })
+@Controller('api/v1/analytics/reports')
+export class ReportingController {
+  constructor(private readonly reporting: ReportingService) {}
+
+  @Get('metrics')
+  @ApiOperation({ summary: 'The metric catalog: every metric, its aggregation, unit and definition (docs/metrics.md has the details)' })
+  @ApiResponse({ status: 200, schema: { example: [{ name: 'voice.first_response_ms', aggregation: 'percentile', unit: 'ms', names: ['voice.first_response_ms.p50', 'voice.first_response_ms.p95'], listed: ['voice.first_response_ms.p50'] }] } })
+  metrics() {
+    return this.reporting.catalog();
+  }
+
+  @Post('timeseries')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'A metric over time',
+    description: 'Buckets are aligned to the grain in UTC, and every bucket is present: counts and sums of an empty bucket are 0, averages, rates and percentiles null (meta.empty_value says which). Read from the coarsest rollup level that divides the grain; meta.level is "raw" when computed from raw events.' })
+  @ApiBody({ schema: { example: { tenantId: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', metric: 'voice.first_response_ms.p95', from: '2025-01-15T00:00:00Z', to: '2025-01-15T23:59:59Z', grain: '1h' } } })
+  @ApiResponse({ status: 200, schema: { example: { metric: 'voice.first_response_ms.p95', grain: '1h', points: [{ t: '2025-01-15T00:00:00.000Z', value: 812.4, count: 340 }], meta: { level: 'h', buckets: 24, query_ms: 3.1, empty_value: null } } } })
+  @ApiResponse({ status: 400, description: 'An unknown metric or grain, a bad range, or more points than ANALYTICS_MAX_TIMESERIES_POINTS (refused before any query)' })
+  @ApiResponse({ status: 504, description: 'The query ran past ANALYTICS_REPORT_TIMEOUT_MS and was cancelled in Postgres' })
+  timeseries(@Body() body: unknown, @CurrentPrincipal() p: Principal): Promise<TimeseriesAnswer> {
+    return this.reporting.timeseries(body, p);
+  }
+}
