@@ -37,8 +37,8 @@ interface Row { event_name: string; attributes: Record<string, unknown>; session
 
 /** Brute force, written independently of the fold: the expected value of a metric over some rows. */
 function expected(metric: (typeof METRICS)[number], rows: Row[]): { count: number; num: number; sum: number; values: number[] } {
-  const sel = (s: { event: string; where?: { attribute: string; equals: unknown } }, row: Row) =>
-    (s.event === '*' || s.event === row.event_name) && (!s.where || row.attributes[s.where.attribute] === s.where.equals);
+  const sel = (s: { event: string; where?: { attribute: string; equals: unknown }[] }, row: Row) =>
+    (s.event === '*' || s.event === row.event_name) && (s.where ?? []).every((w) => row.attributes[w.attribute] === w.equals);
   const unit = (name: string, row: Row) => (name === 'session_id' ? row.session_id : row.attributes[name]);
   if (metric.aggregation === 'distinct_rate') {
     const den = new Set(rows.filter((x) => sel(metric.of, x)).map((x) => unit(metric.of.distinct!, x)));
@@ -180,6 +180,24 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       await rawApp.close();
     }
 
+    // the summary: several metrics, each one exact value over the whole range
+    const dayStart = new Date(Math.floor(Date.now() / DAY) * DAY - 2 * DAY);
+    const dayEnd = new Date(dayStart.getTime() + 2 * DAY);
+    const inRange = raw.filter((x) => x.occurred_at >= dayStart && x.occurred_at < dayEnd);
+    const summary = await t.post('/api/v1/analytics/reports/summary', { tenantId: t.tenant.id, from: dayStart.toISOString(), to: dayEnd.toISOString(),
+      metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'commerce.conversion_rate', 'voice.first_response_ms.p95'] }, t.tenant.report);
+    expect(summary.status).toBe(200);
+    expect(summary.json).toMatchObject({ from: dayStart.toISOString(), to: dayEnd.toISOString() });
+    const byName = (n: string) => METRICS.find((m) => m.name === n)!;
+    expect(summary.json.metrics['ai.tool_calls.count'].value).toBe(expected(byName('ai.tool_calls.count'), inRange).count);
+    const sr = expected(byName('ai.tool_calls.success_rate'), inRange);
+    expect(summary.json.metrics['ai.tool_calls.success_rate'].value).toBeCloseTo(sr.num / sr.count, 12);
+    const conv = expected(byName('commerce.conversion_rate'), inRange); // distinct over two days: counted as one bucket
+    expect(summary.json.metrics['commerce.conversion_rate'].value).toBeCloseTo(conv.num / conv.count, 12);
+    const lat = [...expected(byName('voice.first_response_ms'), inRange).values].sort((a, b) => a - b);
+    const p95 = lat[Math.floor(0.95 * (lat.length - 1))];
+    expect(Math.abs(summary.json.metrics['voice.first_response_ms.p95'].value - p95) / p95).toBeLessThanOrEqual(0.01);
+
     const tooMany = await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.count', from: '2020-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z', grain: '1m' }, t.tenant.report);
     expect(tooMany.status).toBe(400);
     expect(tooMany.json.detail).toMatch(/points at 1m .* the limit is 10000 \(ANALYTICS_MAX_TIMESERIES_POINTS\)/);
@@ -187,5 +205,33 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     expect((await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.p95', from, to, grain: '1h' }, t.tenant.report)).json.detail).toMatch(/^metric must be one of the catalog/);
     const catalog = await t.get('/api/v1/analytics/reports/metrics', t.tenant.report);
     expect(catalog.json.map((m: { name: string }) => m.name)).toContain('commerce.conversion_rate');
+  });
+
+  it('gives the hand-computed answers on a small known data set', async () => {
+    const at = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000 + 60_000).toISOString();
+    const op = t.operator;
+    const call = (optimistic: boolean, success: boolean) => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'ai.tool_call_completed', attributes: {
+      'gen_ai.tool.name': 'navigation.goto', 'gen_ai.tool.call.id': randomUUID(), 'ai.tool.duration_ms': 100, 'ai.tool.success': success,
+      'ai.navigation.optimistic': optimistic, ...(success ? {} : { 'error.type': 'timeout' }) } });
+    const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()];
+    const shop = (name: string, session: string) => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: name, session_id: session });
+    const events = [
+      call(true, true), call(true, true), call(true, true), call(true, false), call(false, true), call(false, true),
+      shop('commerce.view', A), shop('commerce.view', B), shop('commerce.view', C), shop('commerce.checkout', A), shop('commerce.checkout', A), shop('commerce.checkout', B),
+      makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'system.error' }),
+      makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }),
+    ];
+    expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(14);
+    await drained(t.ingestQueue);
+    const hour = new Date(Math.floor(Date.parse(at) / 3_600_000) * 3_600_000);
+    const res = await t.post('/api/v1/analytics/reports/summary', { tenantId: op.id, from: hour.toISOString(), to: new Date(hour.getTime() + 3_600_000).toISOString(),
+      metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate', 'commerce.conversion_rate', 'system.error_rate', 'voice.barge_in_count'] }, op.report);
+    const v = (n: string) => res.json.metrics[n].value;
+    expect(v('ai.tool_calls.count')).toBe(6);
+    expect(v('ai.tool_calls.success_rate')).toBeCloseTo(5 / 6, 12);
+    expect(v('ai.navigation_optimism_rate')).toBeCloseTo(3 / 4, 12);
+    expect(v('commerce.conversion_rate')).toBeCloseTo(2 / 3, 12);
+    expect(v('system.error_rate')).toBeCloseTo(1 / 14, 12);
+    expect(v('voice.barge_in_count')).toBe(1);
   });
 });

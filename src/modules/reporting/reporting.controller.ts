@@ -21,6 +21,17 @@ export class ReportingController {
     return this.reporting.catalog();
   }
 
+  @Post('summary')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Several metrics over one range in one call (a dashboard\'s first paint)',
+    description: 'Each metric as one value for the whole range, exactly: rollups merged (percentile sketches too), distinct rates over several buckets counted from raw events. The range is widened to whole days when from and to fall on midnight UTC, else to whole hours; from and to in the answer say what was covered.' })
+  @ApiBody({ schema: { example: { tenantId: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'voice.first_response_ms.p95'], from: '2025-01-15T00:00:00Z', to: '2025-01-16T00:00:00Z' } } })
+  @ApiResponse({ status: 200, schema: { example: { from: '2025-01-15T00:00:00.000Z', to: '2025-01-16T00:00:00.000Z', metrics: { 'ai.tool_calls.count': { value: 1520, count: 1520 }, 'ai.tool_calls.success_rate': { value: 0.94, count: 1520 } }, meta: { query_ms: 4.2 } } } })
+  @ApiResponse({ status: 400, description: 'An unknown metric, a bad range, or more than 30 metrics' })
+  summary(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    return this.reporting.summary(body, p);
+  }
+
   @Post('timeseries')
   @HttpCode(200)
   @ApiOperation({ summary: 'A metric over time',

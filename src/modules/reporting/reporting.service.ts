@@ -44,28 +44,72 @@ export class ReportingService {
     const q = this.read(body);
     assertTenantAccess(principal, q.tenantId);
     const metric = resolveMetric(q.metric)!;
-    const def = metric.definition;
-    const plan = planTimeseries(q.from, q.to, q.grain, this.config.reporting.maxTimeseriesPoints, def.aggregation === 'distinct_rate');
+    const plan = planTimeseries(q.from, q.to, q.grain, this.config.reporting.maxTimeseriesPoints, metric.definition.aggregation === 'distinct_rate');
     if ('error' in plan) throw invalid(plan.error);
-    const end = plan.buckets[plan.buckets.length - 1] + plan.grainMs;
-    const timeout = this.config.reporting.defaultTimeoutMs;
+    const { cells, level } = await this.load(q, metric, plan.buckets, plan.grainMs, plan.level, this.config.rollups.enabled && plan.exactFromRollups);
+    const agg = metric.definition.aggregation;
+    return {
+      metric: q.metric,
+      grain: q.grain,
+      points: plan.buckets.map((b, i) => ({ t: new Date(b).toISOString(), value: valueOf(metric, cells[i]), count: cells[i].count })),
+      meta: { level, buckets: plan.buckets.length, query_ms: round(performance.now() - started), empty_value: agg === 'count' || agg === 'sum' ? 0 : null },
+    };
+  }
 
-    let cells: Cell[];
-    let level: TimeseriesAnswer['meta']['level'] = plan.level;
+  /**
+   * Several metrics over one range in one call (a dashboard's first paint), each exact for the whole
+   * range: rollup cells merged (sketches too), and distinct rates that span several rollup buckets
+   * counted from raw events as one bucket.
+   */
+  async summary(body: unknown, principal: Principal): Promise<{ from: string; to: string; metrics: Record<string, { value: number | null; count: number }>; meta: { query_ms: number } }> {
+    const started = performance.now();
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
+    const { metrics, ...rest } = body as Record<string, unknown>;
+    if (!Array.isArray(metrics) || metrics.length === 0 || metrics.length > 30 || metrics.some((m) => typeof m !== 'string')) {
+      throw invalid('metrics must be a list of 1 to 30 metric names.');
+    }
+    const out: Record<string, { value: number | null; count: number }> = {};
+    let covered = { from: 0, to: 0 };
+    for (const name of metrics as string[]) {
+      const q = this.read({ ...rest, metric: name, grain: '1h' });
+      assertTenantAccess(principal, q.tenantId);
+      const metric = resolveMetric(name)!;
+      const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
+      const plan = planTimeseries(q.from, q.to, aligned ? '1d' : '1h', Number.MAX_SAFE_INTEGER, metric.definition.aggregation === 'distinct_rate');
+      if ('error' in plan) throw invalid(plan.error);
+      covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
+      const oneBucket = plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
+      const { cells } = oneBucket
+        ? await this.load(q, metric, plan.buckets, plan.grainMs, plan.level, this.config.rollups.enabled && plan.exactFromRollups)
+        : await this.load(q, metric, [plan.buckets[0]], plan.buckets.length * plan.grainMs, plan.level, false);
+      const total = emptyCell();
+      for (const c of cells) mergeCell(total, c);
+      out[name] = { value: valueOf(metric, total), count: total.count };
+    }
+    // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
+    return { from: new Date(covered.from).toISOString(), to: new Date(covered.to).toISOString(), metrics: out, meta: { query_ms: round(performance.now() - started) } };
+  }
+
+  /** The cells of some buckets, from rollups or from raw events; a timeout becomes a 504. */
+  private async load(q: ReturnType<ReportingService['read']>, metric: NonNullable<ReturnType<typeof resolveMetric>>, buckets: number[], grainMs: number,
+    level: 'm' | 'h' | 'd', fromRollups: boolean): Promise<{ cells: Cell[]; level: TimeseriesAnswer['meta']['level'] }> {
+    const def = metric.definition;
+    const from = new Date(buckets[0]);
+    const to = new Date(buckets[buckets.length - 1] + grainMs);
+    const timeout = this.config.reporting.defaultTimeoutMs;
     try {
-      if (this.config.rollups.enabled && plan.exactFromRollups) {
-        const rows = await this.rollups.read({ tenantId: q.tenantId, metric: def.name, level: plan.level, siteId: q.siteId ?? ALL_SITES, source: q.source ?? ALL_SOURCES, from: new Date(plan.buckets[0]), to: new Date(end) }, timeout);
-        cells = plan.buckets.map(emptyCell);
+      if (fromRollups) {
+        const rows = await this.rollups.read({ tenantId: q.tenantId, metric: def.name, level, siteId: q.siteId ?? ALL_SITES, source: q.source ?? ALL_SOURCES, from, to }, timeout);
+        const cells = buckets.map(emptyCell);
         for (const r of rows) {
-          const i = Math.floor((r.bucket.getTime() - plan.buckets[0]) / plan.grainMs);
+          const i = Math.floor((r.bucket.getTime() - buckets[0]) / grainMs);
           mergeCell(cells[i], { count: Number(r.count), num: Number(r.num), sum: r.sum, min: r.min, max: r.max, sketch: r.sketch ? DDSketch.from(r.sketch as SketchData) : null });
         }
-      } else {
-        level = 'raw';
-        const names = [def.of.event, def.numerator?.event].filter((n): n is string => !!n);
-        const rows = await this.events.forReport({ tenantId: q.tenantId, eventNames: names.includes('*') ? null : [...new Set(names)], siteId: q.siteId, source: q.source, from: new Date(plan.buckets[0]), to: new Date(end) }, timeout);
-        cells = cellsFromEvents(metric, rows, plan.buckets, plan.grainMs);
+        return { cells, level };
       }
+      const names = [def.of.event, def.numerator?.event].filter((n): n is string => !!n);
+      const rows = await this.events.forReport({ tenantId: q.tenantId, eventNames: names.includes('*') ? null : [...new Set(names)], siteId: q.siteId, source: q.source, from, to }, timeout);
+      return { cells: cellsFromEvents(metric, rows, buckets, grainMs), level: 'raw' };
     } catch (err) {
       if ((err as { code?: string }).code === '57014') {
         throw new ProblemException(504, 'report-timeout', 'Report timed out',
@@ -73,13 +117,6 @@ export class ReportingService {
       }
       throw err;
     }
-    const zero = def.aggregation === 'count' || def.aggregation === 'sum';
-    return {
-      metric: q.metric,
-      grain: q.grain,
-      points: plan.buckets.map((b, i) => ({ t: new Date(b).toISOString(), value: valueOf(metric, cells[i]), count: cells[i].count })),
-      meta: { level, buckets: plan.buckets.length, query_ms: Math.round((performance.now() - started) * 10) / 10, empty_value: zero ? 0 : null },
-    };
   }
 
   private read(body: unknown) {
@@ -103,3 +140,5 @@ export class ReportingService {
     };
   }
 }
+
+const round = (ms: number) => Math.round(ms * 10) / 10;

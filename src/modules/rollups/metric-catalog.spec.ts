@@ -19,6 +19,12 @@ describe('metric catalog', () => {
     expect(resolveMetric('ai.tool_calls.count')?.definition.aggregation).toBe('count');
   });
 
+  it('measures optimistic navigations that then succeeded, among optimistic navigations', () => {
+    const m = resolveMetric('ai.navigation_optimism_rate')!.definition;
+    expect(m.of.where).toEqual([{ attribute: 'ai.navigation.optimistic', equals: true }]);
+    expect(m.numerator!.where).toEqual([{ attribute: 'ai.navigation.optimistic', equals: true }, { attribute: 'ai.tool.success', equals: true }]);
+  });
+
   it('names only built-in event types and their declared attributes', () => {
     const types = new Map(BUILTIN_EVENTS.map((t) => [t.name, t]));
     for (const m of METRICS) {
@@ -27,7 +33,7 @@ describe('metric catalog', () => {
         const type = types.get(sel!.event);
         expect([m.name, type?.name]).toEqual([m.name, sel!.event]);
         const declared = new Set([...Object.keys(type!.attributes.properties), 'session_id', 'user_id']);
-        if (sel!.where) expect(declared.has(sel!.where.attribute)).toBe(true);
+        for (const w of sel!.where ?? []) expect(declared.has(w.attribute)).toBe(true);
         if (sel!.distinct) expect(declared.has(sel!.distinct)).toBe(true);
       }
       if (m.attribute) expect(Object.keys(types.get(m.of.event)!.attributes.properties)).toContain(m.attribute);

@@ -9,8 +9,8 @@ export type Aggregation = 'count' | 'sum' | 'avg' | 'rate' | 'distinct_rate' | '
 export interface EventSelector {
   /** An event name, or '*' for every event of the tenant. */
   event: string;
-  /** Only events whose attribute equals this value. */
-  where?: { attribute: string; equals: unknown };
+  /** Only events whose attributes equal these values (all of them). */
+  where?: { attribute: string; equals: unknown }[];
   /** Count distinct values of this attribute (or envelope field) instead of events. */
   distinct?: string;
 }
@@ -43,11 +43,11 @@ export const METRICS: MetricDefinition[] = [
     description: 'Tool calls that finished (successfully or not).', of: { event: 'ai.tool_call_completed' } },
   { name: 'ai.tool_calls.success_rate', aggregation: 'rate', unit: 'ratio 0..1',
     description: 'Share of finished tool calls that succeeded.', of: { event: 'ai.tool_call_completed' },
-    numerator: { event: 'ai.tool_call_completed', where: { attribute: 'ai.tool.success', equals: true } } },
+    numerator: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.tool.success', equals: true }] } },
   { name: 'ai.navigation_optimism_rate', aggregation: 'rate', unit: 'ratio 0..1',
     description: 'Share of optimistic navigations (the UI moved before the tool confirmed) whose tool call then succeeded.',
-    of: { event: 'ai.tool_call_completed', where: { attribute: 'ai.navigation.optimistic', equals: true } },
-    numerator: { event: 'ai.tool_call_completed', where: { attribute: 'ai.navigation.optimistic', equals: true } } },
+    of: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.navigation.optimistic', equals: true }] },
+    numerator: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.navigation.optimistic', equals: true }, { attribute: 'ai.tool.success', equals: true }] } },
   { name: 'ai.tool_chain_length.avg', aggregation: 'avg', unit: 'calls',
     description: 'Average number of tool calls per completed chain.', of: { event: 'ai.tool_chain_completed' }, attribute: 'ai.tool_chain.length' },
   { name: 'kb.hit_rate', aggregation: 'distinct_rate', unit: 'ratio 0..1',

@@ -42,7 +42,7 @@ export function field(e: Pick<StoredEvent, 'attributes' | 'session_id' | 'user_i
 
 export function matches(sel: EventSelector, e: Pick<StoredEvent, 'event_name' | 'attributes' | 'session_id' | 'user_id'>): boolean {
   if (sel.event !== '*' && sel.event !== e.event_name) return false;
-  return !sel.where || field(e, sel.where.attribute) === sel.where.equals;
+  return !sel.where || sel.where.every((w) => field(e, w.attribute) === w.equals);
 }
 
 /** The rollup keys one event lands in: three levels × (site or all) × (source or all). */
