@@ -35,6 +35,7 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       'POST /api/v1/analytics/events',
       'POST /api/v1/analytics/events/batch',
       'POST /api/v1/analytics/quarantine/replay',
+      'POST /api/v1/analytics/reports/funnel',
       'POST /api/v1/analytics/reports/summary',
       'POST /api/v1/analytics/reports/timeseries',
       'POST /api/v1/analytics/schemas',

@@ -234,4 +234,77 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     expect(v('system.error_rate')).toBeCloseTo(1 / 14, 12);
     expect(v('voice.barge_in_count')).toBe(1);
   });
+
+  it('answers funnels equal to an exhaustive per-unit walk over the raw rows', async () => {
+    const from = new Date(Date.now() - 3 * DAY).toISOString();
+    const to = new Date().toISOString();
+    const all: { session_id: string | null; user_id: string | null; event_name: string; at: number; event_id: string }[] = (await t.db.query(
+      `SELECT session_id::text, user_id, event_name, occurred_at, event_id FROM analytics_events_raw WHERE tenant_id = $1`, [t.tenant.id])).rows
+      .map((r) => ({ ...r, at: r.occurred_at.getTime() }));
+
+    /** Exhaustive search, independent of the service's greedy walk: the first deepest chain in index order. */
+    const brute = (steps: string[], unit: 'session_id' | 'user_id', windowMs: number, strict: boolean) => {
+      const byUnit = new Map<string, typeof all>();
+      for (const e of all) if (e[unit]) byUnit.set(e[unit]!, [...(byUnit.get(e[unit]!) ?? []), e]);
+      const chains: number[][] = [];
+      for (const events of byUnit.values()) {
+        events.sort((a, b) => a.at - b.at || (a.event_id < b.event_id ? -1 : 1));
+        const seq = strict ? events : events.filter((e) => steps.includes(e.event_name));
+        let best: number[] = [];
+        const dfs = (k: number, pos: number, start: number, times: number[]) => {
+          if (times.length > best.length) best = [...times];
+          if (k === steps.length) return;
+          for (let j = pos + 1; j < seq.length && seq[j].at - start <= windowMs; j++) {
+            if (strict && j !== pos + 1) break;
+            if (seq[j].event_name === steps[k]) dfs(k + 1, j, start, [...times, seq[j].at]);
+            if (best.length === steps.length) return;
+          }
+        };
+        for (let i = 0; i < seq.length && best.length < steps.length; i++) {
+          if (seq[i].event_name === steps[0] && seq[i].at >= Date.parse(from) && seq[i].at <= Date.parse(to)) dfs(1, i, seq[i].at, [seq[i].at]);
+        }
+        chains.push(best);
+      }
+      return steps.map((_, k) => chains.filter((c) => c.length > k).length);
+    };
+
+    const cases: [string[], 'session_id' | 'user_id', number, 'ordered' | 'strict'][] = [
+      [['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'], 'session_id', 3600, 'ordered'],
+      [['commerce.view', 'commerce.view', 'commerce.checkout'], 'session_id', 86400, 'ordered'],
+      [['kb.search', 'kb.hit'], 'session_id', 600, 'strict'],
+      [['voice.turn_started', 'voice.first_response', 'voice.barge_in'], 'session_id', 7200, 'ordered'],
+      [['commerce.view', 'commerce.checkout'], 'user_id', 3 * 86400, 'ordered'],
+    ];
+    for (const [steps, unit, window, order] of cases) {
+      const res = await t.post('/api/v1/analytics/reports/funnel', { tenantId: t.tenant.id, steps, from, to, window_seconds: window, unit, order }, t.tenant.report);
+      expect([steps.join('>'), res.status]).toEqual([steps.join('>'), 200]);
+      const want = brute(steps, unit, window * 1000, order === 'strict');
+      expect([steps.join('>'), order, res.json.steps.map((x: { units: number }) => x.units)]).toEqual([steps.join('>'), order, want]);
+      expect(want[0]).toBeGreaterThan(0);
+    }
+    const bad = await t.post('/api/v1/analytics/reports/funnel', { tenantId: t.tenant.id, steps: ['commerce.view'], from, to }, t.tenant.report);
+    expect(bad.json.detail).toMatch(/^steps must be 2 to 10 event names/);
+  });
+
+  it('gives hand-computed funnel answers: counts, conversions, median times', async () => {
+    const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
+    const op = t.operator;
+    const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()];
+    const e = (name: string, session: string, offsetS: number) => makeEvent({ tenant_id: op.id, event_name: name, session_id: session, occurred_at: new Date(base + offsetS * 1000).toISOString() });
+    const events = [
+      e('commerce.view', A, 0), e('commerce.add_to_cart', A, 60), e('commerce.checkout', A, 180),   // all three
+      e('commerce.view', B, 0), e('commerce.add_to_cart', B, 120), e('commerce.checkout', B, 4000), // checkout outside the hour
+      e('commerce.view', C, 10),                                                                       // view only
+    ];
+    expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(7);
+    await drained(t.ingestQueue);
+    const res = await t.post('/api/v1/analytics/reports/funnel', { tenantId: op.id, steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
+      from: new Date(base - 1000).toISOString(), to: new Date(base + 3_600_000).toISOString() }, op.report);
+    expect(res.json.steps).toEqual([
+      { step: 1, event: 'commerce.view', units: 3, conversion_from_first: 1, conversion_from_previous: 1, median_ms_from_previous: null },
+      { step: 2, event: 'commerce.add_to_cart', units: 2, conversion_from_first: 2 / 3, conversion_from_previous: 2 / 3, median_ms_from_previous: 90_000 },
+      { step: 3, event: 'commerce.checkout', units: 1, conversion_from_first: 1 / 3, conversion_from_previous: 1 / 2, median_ms_from_previous: 120_000 },
+    ]);
+    expect(res.json.meta).toMatchObject({ units: 3, window_seconds: 3600, unit: 'session_id', order: 'ordered' });
+  });
 });

@@ -21,6 +21,19 @@ export class ReportingController {
     return this.reporting.catalog();
   }
 
+  @Post('funnel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'A conversion funnel of 2 to 10 steps',
+    description: 'Counted per session (or user): the units that reached each step within the conversion window from the first step (window_seconds, default 3600), conversion from the first and from the previous step, and the median time from the previous step. order "ordered" (default) allows other events between steps; "strict" allows none. Edge cases are defined in docs/metrics.md.' })
+  @ApiBody({ schema: { example: { tenantId: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'], from: '2025-01-15T00:00:00Z', to: '2025-01-15T23:59:59Z' } } })
+  @ApiResponse({ status: 200, schema: { example: { steps: [{ step: 1, event: 'commerce.view', units: 1200, conversion_from_first: 1, conversion_from_previous: 1, median_ms_from_previous: null },
+    { step: 2, event: 'commerce.add_to_cart', units: 300, conversion_from_first: 0.25, conversion_from_previous: 0.25, median_ms_from_previous: 42000 }], meta: { units: 1200, window_seconds: 3600, unit: 'session_id', order: 'ordered', query_ms: 38.2 } } } })
+  @ApiResponse({ status: 400, description: 'Fewer than 2 or more than 10 steps, a bad range or window, an unknown unit or order' })
+  @ApiResponse({ status: 504, description: 'The query ran past ANALYTICS_REPORT_TIMEOUT_MS and was cancelled in Postgres' })
+  funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
+    return this.reporting.funnel(body, p);
+  }
+
   @Post('summary')
   @HttpCode(200)
   @ApiOperation({ summary: 'Several metrics over one range in one call (a dashboard\'s first paint)',

@@ -11,6 +11,8 @@ import { EVENT_SOURCES } from '../schema-registry/envelope.schema';
 import { EventsRepository } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
+import { FunnelStep, summarizeFunnel, UnitEvent, walkUnit } from './funnel';
+import { EVENT_NAME_PATTERN } from '../schema-registry/envelope.schema';
 
 export interface TimeseriesAnswer {
   metric: string;
@@ -88,6 +90,62 @@ export class ReportingService {
     }
     // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
     return { from: new Date(covered.from).toISOString(), to: new Date(covered.to).toISOString(), metrics: out, meta: { query_ms: round(performance.now() - started) } };
+  }
+
+  /** A funnel from raw events: per step the units that reached it, conversions and median times. */
+  async funnel(body: unknown, principal: Principal): Promise<{ steps: FunnelStep[]; meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number } }> {
+    const started = performance.now();
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
+    const b = body as Record<string, unknown>;
+    const unknown = Object.keys(b).filter((k) => !['tenantId', 'steps', 'from', 'to', 'window_seconds', 'unit', 'order'].includes(k));
+    if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
+    if (typeof b.tenantId !== 'string' || !UUID.test(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+    const name = new RegExp(EVENT_NAME_PATTERN);
+    if (!Array.isArray(b.steps) || b.steps.length < 2 || b.steps.length > 10 || b.steps.some((s) => typeof s !== 'string' || !name.test(s))) {
+      throw invalid('steps must be 2 to 10 event names, e.g. ["commerce.view", "commerce.add_to_cart", "commerce.checkout"].');
+    }
+    const from = typeof b.from === 'string' ? Date.parse(b.from) : NaN;
+    const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
+    if (Number.isNaN(from) || Number.isNaN(to) || to <= from) throw invalid('from and to must be RFC 3339 date-times, to after from.');
+    if (to - from > 90 * 86_400_000) throw invalid('A funnel covers at most 90 days.');
+    const windowSeconds = b.window_seconds ?? 3600;
+    if (typeof windowSeconds !== 'number' || !Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > 30 * 86400) throw invalid('window_seconds must be an integer from 1 to 2592000 (30 days).');
+    const unit = b.unit ?? 'session_id';
+    if (unit !== 'session_id' && unit !== 'user_id') throw invalid('unit must be session_id or user_id.');
+    const order = b.order ?? 'ordered';
+    if (order !== 'ordered' && order !== 'strict') throw invalid('order must be ordered or strict.');
+    const tenantId = b.tenantId.toLowerCase();
+    assertTenantAccess(principal, tenantId);
+
+    const steps = b.steps as string[];
+    const timeout = this.config.reporting.defaultTimeoutMs;
+    let rows: { unit: string; event_name: string; at: Date }[];
+    try {
+      // Strict order must see every event of a unit; ordered needs only the steps' events.
+      rows = await this.events.forFunnel({ tenantId, unit, eventNames: order === 'strict' ? null : [...new Set(steps)], from: new Date(from), to: new Date(to + windowSeconds * 1000) }, timeout);
+    } catch (err) {
+      if ((err as { code?: string }).code === '57014') {
+        throw new ProblemException(504, 'report-timeout', 'Report timed out', `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range.`);
+      }
+      throw err;
+    }
+    const options = { steps, from, to, windowMs: windowSeconds * 1000, strict: order === 'strict' };
+    const chains: number[][] = [];
+    let current: UnitEvent[] = [];
+    let currentUnit: string | null = null;
+    for (const r of rows) {
+      if (r.unit !== currentUnit) {
+        if (current.length) chains.push(walkUnit(current, options));
+        current = [];
+        currentUnit = r.unit;
+      }
+      current.push({ name: r.event_name, at: r.at.getTime() });
+    }
+    if (current.length) chains.push(walkUnit(current, options));
+    return {
+      steps: summarizeFunnel(chains, steps),
+      meta: { units: chains.filter((c) => c.length > 0).length, window_seconds: windowSeconds, unit, order, query_ms: round(performance.now() - started) },
+    };
   }
 
   /** The cells of some buckets, from rollups or from raw events; a timeout becomes a 504. */

@@ -37,6 +37,26 @@ export function renderMetricsDoc(): string {
     const name = m.aggregation === 'percentile' ? `\`${m.name}.pNN\`${m.listed ? ` (listed: ${m.listed.map((q) => `.${q}`).join(', ')})` : ''}` : `\`${m.name}\``;
     out.push(`| ${name} | ${m.aggregation} | ${m.unit} | ${sel(m.of)} | ${m.numerator ? sel(m.numerator) : ''} | ${m.attribute ? `\`${m.attribute}\`` : ''} | ${m.description} |`);
   }
-  out.push('');
+  out.push(
+    '',
+    '## Funnels',
+    '',
+    '`POST /api/v1/analytics/reports/funnel` counts units (`session_id` by default, or `user_id`) through 2 to 10',
+    'ordered steps, from raw events. Per step: the units that reached it, conversion from the first and from the',
+    'previous step, and the median time from the previous step (ms; the mean of the two middle values for an even',
+    'count). Edge cases:',
+    '',
+    '- **Start.** A chain starts at a step-1 event inside [`from`, `to`]. Later steps may fall after `to`, inside',
+    '  the conversion window (`window_seconds`, default 3600), which is measured from the chain\'s first step.',
+    '- **Order.** Each next step is the earliest event of that step\'s name after the previous step\'s event, in',
+    '  (time, event id) order: an equal timestamp counts as later when the event sorts after. `ordered` (default)',
+    '  allows other events in between; `strict` allows none of the unit\'s events, of any type, in between.',
+    '- **Repeated steps** (`view → view → checkout`) need as many distinct events: one event never fills two steps.',
+    '- **Several attempts.** Each unit counts once, with the chain that gets furthest; among those, the earliest.',
+    '  Its times give the medians.',
+    '- **A step outside the window** ends the chain there: the unit counts for the steps before it.',
+    '- Events without the unit (no `session_id`, or no `user_id`) are left out.',
+    '',
+  );
   return out.join('\n');
 }

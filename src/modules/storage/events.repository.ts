@@ -79,6 +79,21 @@ export class EventsRepository {
     });
   }
 
+  /** Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, under a statement timeout. */
+  async forFunnel(q: { tenantId: string; unit: 'session_id' | 'user_id'; eventNames: string[] | null; from: Date; to: Date }, timeoutMs: number):
+    Promise<{ unit: string; event_name: string; at: Date }[]> {
+    const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+      return tx.query(
+        `SELECT ${unit} AS unit, event_name, occurred_at AS at FROM analytics_events_raw
+         WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
+           AND ($4::text[] IS NULL OR event_name = ANY($4))
+         ORDER BY ${q.unit}, occurred_at, event_id`,
+        [q.tenantId, q.from, q.to, q.eventNames]);
+    });
+  }
+
   async ensurePartition(day: string): Promise<void> {
     await this.db.query('SELECT analytics_ensure_raw_partition($1::date)', [day]);
   }
