@@ -307,4 +307,30 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     ]);
     expect(res.json.meta).toMatchObject({ units: 3, window_seconds: 3600, unit: 'session_id', order: 'ordered' });
   });
+
+  it('cancels a report that runs past the timeout in Postgres and answers 504', async () => {
+    const { createApiApp } = await import('../src/app/bootstrap');
+    const { AnalyticsConfig } = await import('../src/modules/config/analytics-config');
+    const app = await createApiApp(AnalyticsConfig.fromEnvironment({ ...t.env, ANALYTICS_REPORT_TIMEOUT_MS: '300' }));
+    await app.listen(0, '127.0.0.1');
+    const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+    const blocker = await t.db.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE analytics_rollups IN ACCESS EXCLUSIVE MODE'); // the report's read waits, then times out
+      const started = Date.now();
+      const res = await request(`${url}/api/v1/analytics/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.report}` },
+        body: JSON.stringify({ tenantId: t.tenant.id, metric: 'ai.tool_calls.count', from: new Date(Date.now() - DAY).toISOString(), to: new Date().toISOString(), grain: '1h' }) });
+      expect(res.status).toBe(504);
+      expect(res.json).toMatchObject({ title: 'Report timed out', status: 504 });
+      expect(res.json.detail).toMatch(/ran past 300 ms \(ANALYTICS_REPORT_TIMEOUT_MS\) and was cancelled in Postgres/);
+      expect(Date.now() - started).toBeLessThan(5000);
+      const waiting = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%analytics_rollups%'`);
+      expect(waiting.rows[0].n).toBe(0); // cancelled, not left waiting
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+      await app.close();
+    }
+  });
 });
