@@ -20,7 +20,7 @@ async function runMaintenance(t: TestEnv, name: string, data: object): Promise<a
 
 describe('retention', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_RETENTION_DAYS: '30' }); });
+  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_RETENTION_DAYS: '30', ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: '20', ANALYTICS_ROLLUP_RETENTION_DAYS: '40' }); });
   afterAll(async () => { await t.close(); });
 
   it('drops exactly the expired partitions and deletes exactly the expired rows, for two tenants with different retention', async () => {
@@ -37,8 +37,17 @@ describe('retention', () => {
     // tenant A keeps 10 days, tenant B 30, everyone else the default 30
     await t.db.query('UPDATE analytics_tenants SET retention_days = 10 WHERE id = $1', [t.tenant.id]);
     await t.db.query('UPDATE analytics_tenants SET retention_days = 30 WHERE id = $1', [t.other.id]);
+    const rollupsBefore = (await t.db.query(`SELECT level, count(*)::int AS n, count(*) FILTER (WHERE bucket < now() - interval '20 days')::int AS old_minutes,
+      count(*) FILTER (WHERE bucket < now() - interval '40 days')::int AS old FROM analytics_rollups GROUP BY level ORDER BY level`)).rows;
     const outcome = await runMaintenance(t, 'apply-retention', {});
-    expect(outcome).toEqual({ dropped_partitions: [dayOf(ago(45)), dayOf(ago(35))], deleted_rows: 2, deleted_ledger_entries: 6 });
+    const expectedRollups = rollupsBefore.reduce((a, r) => a + (r.level === 'm' ? r.old_minutes : r.old), 0);
+    expect(expectedRollups).toBeGreaterThan(0);
+    expect(outcome).toEqual({ dropped_partitions: [dayOf(ago(45)), dayOf(ago(35))], deleted_rows: 2, deleted_ledger_entries: 6, deleted_rollup_rows: expectedRollups });
+    // rollups outlive the raw rows they came from (they hold no personal data): the 35-day-old day rows stay
+    const kept = await t.db.query(`SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'd' AND bucket = $1`, [`${dayOf(ago(35))}T00:00:00Z`]);
+    expect(kept.rows[0].n).toBeGreaterThan(0);
+    const minutesLeft = await t.db.query(`SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'm' AND bucket < now() - interval '20 days'`);
+    expect(minutesLeft.rows[0].n).toBe(0);
 
     const left = await t.db.query(`SELECT tenant_id, attributes->>'voice.turn_id' AS age FROM analytics_events_raw ORDER BY tenant_id, age`);
     expect(left.rows.map((r) => `${r.tenant_id === t.tenant.id ? 'A' : 'B'} ${r.age}`).sort()).toEqual(['A age-5', 'B age-15', 'B age-25', 'B age-5']);

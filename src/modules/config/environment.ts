@@ -52,6 +52,12 @@ export class Environment {
   @Transform(toBool) @IsBoolean()
   ANALYTICS_ENABLE_ROLLUPS: boolean = true;
 
+  @Transform(toInt) @IsInt() @Min(1) @Max(36500)
+  ANALYTICS_ROLLUP_RETENTION_DAYS: number = 730;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: number = 14;
+
   @Transform(toBool) @IsBoolean()
   ANALYTICS_DEBUG_MODE: boolean = false;
 

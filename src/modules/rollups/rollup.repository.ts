@@ -8,6 +8,13 @@ import { Membership, RollupDelta } from './rollup-fold';
 export class RollupRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
+  /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
+  async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
+    const [, rows] = await this.db.query(`DELETE FROM analytics_rollups WHERE level = ANY($1::char(1)[]) AND bucket < $2`, [levels, cutoff]);
+    const [, members] = await this.db.query(`DELETE FROM analytics_rollup_members WHERE level = ANY($1::char(1)[]) AND bucket < $2`, [levels, cutoff]);
+    return { rows, members };
+  }
+
   /** Rows of one metric at one level and dimension, in [from, to), under a statement timeout. */
   async read(q: { tenantId: string; metric: string; level: string; siteId: string; source: string; from: Date; to: Date }, timeoutMs: number):
     Promise<{ bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]> {

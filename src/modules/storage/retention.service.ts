@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AuthRepository } from '../auth/auth.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { RollupRepository } from '../rollups/rollup.repository';
 import { EventsRepository } from './events.repository';
 import { StorageService } from './storage.service';
 
@@ -10,12 +11,14 @@ export interface RetentionOutcome {
   dropped_partitions: string[];
   deleted_rows: number;
   deleted_ledger_entries: number;
+  deleted_rollup_rows: number;
 }
 
 /**
  * Applies retention: drops whole daily partitions past the longest retention of any tenant (cheap,
  * no row scan), then deletes the older rows of tenants whose retention is shorter, and the ledger
- * entries of everything removed. Consent records expire by themselves in Redis.
+ * entries of everything removed; rollups keep their own longer retention (minute rows less).
+ * Consent records expire by themselves in Redis.
  */
 @Injectable()
 export class RetentionService {
@@ -25,6 +28,7 @@ export class RetentionService {
     private readonly events: EventsRepository,
     private readonly tenants: AuthRepository,
     private readonly storage: StorageService,
+    private readonly rollups: RollupRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -49,7 +53,11 @@ export class RetentionService {
       rows += removed.rows;
       ledger += removed.ledger;
     }
-    const outcome = { dropped_partitions: dropped.sort(), deleted_rows: rows, deleted_ledger_entries: ledger };
+    // Rollups hold no personal data: their own, longer retention; minute rows go sooner.
+    const { rollups } = this.config;
+    const minutes = await this.rollups.deleteOlderThan(['m'], new Date(now.getTime() - rollups.minuteRetentionDays * DAY));
+    const coarse = await this.rollups.deleteOlderThan(['h', 'd'], new Date(now.getTime() - rollups.retentionDays * DAY));
+    const outcome = { dropped_partitions: dropped.sort(), deleted_rows: rows, deleted_ledger_entries: ledger, deleted_rollup_rows: minutes.rows + coarse.rows };
     this.logger.log(`Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`);
     return outcome;
   }

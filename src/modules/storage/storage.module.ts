@@ -13,6 +13,6 @@ import { StorageService } from './storage.service';
 @Module({
   imports: [SchemaRegistryModule, PrivacyModule, TenantsModule, RollupsModule],
   providers: [EventsRepository, StorageService, QuarantineReplayService, RetentionService, SubjectDataService],
-  exports: [StorageService, QuarantineReplayService, RetentionService, SubjectDataService, EventsRepository, SchemaRegistryModule, PrivacyModule],
+  exports: [StorageService, QuarantineReplayService, RetentionService, SubjectDataService, EventsRepository, SchemaRegistryModule, PrivacyModule, RollupsModule],
 })
 export class StorageModule {}
