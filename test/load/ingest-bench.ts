@@ -7,6 +7,7 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
@@ -20,6 +21,7 @@ const DB = 'analytics_bench';
 const PREFIX = `bench${process.pid}`;
 let TENANT = '';
 let KEY = '';
+let REPORT_KEY = '';
 
 function dbUrl(name: string): string {
   const u = new URL(ADMIN_URL);
@@ -52,7 +54,34 @@ async function waitHealthy(): Promise<void> {
   throw new Error('the service did not become healthy');
 }
 
-interface Scenario { name: string; path: string; batch: number; connections: number }
+interface Scenario { name: string; path: string; batch: number; connections: number; freshness?: boolean }
+
+/**
+ * Freshness under load: marker events (each with a site id of its own) are sent while the load
+ * runs, and the timeseries is polled until each one is visible. Milliseconds from the 202 to the
+ * report showing it.
+ */
+async function measureFreshness(until: () => boolean): Promise<number[]> {
+  const delays: number[] = [];
+  const api = `http://127.0.0.1:${PORT}/api/v1/analytics`;
+  while (!until()) {
+    const site = randomUUID();
+    const event = { ...makeEvent({ tenant_id: TENANT, event_name: 'voice.barge_in', site_id: site }) };
+    const sent = await fetch(`${api}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(event) });
+    if (sent.status !== 202) continue;
+    const acceptedAt = performance.now();
+    const minute = Math.floor(Date.parse(event.occurred_at as string) / 60_000) * 60_000;
+    const body = JSON.stringify({ tenantId: TENANT, metric: 'voice.barge_in_count', grain: '1m', site_id: site, from: new Date(minute).toISOString(), to: new Date(minute + 60_000).toISOString() });
+    for (let i = 0; i < 500; i++) {
+      const res = await fetch(`${api}/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORT_KEY}` }, body });
+      const json = (await res.json()) as { points?: { value: number }[] };
+      if (json.points?.[0]?.value === 1) { delays.push(performance.now() - acceptedAt); break; }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return delays;
+}
 
 async function run(s: Scenario, db: Client, queue: Queue) {
   const before = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
@@ -79,6 +108,8 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     latencies.push(ms);
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   });
+  let loadDone = false;
+  const freshness = s.freshness ? measureFreshness(() => loadDone) : Promise.resolve([] as number[]);
   let ticks = 0;
   const progress = setInterval(() => {
     ticks++;
@@ -86,6 +117,8 @@ async function run(s: Scenario, db: Client, queue: Queue) {
   }, 1000);
   const result = await done;
   clearInterval(progress);
+  loadDone = true;
+  const fresh = (await freshness).sort((a, b) => a - b);
   const loadEnded = Date.now();
   process.stderr.write(`\r  ${s.name}: load done, waiting for the queue to drain...        `);
   for (;;) {
@@ -115,6 +148,7 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     stored_twice: doubled,
     persisted_per_s: Math.round((after - before) / ((drainedAt - started) / 1000)),
     drain_after_load_ms: drainedAt - loadEnded,
+    ...(s.freshness ? { freshness_p50_ms: round1(percentile(fresh, 50)), freshness_p95_ms: round1(percentile(fresh, 95)), freshness_samples: fresh.length } : {}),
   };
 }
 
@@ -136,13 +170,14 @@ async function main(): Promise<void> {
     // A fresh development database seeds a demo tenant and prints its keys once.
     TENANT = /Created demo tenant ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
     KEY = /^\s+ingest\s+(ak_\S+)$/m.exec(out)?.[1] ?? '';
+    REPORT_KEY = /^\s+report\s+(ak_\S+)$/m.exec(out)?.[1] ?? '';
     if (!TENANT || !KEY) throw new Error('the service did not print a demo tenant and ingest key');
     await db.connect();
     console.error(`Service up on :${PORT}; ${SECONDS}s per scenario`);
     const rows = [];
     for (const s of [
       { name: 'single events', path: '/api/v1/analytics/events', batch: 1, connections: CONNECTIONS },
-      { name: 'batches of 100', path: '/api/v1/analytics/events/batch', batch: 100, connections: Math.max(1, Math.round(CONNECTIONS / 5)) },
+      { name: 'batches of 100', path: '/api/v1/analytics/events/batch', batch: 100, connections: Math.max(1, Math.round(CONNECTIONS / 5)), freshness: true },
     ]) rows.push(await run(s, db, queue));
     console.table(rows);
     const bad = rows.filter((r) => r.stored_twice !== 0 || r.events_persisted < r.events_answered_202
