@@ -33,8 +33,6 @@ export interface Membership extends RollupKey {
   unit: string;
 }
 
-const keyString = (k: RollupKey) => `${k.tenant_id}|${k.metric}|${k.level}|${k.site_id}|${k.source}|${k.bucket}`;
-
 export function field(e: Pick<StoredEvent, 'attributes' | 'session_id' | 'user_id'>, name: string): unknown {
   if (name === 'session_id' || name === 'user_id') return e[name];
   return e.attributes[name];
@@ -45,18 +43,29 @@ export function matches(sel: EventSelector, e: Pick<StoredEvent, 'event_name' | 
   return !sel.where || sel.where.every((w) => field(e, w.attribute) === w.equals);
 }
 
-/** The rollup keys one event lands in: three levels × (site or all) × (source or all). */
-function keysOf(e: StoredEvent, metric: string): RollupKey[] {
+interface Slot {
+  level: RollupLevel;
+  bucket: string;
+  site_id: string;
+  source: string;
+  /** The key without tenant and metric, built once per event. */
+  suffix: string;
+}
+
+/** The rollup rows one event lands in: three levels × (site or all) × (source or all). */
+function slotsOf(e: StoredEvent, buckets: Map<number, string>): Slot[] {
   const t = Date.parse(e.occurred_at);
   const site = e.site_id ?? NO_SITE;
-  const keys: RollupKey[] = [];
+  const slots: Slot[] = [];
   for (const { level, ms } of LEVELS) {
-    const bucket = new Date(Math.floor(t / ms) * ms).toISOString();
+    const start = Math.floor(t / ms) * ms;
+    let bucket = buckets.get(start);
+    if (bucket === undefined) buckets.set(start, (bucket = new Date(start).toISOString()));
     for (const site_id of [site, ALL_SITES]) {
-      for (const source of [e.source, ALL_SOURCES]) keys.push({ tenant_id: e.tenant_id, metric, level, bucket, site_id, source });
+      for (const source of [e.source, ALL_SOURCES]) slots.push({ level, bucket, site_id, source, suffix: `${level}|${site_id}|${source}|${bucket}` });
     }
   }
-  return keys;
+  return slots;
 }
 
 /**
@@ -67,13 +76,9 @@ function keysOf(e: StoredEvent, metric: string): RollupKey[] {
 export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = METRICS): { deltas: RollupDelta[]; members: Membership[] } {
   const deltas = new Map<string, RollupDelta>();
   const members: Membership[] = [];
-  const delta = (k: RollupKey) => {
-    const s = keyString(k);
-    let d = deltas.get(s);
-    if (!d) deltas.set(s, (d = { ...k, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
-    return d;
-  };
+  const buckets = new Map<number, string>(); // ISO strings of bucket starts, shared by the whole job
   for (const e of events) {
+    let slots: Slot[] | null = null; // computed once per event, only if some metric wants it
     for (const m of metrics) {
       const inOf = matches(m.of, e);
       const inNum = m.numerator ? matches(m.numerator, e) : false;
@@ -82,25 +87,30 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
         for (const [side, sel, hit] of [['d', m.of, inOf], ['n', m.numerator!, inNum]] as const) {
           const unit = hit ? field(e, sel.distinct!) : undefined;
           if (unit === undefined || unit === null || unit === '') continue;
-          for (const k of keysOf(e, m.name)) members.push({ ...k, side, unit: String(unit) });
+          slots ??= slotsOf(e, buckets);
+          for (const sl of slots) members.push({ tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, side, unit: String(unit) });
         }
         continue;
       }
       const value = m.attribute ? field(e, m.attribute) : undefined;
       if (m.attribute && (typeof value !== 'number' || !Number.isFinite(value))) continue; // an optional attribute left out
-      for (const k of keysOf(e, m.name)) {
-        const d = delta(k);
+      slots ??= slotsOf(e, buckets);
+      const sketchIndexValue = m.aggregation === 'percentile' && typeof value === 'number' ? Math.max(0, value) : null;
+      for (const sl of slots) {
+        const key = `${e.tenant_id}|${m.name}|${sl.suffix}`;
+        let d = deltas.get(key);
+        if (!d) deltas.set(key, (d = { tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
         if (inOf) d.count++;
         if (inNum) d.num++;
         if (typeof value === 'number' && inOf) {
           d.sum += value;
           d.min = d.min === null ? value : Math.min(d.min, value);
           d.max = d.max === null ? value : Math.max(d.max, value);
-          if (m.aggregation === 'percentile') (d.sketch ??= new DDSketch()).add(Math.max(0, value));
+          if (sketchIndexValue !== null) (d.sketch ??= new DDSketch()).add(sketchIndexValue);
         }
       }
     }
   }
-  const order = (a: RollupKey, b: RollupKey) => (keyString(a) < keyString(b) ? -1 : 1);
-  return { deltas: [...deltas.values()].sort(order), members };
+  // Sorted by key, so that concurrent folds lock rows in one order.
+  return { deltas: [...deltas.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d), members };
 }
