@@ -1,5 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AuthenticatedApi } from '../../common/api-docs';
 import { ProblemException } from '../../common/problem';
 import { assertTenantAccess, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
@@ -8,8 +9,7 @@ import { StatsService, ServiceStats } from './stats.service';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @ApiTags('ops')
-@ApiBearerAuth()
-@ApiSecurity('api-key')
+@AuthenticatedApi('Not an admin credential, or another tenant named by a non-operator')
 @RequireScope('admin')
 @Controller('api/v1/analytics/stats')
 export class StatsController {
@@ -25,8 +25,6 @@ export class StatsController {
     tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', ingestion: { accepted: 1520, duplicate: 12, dropped: 4, rejected: 3 },
     service: { uptime_s: 3600, ingestion: { accepted: 91200, duplicate: 410, dropped: 20, rejected: 77 }, queues: { ingest: { waiting: 0, active: 1, delayed: 0, failed: 0, completed: 1000 } } },
   } } })
-  @ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
-  @ApiResponse({ status: 403, description: 'Not an admin credential, or another tenant named by a non-operator' })
   read(@CurrentPrincipal() principal: Principal, @Query('tenantId') tenantId?: string): Promise<ServiceStats> {
     if (tenantId !== undefined && !UUID.test(tenantId)) {
       throw new ProblemException(400, 'invalid-query', 'Invalid query', 'tenantId must be a tenant UUID.');

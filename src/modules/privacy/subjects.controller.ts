@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
 import type { Response } from 'express';
 import { QueueName } from '../../app/queues';
@@ -16,11 +17,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const invalid = (detail: string) => new ProblemException(400, 'invalid-subject', 'Invalid subject', detail);
 
 @ApiTags('privacy')
-@ApiBearerAuth()
-@ApiSecurity('api-key')
+@AuthenticatedApi('Not an admin credential')
 @RequireScope('admin')
-@ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
-@ApiResponse({ status: 403, description: 'Not an admin credential' })
 @Controller('api/v1/analytics/subjects')
 export class SubjectsController {
   constructor(

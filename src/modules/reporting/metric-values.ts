@@ -1,16 +1,9 @@
 import { DDSketch } from '../rollups/ddsketch';
 import { ResolvedMetric } from '../rollups/metric-catalog';
-import { field, matches } from '../rollups/rollup-fold';
+import { RollupCell, field, matches } from '../rollups/rollup-fold';
 
 /** What a bucket holds for one metric, whether read from rollups or computed from raw events. */
-export interface Cell {
-  count: number;
-  num: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  sketch: DDSketch | null;
-}
+export type Cell = RollupCell;
 
 export const emptyCell = (): Cell => ({ count: 0, num: 0, sum: 0, min: null, max: null, sketch: null });
 

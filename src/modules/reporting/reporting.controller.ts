@@ -1,15 +1,13 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AuthenticatedApi } from '../../common/api-docs';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { ReportingService, TimeseriesAnswer } from './reporting.service';
 
 @ApiTags('reporting')
-@ApiBearerAuth()
-@ApiSecurity('api-key')
+@AuthenticatedApi('No report scope, or another tenant named')
 @RequireScope('report')
-@ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
-@ApiResponse({ status: 403, description: 'No report scope, or another tenant named' })
 @Controller('api/v1/analytics/reports')
 export class ReportingController {
   constructor(private readonly reporting: ReportingService) {}

@@ -19,7 +19,8 @@ export interface RollupKey {
   source: string;
 }
 
-export interface RollupDelta extends RollupKey {
+/** What a rollup row holds for one metric and bucket. */
+export interface RollupCell {
   count: number;
   num: number;
   sum: number;
@@ -27,6 +28,8 @@ export interface RollupDelta extends RollupKey {
   max: number | null;
   sketch: DDSketch | null;
 }
+
+export interface RollupDelta extends RollupKey, RollupCell {}
 
 export interface Membership extends RollupKey {
   side: 'n' | 'd';

@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
 import { QueueName } from '../../app/queues';
 import { ProblemException } from '../../common/problem';
@@ -9,11 +10,8 @@ import { Principal } from '../auth/principal';
 import { QuarantineRepository, QuarantineRow } from './quarantine.repository';
 
 @ApiTags('schemas')
-@ApiBearerAuth()
-@ApiSecurity('api-key')
+@AuthenticatedApi('Not an admin credential')
 @RequireScope('admin')
-@ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
-@ApiResponse({ status: 403, description: 'Not an admin credential' })
 @Controller('api/v1/analytics/quarantine')
 export class QuarantineController {
   constructor(

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AuthenticatedApi } from '../../common/api-docs';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { SchemaSummary, SchemaVersionView, SchemasService } from './schemas.service';
@@ -10,10 +11,7 @@ const exampleSchema = {
 };
 
 @ApiTags('schemas')
-@ApiBearerAuth()
-@ApiSecurity('api-key')
-@ApiResponse({ status: 401, description: 'No credential, or an unknown or revoked one' })
-@ApiResponse({ status: 403, description: 'The credential lacks the scope' })
+@AuthenticatedApi('The credential lacks the scope')
 @Controller('api/v1/analytics/schemas')
 export class SchemasController {
   constructor(private readonly schemas: SchemasService) {}
