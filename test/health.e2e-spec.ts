@@ -104,3 +104,36 @@ describe('health probes and ingestion when a dependency is lost', () => {
     expect(await countRows(t.db, 'event_id = $1', [event.event_id])).toBe(1);
   });
 });
+
+describe('graceful degradation', () => {
+  let t: TestEnv;
+  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_MAX_QUEUE_BACKLOG: '3', ANALYTICS_BATCH_LINGER_MS: '0' }, { worker: false }); });
+  afterAll(async () => { await t.close(); });
+
+  it('answers 503 with Retry-After while the backlog is over its limit, and accepts again once the worker drains it', async () => {
+    const { BATCH } = await import('./support/events');
+    let accepted = 0;
+    for (let i = 0; i < 4; i++) {
+      expect((await t.post(BATCH, { events: [makeEvent()] })).status).toBe(202);
+      accepted++;
+    }
+    // the gate reads the backlog every 250 ms: requests before it closes are still accepted
+    await waitFor('the gate to see the backlog', async () => {
+      const status = (await t.post(BATCH, { events: [makeEvent()] })).status;
+      if (status === 202) accepted++;
+      return status === 503;
+    }, 5000, 100);
+    const refused = await t.post(EVENTS, makeEvent());
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('2');
+    expect(refused.json.detail).toMatch(/more than 3 jobs waiting, ANALYTICS_MAX_QUEUE_BACKLOG\); nothing was stored/);
+    expect((await t.get('/api/v1/analytics/events/health')).status).toBe(503);
+
+    await t.startWorker(); // the backlog drains, ingestion reopens by itself
+    await drained(t.ingestQueue);
+    await waitFor('ingestion to reopen', async () => (await t.post(EVENTS, makeEvent())).status === 202, 5000, 100);
+    accepted++;
+    await drained(t.ingestQueue);
+    expect(await countRows(t.db)).toBe(accepted); // every event answered 202 is stored, none of the refused ones
+  });
+});

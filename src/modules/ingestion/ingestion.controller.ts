@@ -29,7 +29,7 @@ export class IngestionController {
   @problem(400, 'The body is not valid JSON, or the event is invalid (errors lists every problem)')
   @problem(413, 'The body exceeds ANALYTICS_MAX_PAYLOAD_KB')
   @problem(415, 'The body is not JSON')
-  @problem(503, 'The queue or dedupe store is unavailable; nothing was stored, retry the same request')
+  @problem(503, 'The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After')
   ingestOne(@Body() body: unknown, @CurrentPrincipal() principal: Principal): Promise<EventVerdictDto> {
     return this.ingestion.ingestOne(body, principal);
   }
@@ -42,7 +42,7 @@ export class IngestionController {
   @problem(400, 'The body is not valid JSON or not a batch object')
   @problem(413, 'More events than ANALYTICS_MAX_BATCH_SIZE, or a body larger than ANALYTICS_MAX_PAYLOAD_KB')
   @problem(415, 'The body is not JSON')
-  @problem(503, 'The queue or dedupe store is unavailable; nothing was stored, retry the same request')
+  @problem(503, 'The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After')
   ingestBatch(@Body() body: unknown, @CurrentPrincipal() principal: Principal): Promise<IngestSummaryDto> {
     return this.ingestion.ingestBatch(body, principal);
   }

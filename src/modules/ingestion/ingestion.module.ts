@@ -4,12 +4,13 @@ import { SchemaRegistryModule } from '../schema-registry/schema-registry.module'
 import { DedupeStore } from './dedupe.store';
 import { IngestionController } from './ingestion.controller';
 import { IngestionService } from './ingestion.service';
+import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
 
 @Module({
   imports: [SchemaRegistryModule, PrivacyModule],
   controllers: [IngestionController],
-  providers: [IngestionService, DedupeStore, IngestStats],
+  providers: [IngestionService, DedupeStore, IngestStats, BacklogGate],
   exports: [IngestStats],
 })
 export class IngestionModule {}

@@ -16,6 +16,7 @@ import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
 import { IngestStats } from './ingest-stats';
+import { BacklogGate } from './backlog-gate';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
 const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' };
@@ -38,6 +39,7 @@ export class IngestionService implements OnModuleDestroy {
     private readonly stats: IngestStats,
     private readonly privacy: PrivacyService,
     private readonly consent: ConsentStore,
+    private readonly backlog: BacklogGate,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
     const i = config.ingestion;
@@ -95,6 +97,12 @@ export class IngestionService implements OnModuleDestroy {
 
   private async ingest(raw: unknown[], principal: Principal, send: (items: Outgoing[]) => Promise<void>): Promise<EventVerdict[]> {
     const { tenantId } = principal;
+    const wait = this.backlog.retryAfter();
+    if (wait !== null) {
+      throw new ProblemException(503, 'backlog', 'Service unavailable',
+        `The workers are behind (more than ${this.config.ingestion.maxQueueBacklog} jobs waiting, ANALYTICS_MAX_QUEUE_BACKLOG); nothing was stored. Retry after ${wait} s.`,
+        {}, { 'Retry-After': String(wait) });
+    }
     const now = new Date();
     const schemas = await this.schemaSet(tenantId);
     const checks = {
