@@ -3,6 +3,7 @@ import { CreateTenantsAndApiKeys1764400000000 } from './1764400000000-CreateTena
 import { CreateSchemaRegistry1764500000000 } from './1764500000000-CreateSchemaRegistry';
 import { CreatePrivacy1764600000000 } from './1764600000000-CreatePrivacy';
 import { CreateRollups1764700000000 } from './1764700000000-CreateRollups';
+import { CompactSketches1764800000000 } from './1764800000000-CompactSketches';
 
 /** Every migration, in order. The data source and the test template both read this list. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   CreateSchemaRegistry1764500000000,
   CreatePrivacy1764600000000,
   CreateRollups1764700000000,
+  CompactSketches1764800000000,
 ];

@@ -95,7 +95,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
             if (m.aggregation === 'avg' || m.aggregation === 'sum') expect(row.sum).toBeCloseTo(want.sum, 6);
             if (m.aggregation === 'percentile') {
               const sorted = [...want.values].sort((a, b) => a - b);
-              const sketch = DDSketch.from(row.sketch);
+              const sketch = DDSketch.decode(row.sketch);
               for (const q of [0.5, 0.95, 0.99]) {
                 const truth = sorted[Math.floor(q * (sorted.length - 1))];
                 expect(Math.abs(sketch.quantile(q)! - truth) / truth).toBeLessThanOrEqual(0.01);

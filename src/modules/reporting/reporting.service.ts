@@ -3,7 +3,7 @@ import { ProblemException } from '../../common/problem';
 import { Principal } from '../auth/principal';
 import { assertTenantAccess } from '../auth/auth.decorators';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { DDSketch, SketchData } from '../rollups/ddsketch';
+import { DDSketch } from '../rollups/ddsketch';
 import { METRICS, QUANTILES, metricNames, resolveMetric } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
@@ -161,7 +161,7 @@ export class ReportingService {
         const cells = buckets.map(emptyCell);
         for (const r of rows) {
           const i = Math.floor((r.bucket.getTime() - buckets[0]) / grainMs);
-          mergeCell(cells[i], { count: Number(r.count), num: Number(r.num), sum: r.sum, min: r.min, max: r.max, sketch: r.sketch ? DDSketch.from(r.sketch as SketchData) : null });
+          mergeCell(cells[i], { count: Number(r.count), num: Number(r.num), sum: r.sum, min: r.min, max: r.max, sketch: r.sketch ? DDSketch.decode(r.sketch as Buffer) : null });
         }
         return { cells, level };
       }

@@ -67,3 +67,16 @@ describe('DDSketch', () => {
     expect(() => new DDSketch().add(-1)).toThrow(RangeError);
   });
 });
+
+describe('DDSketch binary form', () => {
+  it('round-trips exactly, small, with negative indexes and zeros', () => {
+    const s = new DDSketch().add(0, 3).add(0.5).add(0.001).add(412.5, 7).add(6000).add(1e9);
+    const back = DDSketch.decode(s.encode());
+    expect(back.toJSON()).toEqual(s.toJSON());
+    expect(back.count).toBe(s.count);
+    expect(DDSketch.decode(new DDSketch().encode()).count).toBe(0);
+    const latencies = new DDSketch();
+    for (let v = 150; v < 6000; v += 3) latencies.add(v);
+    expect(latencies.encode().length).toBeLessThan(JSON.stringify(latencies.toJSON()).length / 3);
+  });
+});

@@ -66,6 +66,57 @@ export class DDSketch {
     return (2 * Math.pow(GAMMA, last)) / (GAMMA + 1);
   }
 
+  /**
+   * Compact binary form for storage: zero count, lowest index, then the dense run of bucket counts,
+   * all as varints (zig-zag for the index). A few hundred bytes for a realistic latency sketch, so
+   * the row stays inline in Postgres instead of going to TOAST on every update.
+   */
+  encode(): Buffer {
+    const out: number[] = [];
+    const varint = (n: number) => {
+      while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+      out.push(n);
+    };
+    varint(this.zero);
+    const keys = [...this.buckets.keys()];
+    if (keys.length === 0) return Buffer.from(out);
+    const min = Math.min(...keys);
+    const max = Math.max(...keys);
+    varint(min >= 0 ? min * 2 : -min * 2 - 1);
+    for (let i = min; i <= max; i++) varint(this.buckets.get(i) ?? 0);
+    return Buffer.from(out);
+  }
+
+  static decode(buf: Buffer | null | undefined): DDSketch {
+    const s = new DDSketch();
+    if (!buf || buf.length === 0) return s;
+    let pos = 0;
+    const varint = () => {
+      let n = 0;
+      let mul = 1;
+      for (;;) {
+        const b = buf[pos++];
+        n += (b & 0x7f) * mul;
+        if (b < 0x80) return n;
+        mul *= 0x80;
+      }
+    };
+    s.zero = varint();
+    s.count = s.zero;
+    if (pos >= buf.length) return s;
+    const z = varint();
+    let i = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    while (pos < buf.length) {
+      const c = varint();
+      if (c) {
+        s.buckets.set(i, c);
+        s.count += c;
+      }
+      i++;
+    }
+    return s;
+  }
+
   toJSON(): SketchData {
     return { z: this.zero, b: Object.fromEntries([...this.buckets].map(([i, c]) => [String(i), c])) };
   }

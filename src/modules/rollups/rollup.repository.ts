@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { DDSketch } from './ddsketch';
 import { Membership, RollupDelta } from './rollup-fold';
 
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
@@ -40,22 +41,46 @@ export class RollupRepository {
       [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('side'), col('unit')]);
   }
 
-  /** Adds deltas to their rows (rows sorted by key, so concurrent folds lock in one order). */
+  /**
+   * Adds deltas to their rows (sorted by key, so concurrent folds lock rows in one order). Counts,
+   * sums and extremes are added in SQL. Sketches, stored in their compact binary form, are merged
+   * here: the upsert returns each row's current sketch and whether it was just inserted, and its row
+   * lock holds until commit, so no concurrent fold can change the sketch before the merged one is
+   * written back.
+   */
   async upsert(tx: EntityManager, deltas: RollupDelta[]): Promise<void> {
     if (!deltas.length) return;
     const col = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
-    await tx.query(
+    const rows: (Record<string, unknown> & { inserted: boolean; sketch: Buffer | null; bucket: Date })[] = await tx.query(
       `INSERT INTO analytics_rollups AS r (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[],
-                            $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::jsonb[])
+                            $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::bytea[])
        ON CONFLICT (tenant_id, metric, level, site_id, source, bucket) DO UPDATE SET
          count = r.count + EXCLUDED.count,
          num = r.num + EXCLUDED.num,
          sum = r.sum + EXCLUDED.sum,
          min = LEAST(r.min, EXCLUDED.min),
-         max = GREATEST(r.max, EXCLUDED.max),
-         sketch = analytics_sketch_merge(r.sketch, EXCLUDED.sketch)`,
+         max = GREATEST(r.max, EXCLUDED.max)
+       RETURNING (r.xmax = 0) AS inserted, CASE WHEN r.xmax = 0 THEN NULL ELSE r.sketch END AS sketch,
+                 r.tenant_id, r.metric, r.level, r.site_id, r.source, r.bucket`,
       [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('count'), col('num'), col('sum'),
-        col('min'), col('max'), deltas.map((d) => (d.sketch ? JSON.stringify(d.sketch.toJSON()) : null))]);
+        col('min'), col('max'), deltas.map((d) => (d.sketch ? d.sketch.encode() : null))]);
+    const byKey = new Map(deltas.map((d) => [`${d.tenant_id}|${d.metric}|${d.level}|${d.site_id}|${d.source}|${Date.parse(d.bucket)}`, d]));
+    const merged: { d: RollupDelta; sketch: Buffer }[] = [];
+    for (const r of rows) {
+      if (r.inserted) continue;
+      const d = byKey.get(`${r.tenant_id}|${r.metric}|${r.level}|${r.site_id}|${r.source}|${r.bucket.getTime()}`);
+      if (!d?.sketch) continue;
+      merged.push({ d, sketch: DDSketch.decode(r.sketch).merge(d.sketch).encode() });
+    }
+    if (!merged.length) return;
+    await tx.query(
+      `UPDATE analytics_rollups r SET sketch = v.sketch
+       FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::bytea[])
+         AS v(tenant_id, metric, level, bucket, site_id, source, sketch)
+       WHERE r.tenant_id = v.tenant_id AND r.metric = v.metric AND r.level = v.level AND r.site_id = v.site_id
+         AND r.source = v.source AND r.bucket = v.bucket`,
+      [merged.map((m) => m.d.tenant_id), merged.map((m) => m.d.metric), merged.map((m) => m.d.level), merged.map((m) => m.d.bucket),
+        merged.map((m) => m.d.site_id), merged.map((m) => m.d.source), merged.map((m) => m.sketch)]);
   }
 }
