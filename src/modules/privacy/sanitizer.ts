@@ -1,5 +1,5 @@
 import { StoredEvent } from '../../app/queues';
-import { coarsenIp, PiiKind, redactText } from './pii-detectors';
+import { coarsenIp, redactText } from './pii-detectors';
 
 export type PiiTreatment = 'redact' | 'pseudonymize';
 
@@ -36,10 +36,6 @@ function lastSegment(key: string): string {
   return seg;
 }
 
-export interface SanitizeReport {
-  found: Map<PiiKind | 'key', number>;
-}
-
 /**
  * Removes personal data from an event before it is queued, stored or logged: detected values become
  * `[redacted:<kind>]` (in keys too), sensitive properties lose their value, kept IPs are coarsened,
@@ -47,9 +43,8 @@ export interface SanitizeReport {
  * text is truncated, and user ids are pseudonymized when the tenant asks or when they are personal
  * data themselves. Returns a new event; the input is not changed.
  */
-export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy, report?: SanitizeReport): StoredEvent {
-  const found = report?.found ?? new Map<PiiKind | 'key', number>();
-  const text = (s: string) => redactText(s, found as Map<PiiKind, number>);
+export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEvent {
+  const text = redactText;
   const sensitive = (key: string) => {
     const seg = lastSegment(key);
     return SENSITIVE.has(seg) || SENSITIVE_PART.test(seg) || policy.extraSensitiveKeys.includes(seg);
@@ -74,7 +69,6 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy, report?: 
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) {
       let key = text(k);
-      if (key !== k) found.set('key', (found.get('key') ?? 0) + 1);
       while (Object.prototype.hasOwnProperty.call(out, key)) key = `${key}#`;
       out[key] = sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth);
     }

@@ -14,9 +14,19 @@ export interface RollupKey {
   tenant_id: string;
   metric: string;
   level: RollupLevel;
+  /** Bucket start as ISO 8601 with milliseconds, e.g. 2025-01-15T10:00:00.000Z */
   bucket: string;
   site_id: string;
   source: string;
+}
+
+/** The one string form of a rollup row's key: matching and ordering rows everywhere use it. */
+export function rollupKey(k: RollupKey): string {
+  return `${k.tenant_id}|${k.metric}|${slotSuffix(k.level, k.site_id, k.source, k.bucket)}`;
+}
+
+function slotSuffix(level: string, site: string, source: string, bucket: string): string {
+  return `${level}|${site}|${source}|${bucket}`;
 }
 
 /** What a rollup row holds for one metric and bucket. */
@@ -65,7 +75,7 @@ function slotsOf(e: StoredEvent, buckets: Map<number, string>): Slot[] {
     let bucket = buckets.get(start);
     if (bucket === undefined) buckets.set(start, (bucket = new Date(start).toISOString()));
     for (const site_id of [site, ALL_SITES]) {
-      for (const source of [e.source, ALL_SOURCES]) slots.push({ level, bucket, site_id, source, suffix: `${level}|${site_id}|${source}|${bucket}` });
+      for (const source of [e.source, ALL_SOURCES]) slots.push({ level, bucket, site_id, source, suffix: slotSuffix(level, site_id, source, bucket) });
     }
   }
   return slots;
@@ -100,7 +110,7 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       slots ??= slotsOf(e, buckets);
       const sketchIndexValue = m.aggregation === 'percentile' && typeof value === 'number' ? Math.max(0, value) : null;
       for (const sl of slots) {
-        const key = `${e.tenant_id}|${m.name}|${sl.suffix}`;
+        const key = `${e.tenant_id}|${m.name}|${sl.suffix}`; // = rollupKey of this row, suffix built once per event
         let d = deltas.get(key);
         if (!d) deltas.set(key, (d = { tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
         if (inOf) d.count++;

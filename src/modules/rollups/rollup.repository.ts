@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DDSketch } from './ddsketch';
-import { Membership, RollupDelta } from './rollup-fold';
+import { Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
 
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
 @Injectable()
@@ -51,7 +51,7 @@ export class RollupRepository {
   async upsert(tx: EntityManager, deltas: RollupDelta[]): Promise<void> {
     if (!deltas.length) return;
     const col = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
-    const rows: (Record<string, unknown> & { inserted: boolean; sketch: Buffer | null; bucket: Date })[] = await tx.query(
+    const rows: (RollupKey & { inserted: boolean; sketch: Buffer | null })[] = await tx.query(
       `INSERT INTO analytics_rollups AS r (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[],
                             $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::bytea[])
@@ -62,14 +62,15 @@ export class RollupRepository {
          min = LEAST(r.min, EXCLUDED.min),
          max = GREATEST(r.max, EXCLUDED.max)
        RETURNING (r.xmax = 0) AS inserted, CASE WHEN r.xmax = 0 THEN NULL ELSE r.sketch END AS sketch,
-                 r.tenant_id, r.metric, r.level, r.site_id, r.source, r.bucket`,
+                 r.tenant_id, r.metric, r.level, r.site_id, r.source,
+                 to_char(r.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket`,
       [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('count'), col('num'), col('sum'),
         col('min'), col('max'), deltas.map((d) => (d.sketch ? d.sketch.encode() : null))]);
-    const byKey = new Map(deltas.map((d) => [`${d.tenant_id}|${d.metric}|${d.level}|${d.site_id}|${d.source}|${Date.parse(d.bucket)}`, d]));
+    const byKey = new Map(deltas.map((d) => [rollupKey(d), d]));
     const merged: { d: RollupDelta; sketch: Buffer }[] = [];
     for (const r of rows) {
       if (r.inserted) continue;
-      const d = byKey.get(`${r.tenant_id}|${r.metric}|${r.level}|${r.site_id}|${r.source}|${r.bucket.getTime()}`);
+      const d = byKey.get(rollupKey(r));
       if (!d?.sketch) continue;
       merged.push({ d, sketch: DDSketch.decode(r.sketch).merge(d.sketch).encode() });
     }

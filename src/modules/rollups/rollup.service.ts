@@ -2,10 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { StoredEvent } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { RollupDelta, RollupKey, foldEvents } from './rollup-fold';
+import { RollupDelta, foldEvents, rollupKey } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
-
-const keyString = (k: RollupKey) => `${k.tenant_id}|${k.metric}|${k.level}|${k.site_id}|${k.source}|${k.bucket}`;
 
 /**
  * Folds freshly stored events into the rollups inside the transaction that stored them: a
@@ -22,15 +20,15 @@ export class RollupService {
   async fold(tx: EntityManager, fresh: StoredEvent[]): Promise<void> {
     if (!this.enabled || fresh.length === 0) return;
     const { deltas, members } = foldEvents(fresh);
-    const byKey = new Map(deltas.map((d) => [keyString(d), d]));
+    const byKey = new Map(deltas.map((d) => [rollupKey(d), d]));
     for (const m of await this.repo.addMembers(tx, members)) {
-      const k = keyString(m);
+      const k = rollupKey(m);
       let d = byKey.get(k);
       if (!d) byKey.set(k, (d = { tenant_id: m.tenant_id, metric: m.metric, level: m.level, bucket: m.bucket, site_id: m.site_id, source: m.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
       if (m.side === 'd') d.count++;
       else d.num++;
     }
-    const all: RollupDelta[] = [...byKey.values()].sort((a, b) => (keyString(a) < keyString(b) ? -1 : 1));
+    const all: RollupDelta[] = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d);
     await this.repo.upsert(tx, all);
   }
 }
