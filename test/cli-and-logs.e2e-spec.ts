@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { EVENTS, makeEvent, waitFor } from './support/events';
 import { TestEnv, createTestEnv, request } from './support/test-env';
-import { DIST, requireBuild, runRole } from './support/worker-process';
+import { DIST, requireBuild, startApiProcess } from './support/worker-process';
 
 const run = promisify(execFile);
 
@@ -58,12 +58,10 @@ describe('npm run cli: tenants and keys', () => {
 describe('no key, token or event payload in any log line', () => {
   it('keeps credentials and payloads out of the api\'s debug output', async () => {
     const t = await createTestEnv({}, { api: false, worker: false });
-    const port = 30000 + Math.floor(Math.random() * 20000);
     const secret = 'a-dashboard-sso-secret-of-at-least-32-chars';
-    const api = runRole('main.js', { ...t.env, PORT: String(port), ANALYTICS_DEBUG_MODE: 'true', ANALYTICS_JWT_SECRET: secret });
+    const api = await startApiProcess({ ...t.env, ANALYTICS_DEBUG_MODE: 'true', ANALYTICS_JWT_SECRET: secret });
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor('the api', async () => { try { return (await request(`${base}/api/v1/analytics/health/live`)).status === 200; } catch { return false; } }, 20000, 100);
+      const { base } = api;
       const jwt = await new SignJWT({ tenant_id: t.tenant.id, scope: 'ingest' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
       const planted = 'planted-payload-7f3a9c';
       const send = (auth: string, body: unknown) => request(`${base}${EVENTS}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });

@@ -4,7 +4,7 @@ import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
 import { LOOK_ALIKES, PLANTED } from './support/pii-corpus';
 import { countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
-import { runRole } from './support/worker-process';
+import { runRole, startApiProcess } from './support/worker-process';
 
 /** Every value stored under a Redis key prefix, whatever its type: queued and finished jobs included. */
 async function redisDump(redis: Redis, prefix: string): Promise<string> {
@@ -54,13 +54,12 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
 
   it(`sends ${PLANTED.length} planted values through the running service and finds none of them anywhere`, async () => {
     expect(PLANTED.length).toBeGreaterThanOrEqual(200);
-    const port = 30000 + Math.floor(Math.random() * 20000);
-    const env = { ...t.env, PORT: String(port), ANALYTICS_DEBUG_MODE: 'true' };
-    const api = runRole('main.js', env);
+    const env = { ...t.env, ANALYTICS_DEBUG_MODE: 'true' };
     const worker = runRole('worker.js', env);
-    const base = `http://127.0.0.1:${port}`;
+    let api: Awaited<ReturnType<typeof startApiProcess>> | undefined;
     try {
-      await waitFor('the api', async () => { try { return (await request(`${base}/api/v1/analytics/health/live`)).status === 200; } catch { return false; } }, 20000, 100);
+      api = await startApiProcess(env);
+      const { base } = api;
       const send = (path: string, body: unknown) => request(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.ingest}` }, body: JSON.stringify(body) });
 
       const events = PLANTED.map((p, i) => carrier(p.value, p.kind, i));
@@ -100,9 +99,9 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
       expect(stored.map((r) => r.attributes['acme.value'])).toEqual(LOOK_ALIKES);
       expect(stored.map((r) => r.attributes['kb.query'])).toEqual(LOOK_ALIKES.map((v) => `lookup ${v}`));
     } finally {
-      api.child.kill('SIGTERM');
+      api?.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');
-      await Promise.all([api.exited, worker.exited]);
+      await Promise.all([api?.exited, worker.exited]);
     }
   });
 });

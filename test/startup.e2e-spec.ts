@@ -1,18 +1,9 @@
-import { createServer } from 'node:net';
 import { waitFor } from './support/events';
 import { request } from './support/test-env';
 import { urlFor, withAdmin } from './support/database';
-import { runRole } from './support/worker-process';
+import { freePort, runRole } from './support/worker-process';
 
 const BASE = { NODE_ENV: 'test', LOG_LEVEL: 'error', ANALYTICS_AUTO_MIGRATE: 'false' };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Runs a role that must refuse to start; returns its stderr lines. */
 async function refusal(script: 'main.js' | 'worker.js', env: Record<string, string>): Promise<string[]> {

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const DIST = join(__dirname, '..', '..', 'dist', 'src');
@@ -27,4 +28,35 @@ export function runRole(script: 'main.js' | 'worker.js' | 'launcher.js', env: Re
     get stdout() { return stdout; },
     get stderr() { return stderr; },
   };
+}
+
+/** A port that was free a moment ago (the kernel's pick, so never one in use by an outgoing socket). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/**
+ * Starts the api as a child process on a free port and waits until it answers liveness.
+ * If the process exits first, fails at once with its output instead of waiting out the timeout.
+ */
+export async function startApiProcess(env: Record<string, string>, timeoutMs = 30000) {
+  const port = await freePort();
+  const api = runRole('main.js', { ...env, PORT: String(port), HOST: '127.0.0.1' });
+  const base = `http://127.0.0.1:${port}`;
+  let exited = false;
+  void api.exited.then(() => { exited = true; });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(`the api exited before it answered:\n${api.stdout}${api.stderr}`);
+    try {
+      if ((await fetch(`${base}/api/v1/analytics/health/live`)).status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`the api did not answer within ${timeoutMs} ms:\n${api.stdout}${api.stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { ...api, base, get stdout() { return api.stdout; }, get stderr() { return api.stderr; } };
 }
