@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { StoredEvent } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { RollupDelta, foldEvents, rollupKey } from './rollup-fold';
+import { Membership, RollupDelta, foldEvents, rollupKey } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
 
 /**
@@ -21,7 +21,7 @@ export class RollupService {
     if (!this.enabled || fresh.length === 0) return;
     const { deltas, members } = foldEvents(fresh);
     const byKey = new Map(deltas.map((d) => [rollupKey(d), d]));
-    for (const m of await this.repo.addMembers(tx, members)) {
+    for (const m of await this.repo.addMembers(tx, inLockOrder(members))) {
       const k = rollupKey(m);
       let d = byKey.get(k);
       if (!d) byKey.set(k, (d = { tenant_id: m.tenant_id, metric: m.metric, level: m.level, bucket: m.bucket, site_id: m.site_id, source: m.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
@@ -31,4 +31,15 @@ export class RollupService {
     const all: RollupDelta[] = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d);
     await this.repo.upsert(tx, all);
   }
+}
+
+/**
+ * Members without repeats, sorted by key. Concurrent folds that share members (the same search or
+ * session in neighbouring jobs) then take their row locks in one order and never deadlock; the
+ * rollup rows that follow are sorted the same way.
+ */
+export function inLockOrder(members: Membership[]): Membership[] {
+  const byKey = new Map<string, Membership>();
+  for (const m of members) byKey.set(`${rollupKey(m)}|${m.side}|${m.unit}`, m);
+  return [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, m]) => m);
 }

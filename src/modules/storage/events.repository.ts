@@ -133,6 +133,7 @@ export class EventsRepository {
        ), fresh AS (
          INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at)
          SELECT tenant_id, event_id, occurred_at FROM incoming
+         ORDER BY tenant_id, event_id -- one lock order for concurrent jobs that share events
          ON CONFLICT DO NOTHING
          RETURNING tenant_id, event_id
        ), stored AS (
