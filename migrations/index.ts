@@ -4,6 +4,7 @@ import { CreateSchemaRegistry1764500000000 } from './1764500000000-CreateSchemaR
 import { CreatePrivacy1764600000000 } from './1764600000000-CreatePrivacy';
 import { CreateRollups1764700000000 } from './1764700000000-CreateRollups';
 import { CompactSketches1764800000000 } from './1764800000000-CompactSketches';
+import { RollupPending1764900000000 } from './1764900000000-RollupPending';
 
 /** Every migration, in order. The data source and the test template both read this list. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   CreatePrivacy1764600000000,
   CreateRollups1764700000000,
   CompactSketches1764800000000,
+  RollupPending1764900000000,
 ];

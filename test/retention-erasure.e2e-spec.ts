@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
-import { countLedger, countRows, drained } from './support/queue';
+import { countLedger, countRows, drained, settled } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const DAY = 86_400_000;
@@ -31,7 +31,7 @@ describe('retention', () => {
       const res = await t.post(BATCH, { events: ages.map((a) => makeEvent({ tenant_id: tenant, occurred_at: ago(a), attributes: { 'voice.turn_id': `age-${a}`, 'voice.first_response_ms': 1 } })) }, key);
       expect(res.json.accepted).toBe(5);
     }
-    await drained(t.ingestQueue);
+    await settled(t);
     expect(await countRows(t.db)).toBe(10);
 
     // tenant A keeps 10 days, tenant B 30, everyone else the default 30

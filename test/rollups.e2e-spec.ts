@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { BUILTIN_EVENTS } from '../src/modules/schema-registry/builtin-events';
 import { DDSketch } from '../src/modules/rollups/ddsketch';
 import { METRICS, metricNames, resolveMetric } from '../src/modules/rollups/metric-catalog';
-import { BATCH, makeEvent } from './support/events';
+import { BATCH, makeEvent, waitFor } from './support/events';
 import { rng } from './support/hostile';
-import { countRows, drained } from './support/queue';
+import { countRows, settled } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
@@ -102,7 +102,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       }));
     }
     const sent = Date.now();
-    await drained(t.ingestQueue, 240_000);
+    await settled(t, 240_000);
     console.log(`ingested ${batches.length} batches; drained ${Date.now() - sent} ms after the last answer`);
     for (const tenant of [t.tenant.id, t.other.id]) {
       raw.set(tenant, (await t.db.query(`SELECT event_id, event_name, attributes, session_id::text, user_id, occurred_at, tenant_id, site_id, source
@@ -174,7 +174,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const stored = (await t.db.query(`SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
       received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload FROM analytics_events_raw LIMIT 300`)).rows;
     await t.ingestQueue.add('persist-events', { events: stored.map((s) => ({ ...s, received_at: s.received_at.toISOString() })) });
-    await drained(t.ingestQueue);
+    await settled(t);
     expect(await countRows(t.db)).toBe(2 * EVENTS_PER_TENANT);
     expect(await snapshot()).toEqual(before);
 
@@ -297,7 +297,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }),
     ];
     expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(14);
-    await drained(t.ingestQueue);
+    await settled(t);
     const hour = new Date(Math.floor(Date.parse(at) / 3_600_000) * 3_600_000);
     const res = await t.post('/api/v1/analytics/reports/summary', { tenantId: op.id, from: hour.toISOString(), to: new Date(hour.getTime() + 3_600_000).toISOString(),
       metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate', 'commerce.conversion_rate', 'system.error_rate', 'voice.barge_in_count'] }, op.report);
@@ -368,6 +368,29 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     expect(bad.json.detail).toMatch(/^steps must be 2 to 10 event names/);
   });
 
+  it('folds a stored event exactly once even when a fold round fails: its events stay pending until a round succeeds', async () => {
+    const op = t.operator;
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000;
+    const at = new Date(hour + 90_000).toISOString();
+    const count = async () => Number((await t.db.query(`SELECT coalesce(sum(count), 0) AS n FROM analytics_rollups WHERE tenant_id = $1 AND metric = 'voice.barge_in_count' AND level = 'h' AND site_id = $2 AND source = '*' AND bucket = $3`,
+      [op.id, ALL_SITES, new Date(hour)])).rows[0].n);
+    const before = await count();
+    // every rollup write fails while this constraint stands (it checks new rows only)
+    await t.db.query(`ALTER TABLE analytics_rollups ADD CONSTRAINT fold_blocked CHECK (metric <> 'voice.barge_in_count') NOT VALID`);
+    try {
+      const events = Array.from({ length: 7 }, () => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }));
+      expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(7);
+      await waitFor('the events to be stored', async () => (await countRows(t.db, 'tenant_id = $1 AND event_name = $2 AND occurred_at = $3', [op.id, 'voice.barge_in', at])) === 7);
+      await new Promise((r) => setTimeout(r, 600)); // a few fold rounds fail meanwhile
+      expect(Number((await t.db.query('SELECT count(*) AS n FROM analytics_rollup_pending')).rows[0].n)).toBeGreaterThanOrEqual(7);
+      expect(await count()).toBe(before);
+    } finally {
+      await t.db.query('ALTER TABLE analytics_rollups DROP CONSTRAINT fold_blocked');
+    }
+    await settled(t);
+    expect(await count()).toBe(before + 7);
+  });
+
   it('gives hand-computed funnel answers: counts, conversions, median times', async () => {
     const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
     const op = t.operator;
@@ -379,7 +402,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       e('commerce.view', C, 10),                                                                       // view only
     ];
     expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(7);
-    await drained(t.ingestQueue);
+    await settled(t);
     const res = await t.post('/api/v1/analytics/reports/funnel', { tenantId: op.id, steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
       from: new Date(base - 1000).toISOString(), to: new Date(base + 3_600_000).toISOString() }, op.report);
     expect(res.json.steps).toEqual([

@@ -3,7 +3,7 @@
  * started service (api + worker, real Postgres and Redis). Prints requests/s, latency percentiles
  * (from every response, not autocannon's summary) and events persisted/s, counted in Postgres.
  *
- *   BENCH_SECONDS=10 BENCH_CONNECTIONS=50 npm run bench:ingest
+ *   BENCH_SECONDS=10 BENCH_CONNECTIONS=50 BENCH_SUSTAINED_RATE=40 npm run bench:ingest
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { makeEvent } from '../support/events';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const PORT = Number(process.env.BENCH_PORT ?? 3100);
+const SUSTAINED_RATE = Number(process.env.BENCH_SUSTAINED_RATE ?? 40);
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'analytics_bench';
 const PREFIX = `bench${process.pid}`;
@@ -54,7 +55,7 @@ async function waitHealthy(): Promise<void> {
   throw new Error('the service did not become healthy');
 }
 
-interface Scenario { name: string; path: string; batch: number; connections: number; freshness?: boolean }
+interface Scenario { name: string; path: string; batch: number; connections: number; freshness?: boolean; /** requests/s offered in all; unset: as fast as answered */ rate?: number }
 
 /**
  * Freshness under load: marker events (each with a site id of its own) are sent while the load
@@ -96,6 +97,7 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     method: 'POST',
     connections: s.connections,
     duration: SECONDS,
+    ...(s.rate ? { overallRate: s.rate } : {}),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
     requests: [{
       setupRequest: ((req: autocannon.Request) => ({
@@ -178,6 +180,8 @@ async function main(): Promise<void> {
     for (const s of [
       { name: 'single events', path: '/api/v1/analytics/events', batch: 1, connections: CONNECTIONS },
       { name: 'batches of 100', path: '/api/v1/analytics/events/batch', batch: 100, connections: Math.max(1, Math.round(CONNECTIONS / 5)), freshness: true },
+      // Freshness at a load the worker sustains: the one-second target is about this case.
+      { name: `batches of 100 at ${SUSTAINED_RATE} req/s`, path: '/api/v1/analytics/events/batch', batch: 100, connections: 10, rate: SUSTAINED_RATE, freshness: true },
     ]) rows.push(await run(s, db, queue));
     console.table(rows);
     const bad = rows.filter((r) => r.stored_twice !== 0 || r.events_persisted < r.events_answered_202

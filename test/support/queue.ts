@@ -19,3 +19,9 @@ export async function countLedger(db: Pool): Promise<number> {
   const r = await db.query('SELECT count(*)::int AS n FROM analytics_dedupe_ledger');
   return r.rows[0].n;
 }
+
+/** Waits until every job is done and every stored event is folded into the rollups. */
+export async function settled(t: { ingestQueue: Queue; db: Pool }, timeoutMs = 20000): Promise<void> {
+  await drained(t.ingestQueue, timeoutMs);
+  await waitFor('the rollup fold', async () => (await t.db.query('SELECT count(*)::int AS n FROM analytics_rollup_pending')).rows[0].n === 0, timeoutMs);
+}

@@ -123,7 +123,15 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
       for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
       redis.disconnect();
       await db.end();
-      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+      await withAdmin(async (c) => {
+        // Connections being closed are let go first: FORCE would terminate them and their pool would
+        // raise the termination as an unhandled error.
+        for (let i = 0; i < 50; i++) {
+          if ((await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName])).rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      });
     },
   };
   if (opts.api !== false) await t.startApi();

@@ -58,6 +58,14 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1) @Max(3650)
   ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: number = 14;
 
+  /** How often the worker folds pending events into rollups when no job kicked it (ms). */
+  @Transform(toInt) @IsInt() @Min(10) @Max(60000)
+  ANALYTICS_ROLLUP_FOLD_INTERVAL_MS: number = 200;
+
+  /** Most events folded in one rollup transaction. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  ANALYTICS_ROLLUP_FOLD_BATCH: number = 5000;
+
   @Transform(toBool) @IsBoolean()
   ANALYTICS_DEBUG_MODE: boolean = false;
 

@@ -7,13 +7,17 @@ export type Cell = RollupCell;
 
 export const emptyCell = (): Cell => ({ count: 0, num: 0, sum: 0, min: null, max: null, sketch: null });
 
+/** Adds `c` to `into`; `into` may take over `c`'s sketch, so `c` is not to be used afterwards. */
 export function mergeCell(into: Cell, c: Cell): void {
   into.count += c.count;
   into.num += c.num;
   into.sum += c.sum;
   into.min = c.min === null ? into.min : into.min === null ? c.min : Math.min(into.min, c.min);
   into.max = c.max === null ? into.max : into.max === null ? c.max : Math.max(into.max, c.max);
-  if (c.sketch) (into.sketch ??= new DDSketch()).merge(c.sketch);
+  if (c.sketch) {
+    if (into.sketch) into.sketch.merge(c.sketch);
+    else into.sketch = c.sketch;
+  }
 }
 
 /**
@@ -63,7 +67,8 @@ export function cellsFromEvents(m: ResolvedMetric, events: RawEvent[], buckets: 
     if (inOf) c.count++;
     if (inNum) c.num++;
     if (typeof value === 'number' && inOf) {
-      mergeCell(c, { count: 0, num: 0, sum: value, min: value, max: value, sketch: def.aggregation === 'percentile' ? new DDSketch().add(Math.max(0, value)) : null });
+      mergeCell(c, { count: 0, num: 0, sum: value, min: value, max: value, sketch: null });
+      if (def.aggregation === 'percentile') (c.sketch ??= new DDSketch()).add(Math.max(0, value));
     }
   }
   if (def.aggregation === 'distinct_rate') sets.forEach((s, i) => { cells[i].count = s.d.size; cells[i].num = s.n.size; });

@@ -38,7 +38,10 @@ export class DDSketch {
   }
 
   merge(other: DDSketch): this {
-    return this.mergeData(other.toJSON());
+    this.zero += other.zero;
+    for (const [i, c] of other.buckets) this.buckets.set(i, (this.buckets.get(i) ?? 0) + c);
+    this.count += other.count;
+    return this;
   }
 
   mergeData(data: SketchData): this {
@@ -58,12 +61,12 @@ export class DDSketch {
     const rank = q * (this.count - 1);
     let seen = this.zero;
     if (rank < seen) return 0;
-    for (const i of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      seen += this.buckets.get(i)!;
+    const sorted = [...this.buckets].sort((a, b) => a[0] - b[0]);
+    for (const [i, c] of sorted) {
+      seen += c;
       if (rank < seen) return (2 * Math.pow(GAMMA, i)) / (GAMMA + 1);
     }
-    const last = Math.max(...this.buckets.keys());
-    return (2 * Math.pow(GAMMA, last)) / (GAMMA + 1);
+    return (2 * Math.pow(GAMMA, sorted[sorted.length - 1][0])) / (GAMMA + 1);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { StoredEvent } from '../../app/queues';
 import { DDSketch } from './ddsketch';
 import { Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
 
@@ -27,6 +28,23 @@ export class RollupRepository {
          ORDER BY bucket`,
         [q.tenantId, q.metric, q.level, q.siteId, q.source, q.from, q.to]);
     });
+  }
+
+  /**
+   * Takes up to `limit` events from the pending table: deleted now, gone for good when the caller's
+   * transaction commits (after folding them), back if it rolls back.
+   */
+  async takePending(tx: EntityManager, limit: number): Promise<StoredEvent[]> {
+    // TypeORM answers a DELETE … RETURNING with [rows, count].
+    const [rows]: [{ tenant_id: string; event_name: string; occurred_at: Date; site_id: string | null; session_id: string | null; user_id: string | null; source: string; attributes: Record<string, unknown> }[], number] = await tx.query(
+      `DELETE FROM analytics_rollup_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending LIMIT $1))
+       RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`, [limit]);
+    return rows.map((r) => ({ ...r, event_id: '', occurred_at: r.occurred_at.toISOString(), received_at: '', context: null, payload: null }));
+  }
+
+  /** Events stored but not yet folded. */
+  async pendingCount(): Promise<number> {
+    return Number((await this.db.query(`SELECT count(*) AS n FROM analytics_rollup_pending`))[0].n);
   }
 
   /** Records distinct units; returns only those not yet counted in their bucket. */

@@ -102,8 +102,10 @@ export class EventsRepository {
    * Records the events in the ledger and inserts only those it had not seen, in one statement:
    * a retried job, or an event already stored by another job, inserts nothing twice. Must run
    * inside the caller's transaction. `events` must not repeat a (tenant_id, event_id) pair.
+   * With `foldLater`, the stored events are also added to the rollups' pending table, in the same
+   * statement: whatever is stored is folded exactly once, whatever is not is never folded.
    */
-  async insertFresh(tx: EntityManager, events: StoredEvent[]): Promise<StoredKeys> {
+  async insertFresh(tx: EntityManager, events: StoredEvent[], opts: { foldLater: boolean }): Promise<StoredKeys> {
     const cols = {
       tenant: [] as string[], event: [] as string[], name: [] as string[], occurred: [] as string[],
       received: [] as string[], site: [] as (string | null)[], session: [] as (string | null)[],
@@ -149,11 +151,14 @@ export class EventsRepository {
            WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
              AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
                OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
-         RETURNING tenant_id, event_id
+         RETURNING tenant_id, event_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
+       ), pending AS (
+         INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)
+         SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored WHERE $13::boolean
        )
        SELECT tenant_id, event_id FROM stored`,
       [cols.tenant, cols.event, cols.name, cols.occurred, cols.received, cols.site, cols.session, cols.user,
-        cols.source, cols.attributes, cols.context, cols.payload],
+        cols.source, cols.attributes, cols.context, cols.payload, opts.foldLater],
     );
     return new Set(rows.map((r) => `${r.tenant_id}/${r.event_id}`));
   }

@@ -4,6 +4,7 @@ import { Queue, Worker } from 'bullmq';
 import { closeWorker, startWorker } from '../../app/job-runner';
 import { QueueName } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { RollupFolder } from '../rollups/rollup-folder';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
 import { QuarantineReplayService } from './quarantine-replay.service';
 import { RetentionService } from './retention.service';
@@ -24,6 +25,7 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
     private readonly replays: QuarantineReplayService,
     private readonly retention: RetentionService,
     private readonly subjects: SubjectDataService,
+    private readonly folder: RollupFolder,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     @InjectQueue(QueueName.Maintenance) private readonly maintenance: Queue,
   ) {}
@@ -44,7 +46,11 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
 
     this.workers.push(
       startWorker(QueueName.Ingest, {
-        'persist-events': async ({ events }) => this.storage.persist(events),
+        'persist-events': async ({ events }) => {
+          const outcome = await this.storage.persist(events);
+          if (outcome.inserted) this.folder.kick(); // fold what was just stored, while it is fresh
+          return outcome;
+        },
         'quarantine-events': async ({ events }) => ({ quarantined: await this.quarantine.insert(events) }),
         'replay-quarantine': async ({ tenantId }) => this.replays.replay(tenantId),
       }, this.config, { concurrency: this.config.worker.concurrency }),
@@ -55,9 +61,11 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
       }, this.config, { concurrency: 1 }),
     );
     for (const w of this.workers) void w.run();
+    this.folder.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.workers.map(closeWorker));
+    await this.folder.stop();
   }
 }
