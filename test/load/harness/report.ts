@@ -1,0 +1,160 @@
+import { BacklogSummary } from './backlog';
+import { CopyCeiling } from './copy-ceiling';
+import { fmt, Latency, pct } from './stats';
+import { Verification } from './traffic';
+
+/** One measured line: a service scenario or a baseline. */
+export interface Row {
+  key: string;
+  name: string;
+  kind: 'service' | 'baseline';
+  mode: 'closed' | 'open';
+  /** "50 connections" or "1,200 req/s offered" */
+  load: string;
+  batch: number | null;
+  seconds: number;
+  requests: number;
+  req_per_s: number;
+  latency_ms: Latency;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  /** per-process CPU shares during the load (1 = one core) */
+  cpu: Record<string, number>;
+  events_sent?: number;
+  events_accepted?: number;
+  events_accepted_per_s?: number;
+  events_persisted?: number;
+  events_persisted_per_s?: number;
+  persisted_at_load_end?: number;
+  verdicts?: Record<string, number>;
+  problems?: { body_counts: number; verdicts: number; accepted_twice: number; unreadable_bodies: number; examples: string[] };
+  verification?: Verification;
+  backlog?: BacklogSummary;
+  drain_seconds?: number;
+  cpu_drain?: Record<string, number>;
+  open_loop?: { offered_rate: number; scheduled: number; send_lag_p99_ms: number; tail_seconds: number };
+}
+
+export interface Target {
+  figure: string;
+  value: string;
+  baseline: string;
+  ratio: string;
+  target: string;
+  pass: boolean | null;
+}
+
+export interface Report {
+  started_at: string;
+  finished_at?: string;
+  machine: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  rows: Row[];
+  copy?: CopyCeiling;
+  targets: Target[];
+  failures: string[];
+}
+
+const notOk = (statuses: Record<string, number>, ok: number) =>
+  Object.entries(statuses).filter(([s]) => Number(s) !== ok).map(([s, n]) => `${s}: ${fmt(n)}`).join(', ');
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function figuresTable(r: Report): string {
+  const rows = r.rows.map((x) => {
+    const failed = [notOk(x.statuses, 202), x.errors ? `errors: ${fmt(x.errors)}` : '', x.timeouts ? `timeouts: ${fmt(x.timeouts)}` : ''].filter(Boolean).join(', ');
+    const v = x.verification;
+    return [
+      x.name,
+      x.load,
+      fmt(x.req_per_s),
+      fmt(x.events_accepted_per_s),
+      fmt(x.events_persisted_per_s),
+      fmt(x.latency_ms.p50, 1), fmt(x.latency_ms.p95, 1), fmt(x.latency_ms.p99, 1),
+      failed || '0',
+      x.backlog ? `${fmt(x.backlog.min)} / ${fmt(x.backlog.max)} / ${fmt(x.backlog.last)}` : '',
+      x.backlog ? x.backlog.trend : '',
+      x.drain_seconds !== undefined ? `${fmt(x.drain_seconds, 1)} s` : '',
+      v ? (v.ok ? `yes (${fmt(v.rows)})` : `**NO**: ${v.lost} lost, ${v.stored_twice} twice, ${v.stored_not_accepted} not accepted`) : '',
+    ];
+  });
+  if (r.copy) {
+    rows.push(['raw COPY into analytics_events_raw', `${fmt(r.copy.rows)} rows, ${r.copy.streams} streams × ${fmt(r.copy.chunk_rows)}-row chunks`, '', '', fmt(r.copy.rows_per_s), '', '', '', '0', '', '', '', `${fmt(r.copy.counted)} counted`]);
+  }
+  return table(['scenario', 'load', 'req/s', 'events/s accepted', 'events/s persisted', 'p50 ms', 'p95 ms', 'p99 ms', 'not 202', 'backlog min / max / last (jobs)', 'backlog', 'drained after load', 'every accepted event stored once'], rows);
+}
+
+/** "57 %", or "57 % (12 % other databases)" when other databases' backends were busy too. */
+function postgresShare(cpu: Record<string, number>): string {
+  const other = cpu.postgres_other_databases ?? 0;
+  return other >= 0.01 ? `${pct(cpu.postgres)} (${pct(other)} other databases)` : pct(cpu.postgres);
+}
+
+export function cpuTable(r: Report): string {
+  const cores = r.rows.find((x) => x.cpu.cores)?.cpu.cores ?? 2;
+  // CPU time of this run's processes (the machine's busy time less other work) per event accepted
+  // (service) or per request (baselines), in microseconds.
+  const own = (cpu: Record<string, number>) => cpu.machine - (cpu.other ?? 0) - (cpu.postgres_other_databases ?? 0);
+  const perUnit = (x: Row) => {
+    const per = x.kind === 'service' ? x.events_accepted_per_s : x.req_per_s;
+    return per ? `${fmt((own(x.cpu) * 1e6) / per)} µs per ${x.kind === 'service' ? 'event' : 'request'}` : '';
+  };
+  const rows = r.rows.map((x) => [
+    x.name,
+    x.kind === 'service' ? pct(x.cpu.api) : '',
+    x.kind === 'service' ? pct(x.cpu.worker) : '',
+    postgresShare(x.cpu), pct(x.cpu.redis), pct(x.cpu.generator),
+    x.kind === 'baseline' ? pct(x.cpu.server) : '',
+    `${pct(x.cpu.machine)} of ${cores * 100} %`, pct(x.cpu.other), perUnit(x),
+  ]);
+  if (r.copy) {
+    const c = r.copy.cpu;
+    rows.push(['raw COPY', '', '', postgresShare(c), pct(c.redis), pct(c.generator), '', `${pct(c.machine)} of ${cores * 100} %`, pct(c.other),
+      `${fmt((own(c) * 1e6) / r.copy.rows_per_s)} µs per row`]);
+  }
+  return table(['scenario', 'api', 'worker', 'postgres (all processes)', 'redis', 'load generator', 'bare server', 'machine busy', 'other', 'CPU of this run'], rows);
+}
+
+export function targetsTable(r: Report): string {
+  return table(['figure', 'service', 'baseline', 'ratio', 'target', ''],
+    r.targets.map((t) => [t.figure, t.value, t.baseline, t.ratio, t.target, t.pass === null ? 'info' : t.pass ? 'pass' : '**miss**']));
+}
+
+/** Scenarios during which other work took more than 15 % of a core (their figures are disturbed). */
+export function interference(r: Report): string {
+  const busy = [...r.rows.map((x) => ({ name: x.name, cpu: x.cpu })), ...(r.copy ? [{ name: 'raw COPY', cpu: r.copy.cpu }] : [])]
+    .map((x) => ({ name: x.name, share: (x.cpu.other ?? 0) + (x.cpu.postgres_other_databases ?? 0) }))
+    .filter((x) => x.share > 0.15);
+  return busy.length
+    ? `Other work on the machine (processes not of this run, other databases' backends) during: ${busy.map((x) => `${x.name} (${pct(x.share)})`).join(', ')}.`
+    : 'No other work on the machine above 15 % of a core during any scenario.';
+}
+
+export function markdown(r: Report): string {
+  const m = r.machine;
+  return [
+    `# Load run ${r.started_at}`,
+    '',
+    `${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}. `
+      + `${r.settings.seconds} s per scenario, ${r.settings.connections} connections for single events, ${r.settings.batch_connections} for batches.`,
+    '',
+    '## Figures',
+    '',
+    figuresTable(r),
+    '',
+    '## CPU share during the load (100 % = one core)',
+    '',
+    cpuTable(r),
+    '',
+    interference(r),
+    '',
+    '## Targets and ratios',
+    '',
+    targetsTable(r),
+    '',
+    r.failures.length ? `## FAILED\n\n${r.failures.map((f) => `- ${f}`).join('\n')}\n` : 'Every event answered accepted is in Postgres exactly once; nothing refused was stored.\n',
+  ].join('\n');
+}

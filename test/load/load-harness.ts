@@ -1,0 +1,381 @@
+/**
+ * npm run test:analytics:load — the load harness. Starts the service (api and worker as separate
+ * processes, on a fresh database `analytics_load` with its own Redis prefix) and drives it with
+ * single events, batches of 100 and 500, a mix with duplicates and invalid events (closed loop,
+ * autocannon), and open-loop runs at a fixed offered rate. Measures in the same run the ceilings
+ * it is compared with: bare Express 5 and bare node:http answering the same bodies, and raw COPY
+ * of the same rows into analytics_events_raw. Per scenario: requests/s, events/s accepted (from
+ * the 202 bodies) and persisted (counted in Postgres), latency percentiles of every response,
+ * the queue backlog over time, and the CPU share of every process. Fails (exit 1) if an accepted
+ * event is missing or stored twice, or anything crashes; a missed target is only reported.
+ *
+ *   npm run test:analytics:load
+ *   LOAD_SECONDS=5 LOAD_CONNECTIONS=50 LOAD_BATCH_CONNECTIONS=10 LOAD_RATE=600 LOAD_BATCH_RATE=50 npm run test:analytics:load
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import Redis from 'ioredis';
+import { backlogNow, BacklogSampler } from './harness/backlog';
+import { Child, freePort, stopAll } from './harness/children';
+import { closedLoop, LoadRun } from './harness/closed-loop';
+import { BATCH_PATH, EVENTS_PATH, settings } from './harness/config';
+import { copyCeiling } from './harness/copy-ceiling';
+import { openLoop, OpenLoopRun } from './harness/open-loop';
+import { progress } from './harness/progress';
+import { cpuShares, cpuSnapshot, setOwnDatabases, Watched } from './harness/proc-cpu';
+import { cpuTable, figuresTable, interference, markdown, Report, Row, Target, targetsTable } from './harness/report';
+import { dropDatabase, dropRedisKeys, freshDatabase, Service } from './harness/service';
+import { fmt, latencySummary, pct, round, sleep } from './harness/stats';
+import { PlainTraffic, RequestSource, ScenarioTraffic } from './harness/traffic';
+
+const S = settings.seconds;
+const statusRecord = (m: Map<number, number>) => Object.fromEntries([...m].map(([k, v]) => [String(k), v]));
+
+interface Drive {
+  name: string;
+  mode: 'closed' | 'open';
+  port: number;
+  path: string;
+  headers: Record<string, string>;
+  source: RequestSource;
+  connections?: number;
+  rate?: number;
+  /** extra text on the progress line */
+  status?: () => string;
+}
+
+/** Runs one load (closed or open loop) with a progress line. */
+async function drive(d: Drive): Promise<LoadRun | OpenLoopRun> {
+  const t0 = performance.now();
+  const run = d.mode === 'closed'
+    ? closedLoop({ port: d.port, path: d.path, connections: d.connections!, seconds: S, headers: d.headers, source: d.source })
+    : openLoop({ port: d.port, path: d.path, rate: d.rate!, seconds: S, sockets: settings.openSockets, headers: d.headers, source: d.source });
+  const ticker = setInterval(() => {
+    const elapsed = Math.min(S, Math.floor((performance.now() - t0) / 1000));
+    const phase = elapsed >= S && d.mode === 'open' ? 'waiting for answers' : `${elapsed}/${S} s`;
+    progress.update(`  ${d.name}: ${phase}, ${fmt(d.source.answered)} requests${d.status ? `, ${d.status()}` : ''}`);
+  }, 1000);
+  try {
+    return await run.done;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+function loadLabel(d: { mode: 'closed' | 'open'; connections?: number; rate?: number }): string {
+  return d.mode === 'closed' ? `${d.connections} connections` : `${fmt(d.rate)} req/s offered`;
+}
+
+// ---------------------------------------------------------------- baselines
+
+async function baselineServer(name: string, script: string, tenant: string, report: Report): Promise<void> {
+  const port = await freePort();
+  const server = new Child(name, join(__dirname, 'harness', script), {
+    ...process.env, NODE_ENV: 'production', PORT: String(port), LIMIT_KB: String(settings.maxPayloadKb),
+  });
+  try {
+    await server.waitFor(/listening/);
+    await warmUp(port, {}, tenant);
+    for (const b of [
+      { batch: null, path: EVENTS_PATH, connections: settings.connections, label: 'single events' },
+      { batch: 100, path: BATCH_PATH, connections: settings.batchConnections, label: 'batches of 100' },
+    ]) {
+      const source = new PlainTraffic(tenant, b.batch);
+      const watched: Watched = { server: server.pid };
+      const a = cpuSnapshot(watched);
+      const load = await drive({ name: `${name}, ${b.label}`, mode: 'closed', port, path: b.path, headers: {}, source, connections: b.connections });
+      const cpu = cpuShares(a, cpuSnapshot(watched));
+      if (server.crashed) throw new Error(`${server.crashed}:\n${server.output()}`);
+      const row: Row = {
+        key: `${name === 'bare Express 5' ? 'express' : 'http'}_${b.batch === null ? 'single' : `batch${b.batch}`}`,
+        name: `${name}: ${b.label}`, kind: 'baseline', mode: 'closed', load: loadLabel({ mode: 'closed', connections: b.connections }),
+        batch: b.batch, seconds: round(load.seconds, 2), requests: load.answered, req_per_s: load.answered / load.seconds,
+        latency_ms: latencySummary(load.latencies), statuses: statusRecord(source.statuses), errors: load.errors, timeouts: load.timeouts, cpu,
+      };
+      report.rows.push(row);
+      progress.log(`  ${row.name}: ${fmt(row.req_per_s)} req/s, p95 ${fmt(row.latency_ms.p95, 1)} ms, server CPU ${pct(cpu.server)}, generator ${pct(cpu.generator)}`);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A second of load before measuring, so that no figure includes JIT warm-up. */
+async function warmUp(port: number, headers: Record<string, string>, tenant: string): Promise<void> {
+  const source = new PlainTraffic(tenant, 10);
+  await closedLoop({ port, path: BATCH_PATH, connections: 4, seconds: 1, headers, source }).done;
+  const single = new PlainTraffic(tenant, null);
+  await closedLoop({ port, path: EVENTS_PATH, connections: 8, seconds: 1, headers, source: single }).done;
+}
+
+async function storageCeiling(report: Report): Promise<void> {
+  progress.log(`  raw COPY: building ${fmt(settings.copyRows)} rows...`);
+  const url = await freshDatabase(settings.copyDatabase);
+  try {
+    const copy = await copyCeiling(url, settings.copyRows, settings.copyChunk, settings.copyStreams);
+    report.copy = copy;
+    if (copy.counted !== copy.rows) throw new Error(`COPY baseline: ${copy.rows} rows sent, ${copy.counted} counted`);
+    progress.log(`  raw COPY: ${fmt(copy.rows_per_s)} rows/s (${fmt(copy.counted)} rows in ${fmt(copy.seconds, 1)} s, ${copy.streams} streams; rows built in ${fmt(copy.build_seconds, 1)} s before)`);
+  } finally {
+    await dropDatabase(settings.copyDatabase);
+  }
+}
+
+// ---------------------------------------------------------------- service scenarios
+
+interface ScenarioDef {
+  key: string;
+  name: string;
+  mode: 'closed' | 'open';
+  path: string;
+  batch: number | null;
+  connections?: number;
+  rate?: number;
+  plant?: { duplicates: number; invalid: number };
+}
+
+async function scenario(svc: Service, def: ScenarioDef, report: Report): Promise<Row> {
+  const traffic = new ScenarioTraffic(svc.tenant, def.batch, def.plant);
+  const sampler = new BacklogSampler(svc.queue).start();
+  try {
+    return await measure(svc, def, report, traffic, sampler);
+  } finally {
+    sampler.stop();
+  }
+}
+
+async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: ScenarioTraffic, sampler: BacklogSampler): Promise<Row> {
+  const watched: Watched = { api: svc.api.pid, worker: svc.worker.pid };
+  const t0 = performance.now();
+  const cpu0 = cpuSnapshot(watched);
+  const load = await drive({
+    name: def.name, mode: def.mode, port: svc.port, path: def.path, headers: svc.headers, source: traffic,
+    connections: def.connections, rate: def.rate, status: () => `backlog ${fmt(sampler.latest)} jobs`,
+  });
+  const cpu1 = cpuSnapshot(watched);
+  const loadEnd = performance.now();
+  const crash = svc.crashed();
+  if (crash) throw new Error(`${crash} during ${def.name}; last lines of the api:\n${svc.api.output(10)}\nof the worker:\n${svc.worker.output(10)}`);
+  const countSql = 'SELECT count(*)::int AS n FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2';
+  const persistedAtLoadEnd = (await svc.db.query<{ n: number }>(countSql, [svc.tenant, traffic.site])).rows[0].n;
+
+  // Drain: the backlog must reach zero before rows are counted (twice in a row: requests in
+  // flight when the load stopped may still be on their way into the queue).
+  let drained = 0;
+  for (let zeros = 0; ;) {
+    const n = await backlogNow(svc.queue);
+    const waited = (performance.now() - loadEnd) / 1000;
+    progress.update(`  ${def.name}: load done, draining: backlog ${fmt(n)} jobs, ${fmt(waited, 1)} s`);
+    if (n === 0 && zeros === 0) drained = performance.now();
+    zeros = n === 0 ? zeros + 1 : 0;
+    if (zeros === 2) break;
+    if (waited > settings.drainTimeout) throw new Error(`${def.name}: the queue did not drain within ${settings.drainTimeout} s (backlog ${n})`);
+    const c = svc.crashed();
+    if (c) throw new Error(`${c} while draining ${def.name}; last lines of the worker:\n${svc.worker.output(10)}`);
+    await sleep(100);
+  }
+  const cpu2 = cpuSnapshot(watched);
+  await sleep(600); // one more backlog sample after the drain
+  sampler.stop();
+  const verification = await traffic.verify(svc.db);
+  const open = 'offered_rate' in load ? load : undefined;
+  const acceptedEvents = traffic.counts.accepted;
+  // Open loop: the load lasts until the last scheduled request is answered.
+  const loadSeconds = (loadEnd - t0) / 1000;
+  const row: Row = {
+    key: def.key, name: def.name, kind: 'service', mode: def.mode, load: loadLabel(def), batch: def.batch,
+    seconds: round(loadSeconds, 2),
+    requests: load.answered,
+    req_per_s: load.answered / loadSeconds,
+    latency_ms: latencySummary(load.latencies),
+    statuses: statusRecord(traffic.statuses),
+    errors: load.errors,
+    timeouts: load.timeouts,
+    cpu: cpuShares(cpu0, cpu1),
+    cpu_drain: drained - loadEnd > 200 ? cpuShares(cpu1, cpu2) : undefined,
+    events_sent: traffic.counts.events_sent,
+    events_accepted: acceptedEvents,
+    events_accepted_per_s: acceptedEvents / loadSeconds,
+    events_persisted: verification.rows,
+    events_persisted_per_s: verification.rows / ((drained - t0) / 1000),
+    persisted_at_load_end: persistedAtLoadEnd,
+    verdicts: { ...traffic.counts },
+    problems: traffic.problems,
+    verification,
+    backlog: sampler.summary(loadSeconds),
+    drain_seconds: round((drained - loadEnd) / 1000, 2),
+    open_loop: open ? { offered_rate: open.offered_rate, scheduled: open.scheduled, send_lag_p99_ms: open.send_lag_p99_ms, tail_seconds: round(open.tail_seconds, 2) } : undefined,
+  };
+  report.rows.push(row);
+
+  const p = traffic.problems;
+  if (!verification.ok) {
+    report.failures.push(`${def.name}: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, `
+      + `${verification.stored_not_accepted} stored although refused (rows ${verification.rows}, distinct event ids ${verification.distinct_event_ids}, accepted ${traffic.acceptedCount})`);
+  }
+  if (p.body_counts || p.verdicts || p.accepted_twice || p.unreadable_bodies) {
+    report.failures.push(`${def.name}: ${p.body_counts} 202 bodies whose counts do not add up, ${p.verdicts} unexpected verdicts, `
+      + `${p.accepted_twice} events accepted twice, ${p.unreadable_bodies} unreadable bodies; e.g. ${p.examples.slice(0, 3).join(' | ')}`);
+  }
+  const b = row.backlog!;
+  progress.log(`  ${def.name}: ${fmt(row.req_per_s)} req/s, ${fmt(row.events_accepted_per_s)} events/s accepted, `
+    + `${fmt(row.events_persisted_per_s)} persisted/s, p50/p95/p99 ${fmt(row.latency_ms.p50, 1)}/${fmt(row.latency_ms.p95, 1)}/${fmt(row.latency_ms.p99, 1)} ms; `
+    + `backlog min/max/last ${b.min}/${b.max}/${b.last} jobs (${b.trend}), drained ${fmt(row.drain_seconds, 1)} s after the load; `
+    + `${fmt(acceptedEvents)} accepted, ${fmt(verification.rows)} stored, ${verification.ok ? 'each once' : 'MISMATCH'}`
+    + (verification.unanswered_stored ? ` (${verification.unanswered_stored} of them from requests in flight at the stop)` : ''));
+  return row;
+}
+
+// ---------------------------------------------------------------- targets
+
+function targets(report: Report): Target[] {
+  const row = (key: string) => report.rows.find((r) => r.key === key);
+  const out: Target[] = [];
+  const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : NaN);
+  const single = row('single'), expressSingle = row('express_single'), httpSingle = row('http_single');
+  const r1 = ratio(single?.req_per_s, expressSingle?.req_per_s);
+  out.push({ figure: 'single events, req/s (closed loop)', value: fmt(single?.req_per_s), baseline: `bare Express ${fmt(expressSingle?.req_per_s)}`, ratio: pct(r1), target: '≥ 50 % of bare Express', pass: Number.isFinite(r1) ? r1 >= 0.5 : false });
+  out.push({ figure: 'single events, req/s (closed loop)', value: fmt(single?.req_per_s), baseline: `bare node:http ${fmt(httpSingle?.req_per_s)}`, ratio: pct(ratio(single?.req_per_s, httpSingle?.req_per_s)), target: '', pass: null });
+  const open1 = row('open_single');
+  if (open1) {
+    out.push({ figure: `single events, p95 at ${fmt(open1.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(open1.latency_ms.p95, 1)} ms`, baseline: `${settings.openRate ? 'LOAD_RATE' : 'half of bare Express'}`, ratio: '', target: '≤ 15 ms', pass: open1.latency_ms.p95 <= 15 });
+    out.push({ figure: 'single events, answered ÷ offered (open loop)', value: `${fmt(open1.req_per_s)} req/s`, baseline: `${fmt(open1.open_loop!.offered_rate)} offered`, ratio: pct(open1.req_per_s / open1.open_loop!.offered_rate), target: '', pass: null });
+  }
+  const openB = row('open_batch100');
+  if (openB) {
+    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: '', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
+  }
+  const b100 = row('batch100'), express100 = row('express_batch100');
+  out.push({ figure: 'batches of 100, req/s (closed loop)', value: fmt(b100?.req_per_s), baseline: `bare Express ${fmt(express100?.req_per_s)}`, ratio: pct(ratio(b100?.req_per_s, express100?.req_per_s)), target: '', pass: null });
+  const copy = report.copy?.rows_per_s;
+  for (const key of ['batch100', 'batch500', 'mix']) {
+    const r = row(key);
+    if (!r) continue;
+    const q = ratio(r.events_persisted_per_s, copy);
+    const flat = r.backlog?.trend !== 'growing';
+    out.push({
+      figure: `${r.name}, events persisted/s (backlog ${r.backlog?.trend})`, value: fmt(r.events_persisted_per_s), baseline: `COPY ${fmt(copy)} rows/s`, ratio: pct(q),
+      target: key === 'mix' ? '' : '≥ 40 % of COPY, backlog flat', pass: key === 'mix' ? null : Number.isFinite(q) && q >= 0.4 && flat,
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+
+async function versions(): Promise<{ postgres: string; redis: string }> {
+  const c = new Client({ connectionString: settings.adminUrl });
+  await c.connect();
+  const postgres = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0];
+  await c.end();
+  const r = new Redis(settings.redisUrl, { lazyConnect: true });
+  await r.connect();
+  const redis = /redis_version:(\S+)/.exec(await r.info('server'))?.[1] ?? '?';
+  r.disconnect();
+  return { postgres, redis };
+}
+
+async function cleanup(svc: Service | null): Promise<void> {
+  progress.end();
+  await svc?.stop().catch((e: unknown) => console.error(`stopping the service: ${(e as Error).message}`));
+  await stopAll().catch(() => undefined);
+  await dropRedisKeys(settings.redisPrefix).catch((e: unknown) => console.error(`Redis keys left under ${settings.redisPrefix}: ${(e as Error).message}`));
+  for (const db of [settings.database, settings.copyDatabase]) {
+    await dropDatabase(db).catch((e: unknown) => console.error(`database ${db} left: ${(e as Error).message}`));
+  }
+}
+
+function writeResults(report: Report): string {
+  const dir = join(process.cwd(), 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = join(dir, `load-${report.started_at.replace(/[:.]/g, '-')}`);
+  writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(`${base}.md`, markdown(report));
+  return base;
+}
+
+async function main(): Promise<void> {
+  setOwnDatabases([settings.database, settings.copyDatabase]);
+  const v = await versions();
+  const report: Report = {
+    started_at: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model.trim(), memory_gib: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()}`, node: process.versions.node, ...v,
+    },
+    settings: {
+      seconds: S, connections: settings.connections, batch_connections: settings.batchConnections,
+      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate, open_sockets: settings.openSockets,
+      copy_rows: settings.copyRows, copy_chunk: settings.copyChunk, copy_streams: settings.copyStreams,
+    },
+    rows: [],
+    targets: [],
+    failures: [],
+  };
+  let svc: Service | null = null;
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    progress.log(`${sig}: stopping and cleaning up...`);
+    void cleanup(svc).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  progress.log(`Load harness: ${S} s per scenario, ${settings.connections} connections (single events), ${settings.batchConnections} (batches); `
+    + `${report.machine.cpus} cores, Node ${report.machine.node}, PostgreSQL ${v.postgres}, Redis ${v.redis}`);
+  try {
+    progress.log('Baselines:');
+    // Any tenant id: the baselines only parse the bodies.
+    const anyTenant = '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10';
+    await baselineServer('bare node:http', 'bare-http.js', anyTenant, report);
+    await baselineServer('bare Express 5', 'bare-express.js', anyTenant, report);
+    await storageCeiling(report);
+
+    progress.log('Service (api and worker processes, fresh database):');
+    svc = new Service();
+    await svc.start();
+    await warmUp(svc.port, svc.headers, svc.tenant);
+    while ((await backlogNow(svc.queue)) > 0) await sleep(100);
+
+    const expressSingle = report.rows.find((r) => r.key === 'express_single')?.req_per_s ?? 1000;
+    const openRate = settings.openRate ?? Math.max(1, Math.round(expressSingle / 2));
+    const defs: ScenarioDef[] = [
+      { key: 'single', name: 'single events', mode: 'closed', path: EVENTS_PATH, batch: null, connections: settings.connections },
+      { key: 'batch100', name: 'batches of 100', mode: 'closed', path: BATCH_PATH, batch: 100, connections: settings.batchConnections },
+      { key: 'batch500', name: 'batches of 500', mode: 'closed', path: BATCH_PATH, batch: 500, connections: settings.batchConnections },
+      { key: 'mix', name: 'batches of 100, 5 % duplicates, 1 % invalid', mode: 'closed', path: BATCH_PATH, batch: 100, connections: settings.batchConnections, plant: { duplicates: 0.05, invalid: 0.01 } },
+      { key: 'open_single', name: 'single events, open loop', mode: 'open', path: EVENTS_PATH, batch: null, rate: openRate },
+      { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: settings.openBatchRate },
+    ];
+    for (const def of defs) await scenario(svc, def, report);
+
+    const doubled = Number((await svc.db.query('SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw')).rows[0].n);
+    if (doubled !== 0) report.failures.push(`${doubled} event(s) stored twice in analytics_events_raw over the whole run`);
+  } catch (err) {
+    report.failures.push(`crash: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    await cleanup(svc);
+  }
+
+  report.targets = targets(report);
+  report.finished_at = new Date().toISOString();
+  const base = writeResults(report);
+  console.log(`\n## Figures\n\n${figuresTable(report)}\n\n## CPU share during the load (100 % = one core)\n\n${cpuTable(report)}\n\n${interference(report)}\n\n## Targets and ratios\n\n${targetsTable(report)}\n`);
+  console.log(`Results: ${base}.json, ${base}.md`);
+  if (report.failures.length) {
+    console.error(`\nFAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`);
+  } else {
+    console.log('Every event answered accepted is in Postgres exactly once; nothing refused was stored.');
+  }
+  // Sockets of an interrupted load may still be open: the run is over, whatever they hold.
+  process.exit(report.failures.length ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
