@@ -23,7 +23,8 @@ export class RedisClient extends Redis implements OnApplicationShutdown {
   readonly prefix: string;
 
   constructor(@Inject(AnalyticsConfig) config: AnalyticsConfig) {
-    super(redisOptions(config, true));
+    // Commands of concurrent requests issued in one tick travel in one write (auto-pipelining).
+    super({ ...redisOptions(config, true), enableAutoPipelining: true });
     this.prefix = config.redis.prefix;
     this.on('error', () => undefined); // reconnects by itself; health checks report the state
   }

@@ -62,7 +62,7 @@ interface Scenario { name: string; path: string; batch: number; connections: num
  * runs, and the timeseries is polled until each one is visible. Milliseconds from the 202 to the
  * report showing it.
  */
-async function measureFreshness(until: () => boolean): Promise<number[]> {
+async function measureFreshness(until: () => boolean, markers: { sent: number }): Promise<number[]> {
   const delays: number[] = [];
   const api = `http://127.0.0.1:${PORT}/api/v1/analytics`;
   while (!until()) {
@@ -70,6 +70,7 @@ async function measureFreshness(until: () => boolean): Promise<number[]> {
     const event = { ...makeEvent({ tenant_id: TENANT, event_name: 'voice.barge_in', site_id: site }) };
     const sent = await fetch(`${api}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(event) });
     if (sent.status !== 202) continue;
+    markers.sent++;
     const acceptedAt = performance.now();
     const minute = Math.floor(Date.parse(event.occurred_at as string) / 60_000) * 60_000;
     const body = JSON.stringify({ tenantId: TENANT, metric: 'voice.barge_in_count', grain: '1m', site_id: site, from: new Date(minute).toISOString(), to: new Date(minute + 60_000).toISOString() });
@@ -111,7 +112,8 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   });
   let loadDone = false;
-  const freshness = s.freshness ? measureFreshness(() => loadDone) : Promise.resolve([] as number[]);
+  const markers = { sent: 0 };
+  const freshness = s.freshness ? measureFreshness(() => loadDone, markers) : Promise.resolve([] as number[]);
   let ticks = 0;
   const progress = setInterval(() => {
     ticks++;
@@ -132,7 +134,8 @@ async function run(s: Scenario, db: Client, queue: Queue) {
   process.stderr.write('\n');
   const after = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
   const doubled = Number((await db.query(`SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw`)).rows[0].n);
-  const accepted = (statuses.get(202) ?? 0) * s.batch;
+  // the load's events, and the freshness markers sent alongside it
+  const accepted = (statuses.get(202) ?? 0) * s.batch + markers.sent;
   latencies.sort((a, b) => a - b);
   return {
     scenario: s.name,
