@@ -384,11 +384,16 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       await new Promise((r) => setTimeout(r, 600)); // a few fold rounds fail meanwhile
       expect(Number((await t.db.query('SELECT count(*) AS n FROM analytics_rollup_pending')).rows[0].n)).toBeGreaterThanOrEqual(7);
       expect(await count()).toBe(before);
+      // operators see the fold's lag
+      const stats = await t.get('/api/v1/analytics/stats', op.admin);
+      expect(stats.json.service.rollups).toEqual({ enabled: true, pending_events: expect.any(Number) });
+      expect(stats.json.service.rollups.pending_events).toBeGreaterThanOrEqual(7);
     } finally {
       await t.db.query('ALTER TABLE analytics_rollups DROP CONSTRAINT fold_blocked');
     }
     await settled(t);
     expect(await count()).toBe(before + 7);
+    expect((await t.get('/api/v1/analytics/stats', op.admin)).json.service.rollups.pending_events).toBe(0);
   });
 
   it('gives hand-computed funnel answers: counts, conversions, median times', async () => {

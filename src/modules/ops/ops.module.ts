@@ -5,6 +5,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { QueueName } from '../../app/queues';
 import { AdminPagesMiddleware } from '../auth/admin-pages.middleware';
 import { IngestionModule } from '../ingestion/ingestion.module';
+import { RollupsModule } from '../rollups/rollups.module';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 
@@ -12,6 +13,7 @@ import { StatsService } from './stats.service';
 @Module({
   imports: [
     IngestionModule,
+    RollupsModule,
     BullBoardModule.forRoot({
       route: '/admin/queues',
       adapter: ExpressAdapter,
