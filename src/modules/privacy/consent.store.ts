@@ -16,21 +16,29 @@ type Subject = string; // redis key of a session or user
 export class ConsentStore {
   constructor(private readonly redis: RedisClient) {}
 
-  private subjects(e: StoredEvent): Subject[] {
-    const hash = (kind: string, id: string) => this.redis.key('consent', e.tenant_id, kind, createHash('sha256').update(id).digest('hex').slice(0, 32));
-    return [...(e.session_id ? [hash('s', e.session_id)] : []), ...(e.user_id ? [hash('u', e.user_id)] : [])];
+  /** The Redis keys of an event's session and user; `memo` spares hashing an id twice in one request. */
+  private subjects(e: StoredEvent, memo: Map<string, Subject>): Subject[] {
+    const key = (kind: string, id: string) => {
+      const k = `${e.tenant_id}|${kind}|${id}`;
+      let subject = memo.get(k);
+      if (subject === undefined) memo.set(k, (subject = this.redis.key('consent', e.tenant_id, kind, createHash('sha256').update(id).digest('hex').slice(0, 32))));
+      return subject;
+    };
+    return [...(e.session_id ? [key('s', e.session_id)] : []), ...(e.user_id ? [key('u', e.user_id)] : [])];
   }
 
   /** For each event, whether it may be kept; records withdrawals and renewed consent. */
   async decide(events: StoredEvent[], retentionDays: number): Promise<boolean[]> {
-    const keys = [...new Set(events.flatMap((e) => this.subjects(e)))];
+    const memo = new Map<string, Subject>();
+    const perEvent = events.map((e) => this.subjects(e, memo));
+    const keys = [...new Set(perEvent.flat())];
     if (keys.length === 0) return events.map((e) => consentOf(e) !== false);
     const withdrawn = new Map<Subject, boolean>();
     (await this.redis.mget(...keys)).forEach((v, i) => withdrawn.set(keys[i], v !== null));
     const changed = new Set<Subject>();
-    const verdicts = events.map((e) => {
+    const verdicts = events.map((e, i) => {
       const consent = consentOf(e);
-      const subjects = this.subjects(e);
+      const subjects = perEvent[i];
       if (consent === false || consent === true) {
         for (const s of subjects) {
           if (withdrawn.get(s) !== !consent) changed.add(s);
