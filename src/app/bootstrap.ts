@@ -25,6 +25,8 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  // No ETag: Express would hash every answer for it, and no answer of this API is cached conditionally.
+  app.set('etag', false);
   app.set('trust proxy', true);
   // CSP off: the JSON API needs none, and Swagger UI and Bull Board run inline scripts.
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
