@@ -65,19 +65,25 @@ interface Slot {
   suffix: string;
 }
 
-/** The rollup rows one event lands in: three levels × (site or all) × (source or all). */
-function slotsOf(e: StoredEvent, buckets: Map<number, string>): Slot[] {
+/**
+ * The rollup rows one event lands in: three levels × (site or all) × (source or all). Events of
+ * the same minute, site and source share one list, so that its key strings are built (and hashed
+ * by the Maps that use them) once, not once per event.
+ */
+function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
   const t = Date.parse(e.occurred_at);
   const site = e.site_id ?? NO_SITE;
+  const cacheKey = `${Math.floor(t / 60_000)}|${site}|${e.source}`;
+  const cached = cache.get(cacheKey);
+  if (cached) return cached;
   const slots: Slot[] = [];
   for (const { level, ms } of LEVELS) {
-    const start = Math.floor(t / ms) * ms;
-    let bucket = buckets.get(start);
-    if (bucket === undefined) buckets.set(start, (bucket = new Date(start).toISOString()));
+    const bucket = new Date(Math.floor(t / ms) * ms).toISOString();
     for (const site_id of [site, ALL_SITES]) {
       for (const source of [e.source, ALL_SOURCES]) slots.push({ level, bucket, site_id, source, suffix: slotSuffix(level, site_id, source, bucket) });
     }
   }
+  cache.set(cacheKey, slots);
   return slots;
 }
 
@@ -87,11 +93,13 @@ function slotsOf(e: StoredEvent, buckets: Map<number, string>): Slot[] {
  * Pure, so the fold and the brute-force check in tests share nothing but the catalog.
  */
 export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = METRICS): { deltas: RollupDelta[]; members: Membership[] } {
-  const deltas = new Map<string, RollupDelta>();
+  // Deltas by "tenant|metric", then by slot suffix: the long suffix strings are shared between
+  // events (see slotsOf), so most lookups hash nothing new.
+  const deltas = new Map<string, Map<string, RollupDelta>>();
   const members: Membership[] = [];
-  const buckets = new Map<number, string>(); // ISO strings of bucket starts, shared by the whole job
+  const slotCache = new Map<string, Slot[]>();
   for (const e of events) {
-    let slots: Slot[] | null = null; // computed once per event, only if some metric wants it
+    let slots: Slot[] | null = null; // looked up once per event, only if some metric wants it
     for (const m of metrics) {
       const inOf = matches(m.of, e);
       const inNum = m.numerator ? matches(m.numerator, e) : false;
@@ -100,19 +108,21 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
         for (const [side, sel, hit] of [['d', m.of, inOf], ['n', m.numerator!, inNum]] as const) {
           const unit = hit ? field(e, sel.distinct!) : undefined;
           if (unit === undefined || unit === null || unit === '') continue;
-          slots ??= slotsOf(e, buckets);
+          slots ??= slotsOf(e, slotCache);
           for (const sl of slots) members.push({ tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, side, unit: String(unit) });
         }
         continue;
       }
       const value = m.attribute ? field(e, m.attribute) : undefined;
       if (m.attribute && (typeof value !== 'number' || !Number.isFinite(value))) continue; // an optional attribute left out
-      slots ??= slotsOf(e, buckets);
+      slots ??= slotsOf(e, slotCache);
       const sketchIndexValue = m.aggregation === 'percentile' && typeof value === 'number' ? Math.max(0, value) : null;
+      const prefix = `${e.tenant_id}|${m.name}`;
+      let rows = deltas.get(prefix);
+      if (!rows) deltas.set(prefix, (rows = new Map()));
       for (const sl of slots) {
-        const key = `${e.tenant_id}|${m.name}|${sl.suffix}`; // = rollupKey of this row, suffix built once per event
-        let d = deltas.get(key);
-        if (!d) deltas.set(key, (d = { tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
+        let d = rows.get(sl.suffix);
+        if (!d) rows.set(sl.suffix, (d = { tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
         if (inOf) d.count++;
         if (inNum) d.num++;
         if (typeof value === 'number' && inOf) {
@@ -124,6 +134,8 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       }
     }
   }
-  // Sorted by key, so that concurrent folds lock rows in one order.
-  return { deltas: [...deltas.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d), members };
+  // Sorted by rollupKey, so that concurrent folds lock rows in one order.
+  const all: [string, RollupDelta][] = [];
+  for (const [prefix, rows] of deltas) for (const [suffix, d] of rows) all.push([`${prefix}|${suffix}`, d]);
+  return { deltas: all.sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d), members };
 }

@@ -39,7 +39,10 @@ export class RollupRepository {
     const [rows]: [{ tenant_id: string; event_name: string; occurred_at: Date; site_id: string | null; session_id: string | null; user_id: string | null; source: string; attributes: Record<string, unknown> }[], number] = await tx.query(
       `DELETE FROM analytics_rollup_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending LIMIT $1))
        RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`, [limit]);
-    return rows.map((r) => ({ ...r, event_id: '', occurred_at: r.occurred_at.toISOString(), received_at: '', context: null, payload: null }));
+    return rows.map((r) => ({
+      tenant_id: r.tenant_id, event_name: r.event_name, occurred_at: r.occurred_at.toISOString(), site_id: r.site_id, session_id: r.session_id,
+      user_id: r.user_id, source: r.source, attributes: r.attributes, event_id: '', received_at: '', context: null, payload: null,
+    }));
   }
 
   /** Events stored but not yet folded. */
