@@ -2,25 +2,25 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { RedisClient } from '../../app/redis.provider';
 import { DedupeStore } from './dedupe.store';
 
-/** An in-memory stand-in for the few Redis calls the store makes (SET NX PX in a pipeline, DEL). */
+/**
+ * An in-memory stand-in for the Redis calls the store makes: its claim script (SET NX PX on each
+ * key, 1 where set) and DEL. The script itself runs against the real Redis in the integration tests.
+ */
 class FakeRedis {
   readonly data = new Map<string, { value: string; ttl: number }>();
+  readonly scripts = new Set<string>();
   failNext = false;
   key(...parts: string[]) { return `p:${parts.join(':')}`; }
-  pipeline() {
-    const ops: [string, string, number][] = [];
-    const p = {
-      set: (k: string, v: string, _px: string, ttl: number, _nx: string) => { ops.push([k, v, ttl]); return p; },
-      exec: async () => {
-        if (this.failNext) return ops.map(() => [new Error('READONLY'), null]);
-        return ops.map(([k, v, ttl]) => {
-          if (this.data.has(k)) return [null, null];
-          this.data.set(k, { value: v, ttl });
-          return [null, 'OK'];
-        });
-      },
-    };
-    return p;
+  defineCommand(name: string) { this.scripts.add(name); }
+  async analyticsClaim(numKeys: number, ...args: (string | number)[]) {
+    if (this.failNext) throw new Error('READONLY');
+    const keys = args.slice(0, numKeys) as string[];
+    const ttl = Number(args[numKeys]);
+    return keys.map((k) => {
+      if (this.data.has(k)) return 0;
+      this.data.set(k, { value: '1', ttl });
+      return 1;
+    });
   }
   async del(...keys: string[]) { keys.forEach((k) => this.data.delete(k)); return keys.length; }
 }
@@ -34,6 +34,7 @@ describe('DedupeStore', () => {
   beforeEach(() => {
     redis = new FakeRedis();
     store = new DedupeStore(redis as unknown as RedisClient, config);
+    expect(redis.scripts.has('analyticsClaim')).toBe(true);
   });
 
   it('claims each (tenant, event) once, the first occurrence winning inside one call', async () => {
