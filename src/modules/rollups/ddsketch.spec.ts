@@ -48,7 +48,7 @@ describe('DDSketch', () => {
   it('merging sketches equals sketching the union, bucket for bucket', () => {
     const a = Array.from({ length: 5000 }, () => r() * 100);
     const b = Array.from({ length: 7000 }, () => 50 + r() * 1000);
-    const merged = DDSketch.from(new DDSketch().toJSON());
+    const merged = new DDSketch();
     const sa = new DDSketch();
     const sb = new DDSketch();
     a.forEach((v) => sa.add(v));
@@ -60,9 +60,7 @@ describe('DDSketch', () => {
     expectAccurate([...a, ...b], merged);
   });
 
-  it('round-trips through JSON and answers null when empty', () => {
-    const s = new DDSketch().add(3).add(0).add(250, 4);
-    expect(DDSketch.from(JSON.parse(JSON.stringify(s))).toJSON()).toEqual(s.toJSON());
+  it('answers null when empty and refuses negative values', () => {
     expect(new DDSketch().quantile(0.5)).toBeNull();
     expect(() => new DDSketch().add(-1)).toThrow(RangeError);
   });

@@ -1,8 +1,8 @@
 /**
  * A DDSketch-style mergeable quantile sketch for non-negative values: logarithmic buckets with
  * relative accuracy α (γ = (1+α)/(1−α)), so any quantile is within α of the exact value's
- * neighbourhood, and two sketches merge by adding bucket counts. Serialized as
- * `{"z": zeroCount, "b": {"<index>": count}}`, which Postgres merges with analytics_sketch_merge.
+ * neighbourhood, and two sketches merge by adding bucket counts. Stored in the compact binary form
+ * of `encode`; `toJSON` shows the buckets as `{"z": zeroCount, "b": {"<index>": count}}`.
  */
 export const RELATIVE_ACCURACY = 0.01;
 const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
@@ -20,12 +20,6 @@ export class DDSketch {
   private readonly buckets = new Map<number, number>();
   count = 0;
 
-  static from(data: SketchData | null | undefined): DDSketch {
-    const s = new DDSketch();
-    if (data) s.mergeData(data);
-    return s;
-  }
-
   add(value: number, times = 1): this {
     if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`DDSketch takes finite values ≥ 0 (got ${value})`);
     if (value <= MIN_VALUE) this.zero += times;
@@ -41,17 +35,6 @@ export class DDSketch {
     this.zero += other.zero;
     for (const [i, c] of other.buckets) this.buckets.set(i, (this.buckets.get(i) ?? 0) + c);
     this.count += other.count;
-    return this;
-  }
-
-  mergeData(data: SketchData): this {
-    this.zero += data.z;
-    this.count += data.z;
-    for (const [k, c] of Object.entries(data.b)) {
-      const i = Number(k);
-      this.buckets.set(i, (this.buckets.get(i) ?? 0) + c);
-      this.count += c;
-    }
     return this;
   }
 

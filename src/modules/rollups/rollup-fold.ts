@@ -92,7 +92,7 @@ function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
  * aggregated per rollup row, and the distinct units that distinct-rate metrics must try to add.
  * Pure, so the fold and the brute-force check in tests share nothing but the catalog.
  */
-export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = METRICS): { deltas: RollupDelta[]; members: Membership[] } {
+export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = METRICS): { deltas: Map<string, RollupDelta>; members: Membership[] } {
   // Deltas by "tenant|metric", then by slot suffix: the long suffix strings are shared between
   // events (see slotsOf), so most lookups hash nothing new.
   const deltas = new Map<string, Map<string, RollupDelta>>();
@@ -122,7 +122,7 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       if (!rows) deltas.set(prefix, (rows = new Map()));
       for (const sl of slots) {
         let d = rows.get(sl.suffix);
-        if (!d) rows.set(sl.suffix, (d = { tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
+        if (!d) rows.set(sl.suffix, (d = emptyDelta({ tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source })));
         if (inOf) d.count++;
         if (inNum) d.num++;
         if (typeof value === 'number' && inOf) {
@@ -134,8 +134,40 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       }
     }
   }
-  // Sorted by rollupKey, so that concurrent folds lock rows in one order.
-  const all: [string, RollupDelta][] = [];
-  for (const [prefix, rows] of deltas) for (const [suffix, d] of rows) all.push([`${prefix}|${suffix}`, d]);
-  return { deltas: all.sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d), members };
+  // Flattened, keyed by rollupKey.
+  const byKey = new Map<string, RollupDelta>();
+  for (const [prefix, rows] of deltas) for (const [suffix, d] of rows) byKey.set(`${prefix}|${suffix}`, d);
+  return { deltas: byKey, members };
+}
+
+function emptyDelta(k: RollupKey): RollupDelta {
+  return { tenant_id: k.tenant_id, metric: k.metric, level: k.level, bucket: k.bucket, site_id: k.site_id, source: k.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null };
+}
+
+/** Counts members new to their bucket into their rows' deltas: `d` the denominator, `n` the numerator. */
+export function countMembers(deltas: Map<string, RollupDelta>, fresh: Membership[]): void {
+  for (const m of fresh) {
+    const k = rollupKey(m);
+    let d = deltas.get(k);
+    if (!d) deltas.set(k, (d = emptyDelta(m)));
+    if (m.side === 'd') d.count++;
+    else d.num++;
+  }
+}
+
+/**
+ * Members without repeats, sorted by key. Concurrent folds that share members (the same search or
+ * session in neighbouring jobs) then take their row locks in one order and never deadlock.
+ */
+export function inLockOrder(members: Membership[]): Membership[] {
+  return sortedByKey(new Map(members.map((m) => [`${rollupKey(m)}|${m.side}|${m.unit}`, m])));
+}
+
+/** Rollup deltas sorted by rollupKey, the order every fold locks rows in. */
+export function inKeyOrder(deltas: Map<string, RollupDelta>): RollupDelta[] {
+  return sortedByKey(deltas);
+}
+
+function sortedByKey<T>(byKey: Map<string, T>): T[] {
+  return [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, v]) => v);
 }
