@@ -14,7 +14,7 @@
  *   BENCH_EVENTS=1000000 npm run bench:reports         # a quicker run
  *   BENCH_REUSE=1 npm run bench:reports                # keep the loaded database, measure again
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -23,7 +23,9 @@ import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { StoredEvent } from '../../src/app/queues';
-import { foldEvents, rollupKey, RollupDelta } from '../../src/modules/rollups/rollup-fold';
+import { countMembers, foldEvents, inLockOrder } from '../../src/modules/rollups/rollup-fold';
+import { startApiProcess } from '../support/worker-process';
+import { RAW_COLUMNS, copyText, rawCopyLine } from './copy-rows';
 import { rng } from '../support/hostile';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
@@ -34,8 +36,6 @@ const RAW_ROUNDS = Number(process.env.BENCH_RAW_ROUNDS ?? 5);
 const REUSE = process.env.BENCH_REUSE === '1';
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'analytics_reports_bench';
-const PORT = Number(process.env.BENCH_PORT ?? 3110);
-const RAW_PORT = PORT + 1;
 const DAY = 86_400_000;
 const MINUTE_DAYS = 14;
 
@@ -170,32 +170,9 @@ function pickWeighted<T>(r: ReturnType<typeof rng>, items: [T, number][]): T {
   return items[items.length - 1][0];
 }
 
-/** Text-format COPY escaping. */
-function esc(v: string | null): string {
-  if (v === null) return '\\N';
-  return v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
-}
-
 /** A COPY stream fed by an async generator of text lines, with backpressure. */
 async function copyInto(db: Client, sql: string, lines: AsyncIterable<string>): Promise<void> {
   await pipeline(Readable.from(lines), db.query(copyFrom(sql)));
-}
-
-/** Adds the distinct units of distinct-rate metrics to their rollup cells, as RollupService does. */
-function withMembers(deltas: RollupDelta[], members: ReturnType<typeof foldEvents>['members']): RollupDelta[] {
-  const byKey = new Map(deltas.map((d) => [rollupKey(d), d]));
-  const seen = new Set<string>();
-  for (const m of members) {
-    const k = rollupKey(m);
-    const mk = `${k}|${m.side}|${m.unit}`;
-    if (seen.has(mk)) continue;
-    seen.add(mk);
-    let d = byKey.get(k);
-    if (!d) byKey.set(k, (d = { tenant_id: m.tenant_id, metric: m.metric, level: m.level, bucket: m.bucket, site_id: m.site_id, source: m.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null }));
-    if (m.side === 'd') d.count++;
-    else d.num++;
-  }
-  return [...byKey.values()];
 }
 
 async function load(tenants: { id: string; sites: string[]; users: number }[], now: number): Promise<{ rollupRows: number; seconds: number }> {
@@ -232,7 +209,7 @@ async function load(tenants: { id: string; sites: string[]; users: number }[], n
     }
   }
   const consumers = Promise.all([
-    copyInto(raw, `COPY analytics_events_raw (tenant_id, event_id, event_name, occurred_at, received_at, site_id, session_id, user_id, source, attributes, context, payload) FROM STDIN`, drain(rawLines)),
+    copyInto(raw, `COPY analytics_events_raw (${RAW_COLUMNS.join(', ')}) FROM STDIN`, drain(rawLines)),
     copyInto(ledger, `COPY analytics_dedupe_ledger (tenant_id, event_id, occurred_at) FROM STDIN`, drain(ledgerLines)),
     copyInto(rollups, `COPY analytics_rollups (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch) FROM STDIN`, drain(rollupLines)),
   ]);
@@ -245,18 +222,16 @@ async function load(tenants: { id: string; sites: string[]; users: number }[], n
       for (let k = 0; k < tenants.length; k++) {
         const count = Math.floor(dayTotal / tenants.length) + (k < dayTotal % tenants.length ? 1 : 0);
         const events = tenantDay(r, tenants[k], dayStart, count, now);
-        const rl: string[] = [];
-        const ll: string[] = [];
-        for (const e of events) {
-          rl.push(`${e.tenant_id}\t${e.event_id}\t${e.event_name}\t${e.occurred_at}\t${e.received_at}\t${e.site_id}\t${e.session_id}\t${esc(e.user_id)}\t${e.source}\t${esc(JSON.stringify(e.attributes))}\t${esc(JSON.stringify(e.context))}\t\\N\n`);
-          ll.push(`${e.tenant_id}\t${e.event_id}\t${e.occurred_at}\n`);
-        }
+        const rl = events.map(rawCopyLine);
+        const ll = events.map((e) => `${e.tenant_id}\t${e.event_id}\t${e.occurred_at}\n`);
+        // the worker's fold; every unit is new to these buckets, as the fold's member check would find
         const { deltas, members } = foldEvents(events);
+        countMembers(deltas, inLockOrder(members));
         const cells: string[] = [];
-        for (const c of withMembers(deltas, members)) {
+        for (const c of deltas.values()) {
           if (c.level === 'm' && Date.parse(c.bucket) < minuteFrom) continue;
-          const num = (x: number | null) => (x === null ? '\\N' : String(x));
-          cells.push(`${c.tenant_id}\t${c.metric}\t${c.level}\t${c.bucket}\t${c.site_id}\t${c.source}\t${c.count}\t${c.num}\t${c.sum}\t${num(c.min)}\t${num(c.max)}\t${c.sketch ? `\\\\x${c.sketch.encode().toString('hex')}` : '\\N'}\n`);
+          const sketch = c.sketch ? `\\x${c.sketch.encode().toString('hex')}` : null;
+          cells.push(`${[c.tenant_id, c.metric, c.level, c.bucket, c.site_id, c.source, c.count, c.num, c.sum, c.min, c.max, sketch].map(copyText).join('\t')}\n`);
         }
         rollupRows += cells.length;
         rawLines.push(rl);
@@ -281,32 +256,29 @@ async function load(tenants: { id: string; sites: string[]; users: number }[], n
 
 // ---------------------------------------------------------------------------------------------
 
-function startApi(port: number, extra: Record<string, string>): { child: ChildProcess; out: () => string } {
-  const child = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'main.js')], {
-    env: { ...process.env, NODE_ENV: 'development', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', DATABASE_URL: dbUrl(DB), ANALYTICS_REDIS_PREFIX: `rbench${process.pid}`,
-      ANALYTICS_RATE_LIMIT_RPS: '1000000', ...extra },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  return { child, out: () => out };
+type Api = Awaited<ReturnType<typeof startApiProcess>>;
+
+/** An api on the bench database (development: the first start migrates it and seeds a demo tenant). */
+function startApi(extra: Record<string, string>): Promise<Api> {
+  return startApiProcess({
+    ...(process.env as Record<string, string>), NODE_ENV: 'development', LOG_LEVEL: 'warn', DATABASE_URL: dbUrl(DB),
+    ANALYTICS_REDIS_PREFIX: `rbench${process.pid}`, ANALYTICS_RATE_LIMIT_RPS: '1000000', ...extra,
+  }, 60_000);
 }
 
-async function waitHealthy(port: number): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/api/v1/analytics/health/live`)).ok) return; } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the api on :${port} did not become healthy`);
+async function stop(api: Api | null): Promise<void> {
+  if (!api) return;
+  api.child.kill('SIGTERM');
+  await api.exited;
 }
 
-async function measure(port: number, key: string, path: string, body: Record<string, unknown>, rounds: number): Promise<{ p50: number; p95: number; rounds: number; serverP50: number; check: unknown }> {
+async function measure(base: string, key: string, path: string, body: Record<string, unknown>, rounds: number): Promise<{ p50: number; p95: number; rounds: number; serverP50: number; check: unknown }> {
   const times: number[] = [];
   const server: number[] = [];
   let check: unknown;
   for (let i = 0; i < rounds + 2; i++) {
     const t0 = performance.now();
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/analytics/reports/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+    const res = await fetch(`${base}/api/v1/analytics/reports/${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
     const json = (await res.json()) as { meta: { query_ms: number }; points?: { value: number | null }[]; steps?: { units: number }[]; detail?: string };
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`${path} answered ${res.status}: ${json.detail}`);
@@ -323,10 +295,10 @@ async function main(): Promise<void> {
   const exists = await admin(async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB])).rowCount === 1);
   if (!REUSE || !exists) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
   // The first start of a development api creates and migrates the database and seeds a demo tenant.
-  const api = startApi(PORT, {});
-  let baseline: ReturnType<typeof startApi> | null = null;
+  let api: Api | null = null;
+  let baseline: Api | null = null;
   try {
-    await waitHealthy(PORT);
+    api = await startApi({});
     const db = new Client({ connectionString: dbUrl(DB) });
     await db.connect();
     const demo = (await db.query(`SELECT id FROM analytics_tenants WHERE is_operator ORDER BY created_at LIMIT 1`)).rows[0].id as string;
@@ -353,8 +325,7 @@ async function main(): Promise<void> {
     const size = (await db.query(`SELECT pg_size_pretty(pg_database_size(current_database())) AS s`)).rows[0].s as string;
     await db.end();
 
-    baseline = startApi(RAW_PORT, { ANALYTICS_ENABLE_ROLLUPS: 'false', ANALYTICS_REPORT_TIMEOUT_MS: '600000' });
-    await waitHealthy(RAW_PORT);
+    baseline = await startApi({ ANALYTICS_ENABLE_ROLLUPS: 'false', ANALYTICS_REPORT_TIMEOUT_MS: '600000' });
     const end = new Date(Math.floor(now / 3_600_000) * 3_600_000);
     const span = (days: number) => ({ from: new Date(end.getTime() - days * DAY).toISOString(), to: end.toISOString() });
     const ts = (metric: string, days: number) => ({ tenantId: demo, metric, grain: '1h', ...span(days) });
@@ -370,10 +341,10 @@ async function main(): Promise<void> {
     const rows: Record<string, string | number>[] = [];
     for (const c of cases) {
       process.stderr.write(`measuring ${c.what}...\n`);
-      const m = await measure(PORT, key, c.path, c.body, ROUNDS);
+      const m = await measure(api.base, key, c.path, c.body, ROUNDS);
       const row: Record<string, string | number> = { query: c.what, rounds: m.rounds, p50_ms: m.p50, p95_ms: m.p95, target_p95_ms: c.target, met: m.p95 <= c.target ? 'yes' : 'NO' };
       if (c.raw) {
-        const b = await measure(RAW_PORT, key, c.path, c.body, RAW_ROUNDS);
+        const b = await measure(baseline.base, key, c.path, c.body, RAW_ROUNDS);
         if (JSON.stringify(b.check) !== JSON.stringify(m.check)) throw new Error(`${c.what}: the raw baseline answered differently (${JSON.stringify(b.check)} vs ${JSON.stringify(m.check)} non-empty points)`);
         Object.assign(row, { raw_p50_ms: b.p50, raw_p95_ms: b.p95, raw_rounds: b.rounds, speedup_p50: `${Math.round(b.p50 / m.p50)}×` });
       }
@@ -385,9 +356,7 @@ async function main(): Promise<void> {
     console.log(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${cols.map((c) => r[c] ?? '').join(' | ')} |`);
   } finally {
-    api.child.kill('SIGTERM');
-    baseline?.child.kill('SIGTERM');
-    await Promise.all([new Promise((r) => api.child.once('exit', r)), baseline ? new Promise((r) => baseline!.child.once('exit', r)) : null]);
+    await Promise.all([stop(api), stop(baseline)]);
     if (!process.env.BENCH_KEEP && !REUSE) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
   }
 }

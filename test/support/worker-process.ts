@@ -1,9 +1,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
-export const DIST = join(__dirname, '..', '..', 'dist', 'src');
+/** The built service: dist/src, seen from test/support under jest or from dist/test/support when compiled. */
+export const DIST = basename(join(__dirname, '..', '..')) === 'dist' ? join(__dirname, '..', '..', 'src') : join(__dirname, '..', '..', 'dist', 'src');
 
 export function requireBuild(): void {
   if (!existsSync(join(DIST, 'worker.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
@@ -55,7 +56,10 @@ export async function startApiProcess(env: Record<string, string>, timeoutMs = 3
     try {
       if ((await fetch(`${base}/api/v1/analytics/health/live`)).status === 200) break;
     } catch { /* not listening yet */ }
-    if (Date.now() > deadline) throw new Error(`the api did not answer within ${timeoutMs} ms:\n${api.stdout}${api.stderr}`);
+    if (Date.now() > deadline) {
+      api.child.kill('SIGKILL');
+      throw new Error(`the api did not answer within ${timeoutMs} ms:\n${api.stdout}${api.stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { ...api, base, get stdout() { return api.stdout; }, get stderr() { return api.stderr; } };

@@ -1,5 +1,4 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import net from 'node:net';
 
 /** A node child process whose output is kept (the last 200 lines) rather than printed. */
 export class Child {
@@ -61,16 +60,4 @@ const live = new Set<Child>();
 /** Stops every child still running (cleanup, also on failure). */
 export async function stopAll(): Promise<void> {
   await Promise.all([...live].map((c) => c.stop()));
-}
-
-/** A TCP port the kernel has just handed out as free. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }

@@ -5,17 +5,7 @@ import { Pool } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { cpuShares, cpuSnapshot } from './proc-cpu';
 import { loadEvent } from './traffic';
-
-/** The columns the worker writes (EventsRepository.insertFresh), in its order. */
-const COLUMNS = ['tenant_id', 'event_id', 'event_name', 'occurred_at', 'received_at', 'site_id', 'session_id',
-  'user_id', 'source', 'attributes', 'context', 'payload'] as const;
-
-/** A value in COPY's text format: \N for null; backslash, tab, newline and carriage return escaped. */
-function copyText(v: unknown): string {
-  if (v === null || v === undefined) return '\\N';
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
+import { RAW_COLUMNS, rawCopyLine } from '../copy-rows';
 
 export interface CopyCeiling {
   rows: number;
@@ -51,12 +41,12 @@ export async function copyCeiling(url: string, rows: number, chunk: number, stre
       const received = new Date().toISOString();
       for (let i = 0; i < Math.min(chunk, rows - done); i++) {
         const e: Record<string, unknown> = { ...loadEvent(tenant, site), received_at: received, payload: null };
-        lines.push(COLUMNS.map((c) => copyText(e[c])).join('\t'));
+        lines.push(rawCopyLine(e));
       }
-      chunks.push(Buffer.from(lines.join('\n') + '\n'));
+      chunks.push(Buffer.from(lines.join('')));
     }
     const buildSeconds = (performance.now() - built) / 1000;
-    const sql = `COPY analytics_events_raw (${COLUMNS.join(', ')}) FROM STDIN`;
+    const sql = `COPY analytics_events_raw (${RAW_COLUMNS.join(', ')}) FROM STDIN`;
     let next = 0;
     const started = performance.now();
     const cpu0 = cpuSnapshot({});

@@ -5,7 +5,8 @@ import Redis from 'ioredis';
 import { Client, Pool } from 'pg';
 import { createDatabaseIfMissing, runMigrations } from '../../../src/database/database-preparation';
 import { seedTenant } from '../../support/tenants';
-import { Child, freePort } from './children';
+import { freePort } from '../../support/worker-process';
+import { Child } from './children';
 import { dbUrl, settings } from './config';
 import { sleep } from './stats';
 
