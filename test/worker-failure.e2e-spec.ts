@@ -10,11 +10,11 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
   });
   afterAll(async () => { await t.close(); });
 
-  it('a worker killed (SIGKILL) in the middle of its transaction: after the retry every event is stored exactly once', async () => {
+  it('a worker killed (SIGKILL) in the middle of its insert: nothing half-written, and after the retry every event is stored exactly once', async () => {
     const worker = runRole('worker.js', { ...t.env, LOG_LEVEL: 'log' });
     await waitFor('the worker process to start consuming', async () => worker.stdout.includes('Consuming queues'), 20000);
 
-    // Hold today's partition so the worker's insert blocks inside its transaction.
+    // Hold today's partition so the worker's insert statement blocks.
     const partition = `analytics_events_raw_p${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
     const blocker = await t.db.connect();
     await blocker.query('BEGIN');
@@ -34,14 +34,17 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     await blocker.query('ROLLBACK');
     blocker.release();
 
-    // The orphaned backend aborts its transaction: nothing half-written remains.
+    // The orphaned backend finishes or aborts the one statement, which is atomic either way:
+    // all 30 events with their 30 ledger entries, or none of either, never a part.
     await waitFor('the dead worker\'s backend to go', async () => {
       const r = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND application_name = 'analytics-service' AND pid <> pg_backend_pid()`);
       return r.rows[0].n === 0;
     });
-    expect(await countRows(t.db)).toBe(0);
-    expect(await countLedger(t.db)).toBe(0);
+    const orphaned = await countRows(t.db);
+    console.log(`the killed worker's statement left ${orphaned} of 30 events`);
+    expect([0, 30]).toContain(orphaned);
+    expect(await countLedger(t.db)).toBe(orphaned);
 
     // A new worker finds the stalled job and runs it again.
     await t.startWorker();

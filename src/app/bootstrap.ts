@@ -4,6 +4,8 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
 import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
+import { recordedHeaders } from '../common/raw-http';
+import { IngestRoute } from '../modules/ingestion/ingest-route';
 import { prepareDatabase } from '../database/database-preparation';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ConfigError } from '../modules/config/environment';
@@ -29,10 +31,13 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   app.set('etag', false);
   app.set('trust proxy', true);
   // CSP off: the JSON API needs none, and Swagger UI and Bull Board run inline scripts.
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  const security = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  app.use(security);
   app.use(corsPreflight);
   app.use(jsonBody(config.ingestion.maxPayloadSizeKb, 'ANALYTICS_MAX_PAYLOAD_KB'));
   if (config.http.swaggerEnabled) mountSwaggerUi(app);
+  // The ingestion endpoints are answered in front of Express (see IngestRoute), with helmet's headers.
+  app.get(IngestRoute).install(app.getHttpServer(), recordedHeaders(security as never));
   app.enableShutdownHooks();
   return app;
 }

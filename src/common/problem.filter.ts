@@ -15,22 +15,23 @@ export class ProblemFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
-    const { body, headers } = this.toProblem(exception);
+    const { body, headers } = toProblem(exception, this.logger);
     if (res.headersSent) return;
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     res.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   }
+}
 
-  private toProblem(exception: unknown): { body: ProblemBody; headers: Record<string, string> } {
-    if (exception instanceof ProblemException) return { body: exception.body, headers: exception.headers };
-    if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const r = exception.getResponse();
-      const message = typeof r === 'string' ? r : (r as { message?: unknown }).message;
-      const detail = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
-      return { body: problem(status, `http-${status}`, TITLES[status] ?? 'Error', detail), headers: {} };
-    }
-    this.logger.error(`Unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
-    return { body: problem(500, 'internal', 'Internal error', 'The service failed to handle this request; it has been logged.'), headers: {} };
+/** The problem answer for anything thrown while handling a request; the unexpected is logged and becomes a bare 500. */
+export function toProblem(exception: unknown, logger: Logger): { body: ProblemBody; headers: Record<string, string> } {
+  if (exception instanceof ProblemException) return { body: exception.body, headers: exception.headers };
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const r = exception.getResponse();
+    const message = typeof r === 'string' ? r : (r as { message?: unknown }).message;
+    const detail = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
+    return { body: problem(status, `http-${status}`, TITLES[status] ?? 'Error', detail), headers: {} };
   }
+  logger.error(`Unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
+  return { body: problem(500, 'internal', 'Internal error', 'The service failed to handle this request; it has been logged.'), headers: {} };
 }

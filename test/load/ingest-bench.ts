@@ -30,7 +30,8 @@ function dbUrl(name: string): string {
   return u.toString();
 }
 
-const event = () => makeEvent({ tenant_id: TENANT, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
+/** A load event; each scenario's carry a site id of their own, so that each scenario counts only its own rows. */
+const event = (site: string) => makeEvent({ tenant_id: TENANT, site_id: site, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -62,7 +63,7 @@ interface Scenario { name: string; path: string; batch: number; connections: num
  * runs, and the timeseries is polled until each one is visible. Milliseconds from the 202 to the
  * report showing it.
  */
-async function measureFreshness(until: () => boolean, markers: { sent: number }): Promise<number[]> {
+async function measureFreshness(until: () => boolean): Promise<number[]> {
   const delays: number[] = [];
   const api = `http://127.0.0.1:${PORT}/api/v1/analytics`;
   while (!until()) {
@@ -70,7 +71,6 @@ async function measureFreshness(until: () => boolean, markers: { sent: number })
     const event = { ...makeEvent({ tenant_id: TENANT, event_name: 'voice.barge_in', site_id: site }) };
     const sent = await fetch(`${api}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(event) });
     if (sent.status !== 202) continue;
-    markers.sent++;
     const acceptedAt = performance.now();
     const minute = Math.floor(Date.parse(event.occurred_at as string) / 60_000) * 60_000;
     const body = JSON.stringify({ tenantId: TENANT, metric: 'voice.barge_in_count', grain: '1m', site_id: site, from: new Date(minute).toISOString(), to: new Date(minute + 60_000).toISOString() });
@@ -86,7 +86,7 @@ async function measureFreshness(until: () => boolean, markers: { sent: number })
 }
 
 async function run(s: Scenario, db: Client, queue: Queue) {
-  const before = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
+  const site = randomUUID();
   const latencies: number[] = [];
   const statuses = new Map<number, number>();
   const started = Date.now();
@@ -103,7 +103,7 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     requests: [{
       setupRequest: ((req: autocannon.Request) => ({
         ...req,
-        body: JSON.stringify(s.batch === 1 ? event() : { events: Array.from({ length: s.batch }, event) }),
+        body: JSON.stringify(s.batch === 1 ? event(site) : { events: Array.from({ length: s.batch }, () => event(site)) }),
       })) as never,
     }],
   }, (err, res) => (err ? fail(err) : finish(res)));
@@ -112,8 +112,7 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
   });
   let loadDone = false;
-  const markers = { sent: 0 };
-  const freshness = s.freshness ? measureFreshness(() => loadDone, markers) : Promise.resolve([] as number[]);
+  const freshness = s.freshness ? measureFreshness(() => loadDone) : Promise.resolve([] as number[]);
   let ticks = 0;
   const progress = setInterval(() => {
     ticks++;
@@ -132,10 +131,17 @@ async function run(s: Scenario, db: Client, queue: Queue) {
   }
   const drainedAt = Date.now();
   process.stderr.write('\n');
-  const after = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw')).rows[0].n);
+  // Requests still in flight when autocannon stopped may land a moment after the drain: wait for the count to settle.
+  let persisted = -1;
+  for (;;) {
+    const n = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw WHERE site_id = $1', [site])).rows[0].n);
+    if (n === persisted) break;
+    persisted = n;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   const doubled = Number((await db.query(`SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw`)).rows[0].n);
-  // the load's events, and the freshness markers sent alongside it
-  const accepted = (statuses.get(202) ?? 0) * s.batch + markers.sent;
+  // the load's events (the freshness markers carry sites of their own)
+  const accepted = (statuses.get(202) ?? 0) * s.batch;
   latencies.sort((a, b) => a - b);
   return {
     scenario: s.name,
@@ -149,9 +155,9 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     events_answered_202: accepted,
     // Requests still in flight when autocannon stops are served, but their answers are not counted.
     events_in_flight_max: s.connections * s.batch,
-    events_persisted: after - before,
+    events_persisted: persisted,
     stored_twice: doubled,
-    persisted_per_s: Math.round((after - before) / ((drainedAt - started) / 1000)),
+    persisted_per_s: Math.round(persisted / ((drainedAt - started) / 1000)),
     drain_after_load_ms: drainedAt - loadEnded,
     ...(s.freshness ? { freshness_p50_ms: round1(percentile(fresh, 50)), freshness_p95_ms: round1(percentile(fresh, 95)), freshness_samples: fresh.length } : {}),
   };

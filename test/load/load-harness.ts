@@ -10,7 +10,7 @@
  * event is missing or stored twice, or anything crashes; a missed target is only reported.
  *
  *   npm run test:analytics:load
- *   LOAD_SECONDS=5 LOAD_CONNECTIONS=50 LOAD_BATCH_CONNECTIONS=10 LOAD_RATE=600 LOAD_BATCH_RATE=50 npm run test:analytics:load
+ *   LOAD_SECONDS=5 LOAD_CONNECTIONS=50 LOAD_BATCH_CONNECTIONS=10 LOAD_RATE=600 LOAD_BATCH_RATE=30 npm run test:analytics:load
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -246,7 +246,7 @@ function targets(report: Report): Target[] {
   }
   const openB = row('open_batch100');
   if (openB) {
-    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: '', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
+    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: settings.openBatchRate ? 'LOAD_BATCH_RATE' : '40 % of the closed-loop rate', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
   }
   const b100 = row('batch100'), express100 = row('express_batch100');
   out.push({ figure: 'batches of 100, req/s (closed loop)', value: fmt(b100?.req_per_s), baseline: `bare Express ${fmt(express100?.req_per_s)}`, ratio: pct(ratio(b100?.req_per_s, express100?.req_per_s)), target: '', pass: null });
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     },
     settings: {
       seconds: S, connections: settings.connections, batch_connections: settings.batchConnections,
-      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate, open_sockets: settings.openSockets,
+      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate ?? '40 % of the closed-loop batches of 100', open_sockets: settings.openSockets,
       copy_rows: settings.copyRows, copy_chunk: settings.copyChunk, copy_streams: settings.copyStreams,
     },
     rows: [],
@@ -350,9 +350,12 @@ async function main(): Promise<void> {
       { key: 'batch500', name: 'batches of 500', mode: 'closed', path: BATCH_PATH, batch: 500, connections: settings.batchConnections },
       { key: 'mix', name: 'batches of 100, 5 % duplicates, 1 % invalid', mode: 'closed', path: BATCH_PATH, batch: 100, connections: settings.batchConnections, plant: { duplicates: 0.05, invalid: 0.01 } },
       { key: 'open_single', name: 'single events, open loop', mode: 'open', path: EVENTS_PATH, batch: null, rate: openRate },
-      { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: settings.openBatchRate },
     ];
     for (const def of defs) await scenario(svc, def, report);
+    // A moderate load for batches: 40 % of what the service answered in closed loop, in this run.
+    const closedBatch = report.rows.find((r) => r.key === 'batch100')?.req_per_s ?? 50;
+    const openBatchRate = settings.openBatchRate ?? Math.max(1, Math.round(closedBatch * 0.4));
+    await scenario(svc, { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: openBatchRate }, report);
 
     const doubled = Number((await svc.db.query('SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw')).rows[0].n);
     if (doubled !== 0) report.failures.push(`${doubled} event(s) stored twice in analytics_events_raw over the whole run`);

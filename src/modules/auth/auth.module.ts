@@ -5,13 +5,14 @@ import { AdminPagesMiddleware } from './admin-pages.middleware';
 import { CredentialService } from './credential.service';
 import { JwtVerifier } from './jwt-verifier';
 import { RateLimiter } from './rate-limiter';
+import { RequestAuthorizer } from './request-authorizer';
 import { TenantsModule } from './tenants.module';
 
 /** Tenants, API keys and JWTs, scopes, per-tenant rate limits and CORS allow-lists. */
 @Global()
 @Module({
   imports: [TenantsModule],
-  providers: [JwtVerifier, CredentialService, RateLimiter, AdminPagesMiddleware, { provide: APP_GUARD, useClass: AuthGuard }],
-  exports: [TenantsModule, CredentialService, AdminPagesMiddleware],
+  providers: [JwtVerifier, CredentialService, RateLimiter, RequestAuthorizer, AdminPagesMiddleware, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TenantsModule, CredentialService, RequestAuthorizer, AdminPagesMiddleware],
 })
 export class AuthModule {}

@@ -1,10 +1,10 @@
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 
 /**
  * The credential a request presents: `Authorization: Bearer <key or JWT>`, `X-Analytics-Key`, or,
  * for the admin pages a browser opens, HTTP Basic with the key as password.
  */
-export function presentedCredential(req: Request, allowBasic = false): string | null {
+export function presentedCredential(req: { headers: IncomingHttpHeaders }, allowBasic = false): string | null {
   const header = req.headers.authorization;
   if (typeof header === 'string') {
     const [scheme, value] = header.trim().split(/\s+/, 2);

@@ -76,7 +76,7 @@ export class Environment {
   ANALYTICS_SWAGGER_ENABLED: boolean = true;
 
   @Transform(toInt) @IsInt() @Min(0) @Max(1000)
-  ANALYTICS_BATCH_LINGER_MS: number = 2;
+  ANALYTICS_BATCH_LINGER_MS: number = 5;
 
   @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
   ANALYTICS_MAX_QUEUE_BACKLOG: number = 10000;

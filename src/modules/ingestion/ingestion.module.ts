@@ -4,13 +4,14 @@ import { SchemaRegistryModule } from '../schema-registry/schema-registry.module'
 import { DedupeStore } from './dedupe.store';
 import { IngestionController } from './ingestion.controller';
 import { IngestionService } from './ingestion.service';
+import { IngestRoute } from './ingest-route';
 import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
 
 @Module({
   imports: [SchemaRegistryModule, PrivacyModule],
   controllers: [IngestionController],
-  providers: [IngestionService, DedupeStore, IngestStats, BacklogGate],
-  exports: [IngestStats],
+  providers: [IngestionService, IngestRoute, DedupeStore, IngestStats, BacklogGate],
+  exports: [IngestStats, IngestRoute],
 })
 export class IngestionModule {}

@@ -7,13 +7,19 @@ import { RollupService } from './rollup.service';
 
 /** pg advisory lock key: one folder at a time across every worker process. */
 const FOLD_LOCK = 7_413_002;
+/**
+ * Least time from the start of one round to the start of the next one asked for by `kick`: under a
+ * stream of small jobs, rounds would otherwise follow each other without pause, each folding a
+ * handful of events at the cost of a transaction. A full round is followed at once.
+ */
+const MIN_ROUND_GAP_MS = 50;
 
 /**
  * Folds stored events into the rollups (worker role). The persist transaction leaves each fresh
  * event in `analytics_rollup_pending`; a round takes up to `foldBatch` of them and, in ONE
  * transaction, folds them and deletes them, so each stored event is folded exactly once even if
- * a round fails or the process dies. Rounds run right after a job is stored (`kick`) and on a
- * timer for whatever other processes left. Folding thousands of events of many jobs at once
+ * a round fails or the process dies. Rounds run right after a job is stored (`kick`, at most one
+ * round per MIN_ROUND_GAP_MS) and on a timer for whatever other processes left. Folding thousands of events of many jobs at once
  * writes each hot rollup row once per round instead of once per job, and persist jobs no longer
  * wait on each other's rollup row locks.
  */
@@ -21,6 +27,8 @@ const FOLD_LOCK = 7_413_002;
 export class RollupFolder {
   private readonly logger = new Logger(RollupFolder.name);
   private timer: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Timeout | null = null;
+  private lastRoundAt = 0;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = true;
@@ -43,38 +51,45 @@ export class RollupFolder {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.soon) clearTimeout(this.soon);
+    this.timer = this.soon = null;
     await this.running;
   }
 
-  /** Asks for a round now; one already running is followed by another. */
+  /** Asks for a round: now, or MIN_ROUND_GAP_MS after the last one began; one running is followed by another. */
   kick(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    this.running = this.drain().finally(() => { this.running = null; });
+    const wait = this.lastRoundAt + MIN_ROUND_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.soon ??= setTimeout(() => { this.soon = null; this.kick(); }, wait);
+      return;
+    }
+    this.again = false;
+    this.running = this.drain().finally(() => {
+      this.running = null;
+      if (this.again) this.kick();
+    });
   }
 
   private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        while (!this.stopped && (await this.round()) === this.config.rollups.foldBatch) { /* a full round: more may wait */ }
-      } catch (err) {
-        // Nothing was lost: the round rolled back and its events are pending still. Said once a minute at most.
-        if (Date.now() - this.lastError > 60_000) {
-          this.lastError = Date.now();
-          this.logger.warn(`Rollup fold failed, will retry: ${(err as Error).message}`);
-        }
-        return;
+    try {
+      while (!this.stopped && (await this.round()) === this.config.rollups.foldBatch) { /* a full round: more may wait */ }
+    } catch (err) {
+      // Nothing was lost: the round rolled back and its events are pending still. Said once a minute at most.
+      if (Date.now() - this.lastError > 60_000) {
+        this.lastError = Date.now();
+        this.logger.warn(`Rollup fold failed, will retry: ${(err as Error).message}`);
       }
-    } while (this.again && !this.stopped);
+    }
   }
 
   /** Folds one round of pending events; returns how many. */
   async round(): Promise<number> {
+    this.lastRoundAt = Date.now();
     return this.db.transaction(async (tx) => {
       const [{ locked }] = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [FOLD_LOCK]);
       if (!locked) return 0; // another process is folding

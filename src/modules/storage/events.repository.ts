@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
 import { StoredEvent } from '../../app/queues';
 
@@ -100,47 +101,27 @@ export class EventsRepository {
 
   /**
    * Records the events in the ledger and inserts only those it had not seen, in one statement:
-   * a retried job, or an event already stored by another job, inserts nothing twice. Must run
-   * inside the caller's transaction. `events` must not repeat a (tenant_id, event_id) pair.
+   * a retried job, or an event already stored by another job, inserts nothing twice. One statement
+   * is atomic on its own. `events` must not repeat a (tenant_id, event_id) pair.
    * With `foldLater`, the stored events are also added to the rollups' pending table, in the same
    * statement: whatever is stored is folded exactly once, whatever is not is never folded.
+   *
+   * It runs once per job, so it is a named prepared statement: each pooled connection parses and
+   * plans it once (Postgres re-plans by itself when a partition comes or goes), where an unnamed
+   * statement would be parsed and planned again for every job.
    */
-  async insertFresh(tx: EntityManager, events: StoredEvent[], opts: { foldLater: boolean }): Promise<StoredKeys> {
-    const rows: { tenant_id: string; event_id: string }[] = await tx.query(
-      // The events travel as one JSON document, decomposed by Postgres: one native JSON.stringify
-      // here instead of a dozen array literals whose every JSON element pg would escape again.
-      `WITH incoming AS (
-         SELECT * FROM json_to_recordset($1::json)
-           AS t(tenant_id uuid, event_id uuid, event_name text, occurred_at timestamptz, received_at timestamptz, site_id uuid,
-                session_id uuid, user_id text, source text, attributes jsonb, context jsonb, payload jsonb)
-       ), fresh AS (
-         INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at)
-         SELECT tenant_id, event_id, occurred_at FROM incoming
-         ORDER BY tenant_id, event_id -- one lock order for concurrent jobs that share events
-         ON CONFLICT DO NOTHING
-         RETURNING tenant_id, event_id
-       ), stored AS (
-         INSERT INTO analytics_events_raw (tenant_id, event_id, event_name, occurred_at, received_at,
-                                           site_id, session_id, user_id, source, attributes, context, payload)
-         SELECT i.tenant_id, i.event_id, i.event_name, i.occurred_at, i.received_at, i.site_id, i.session_id,
-                i.user_id, i.source, i.attributes, i.context, i.payload
-         FROM incoming i JOIN fresh f USING (tenant_id, event_id)
-         -- An erasure is never undone by a late job: events of an erased subject received before the
-         -- request are recorded in the ledger (so no retry stores them) but never stored.
-         WHERE NOT EXISTS (
-           SELECT 1 FROM analytics_erasures x
-           WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
-             AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
-               OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
-         RETURNING tenant_id, event_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
-       ), pending AS (
-         INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)
-         SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored WHERE $2::boolean
-       )
-       SELECT tenant_id, event_id FROM stored`,
-      [JSON.stringify(events), opts.foldLater],
-    );
+  async insertFresh(events: StoredEvent[], opts: { foldLater: boolean }): Promise<StoredKeys> {
+    const { rows } = await this.pool.query<{ tenant_id: string; event_id: string }>({
+      name: 'analytics_insert_fresh',
+      text: INSERT_FRESH,
+      values: [JSON.stringify(events), opts.foldLater],
+    });
     return new Set(rows.map((r) => `${r.tenant_id}/${r.event_id}`));
+  }
+
+  /** The driver's connection pool, for statements worth preparing once per connection. */
+  private get pool(): Pool {
+    return (this.db.driver as unknown as { master: Pool }).master;
   }
 }
 
@@ -148,3 +129,36 @@ function partitionName(day: string): string {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`not a partition day: ${day}`);
   return `analytics_events_raw_p${day.replace(/-/g, '')}`;
 }
+
+// The events travel as one JSON document, decomposed by Postgres: one native JSON.stringify
+// here instead of a dozen array literals whose every JSON element pg would escape again.
+const INSERT_FRESH = `
+WITH incoming AS (
+   SELECT * FROM json_to_recordset($1::json)
+     AS t(tenant_id uuid, event_id uuid, event_name text, occurred_at timestamptz, received_at timestamptz, site_id uuid,
+          session_id uuid, user_id text, source text, attributes jsonb, context jsonb, payload jsonb)
+ ), fresh AS (
+   INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at)
+   SELECT tenant_id, event_id, occurred_at FROM incoming
+   ORDER BY tenant_id, event_id -- one lock order for concurrent jobs that share events
+   ON CONFLICT DO NOTHING
+   RETURNING tenant_id, event_id
+ ), stored AS (
+   INSERT INTO analytics_events_raw (tenant_id, event_id, event_name, occurred_at, received_at,
+                                     site_id, session_id, user_id, source, attributes, context, payload)
+   SELECT i.tenant_id, i.event_id, i.event_name, i.occurred_at, i.received_at, i.site_id, i.session_id,
+          i.user_id, i.source, i.attributes, i.context, i.payload
+   FROM incoming i JOIN fresh f USING (tenant_id, event_id)
+   -- An erasure is never undone by a late job: events of an erased subject received before the
+   -- request are recorded in the ledger (so no retry stores them) but never stored.
+   WHERE NOT EXISTS (
+     SELECT 1 FROM analytics_erasures x
+     WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
+       AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
+         OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
+   RETURNING tenant_id, event_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
+ ), pending AS (
+   INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)
+   SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored WHERE $2::boolean
+ )
+ SELECT tenant_id, event_id FROM stored`;

@@ -23,16 +23,16 @@ export class StorageService {
   ) {}
 
   /**
-   * Persists one job's events in ONE statement and transaction: ledger, raw rows for the fresh
-   * ones, and (with rollups on) the same fresh events in the rollups' pending table, which the
-   * rollup folder folds soon after. Anything thrown makes the queue retry the whole job, which then
-   * changes nothing twice.
+   * Persists one job's events in ONE statement, atomic on its own (no BEGIN and COMMIT round trips
+   * around it): ledger, raw rows for the fresh ones, and (with rollups on) the same fresh events in
+   * the rollups' pending table, which the rollup folder folds soon after. Anything thrown makes the
+   * queue retry the whole job, which then changes nothing twice.
    */
   async persist(events: StoredEvent[]): Promise<PersistOutcome> {
     const unique = uniqueByEvent(events);
     await this.ensurePartitionsFor(unique.map((e) => utcDay(e.occurred_at)));
     try {
-      const inserted = await this.db.transaction(async (tx) => (await this.events.insertFresh(tx, unique, { foldLater: this.rollups.enabled })).size);
+      const inserted = (await this.events.insertFresh(unique, { foldLater: this.rollups.enabled })).size;
       return { inserted, duplicates: events.length - inserted };
     } catch (err) {
       if ((err as { code?: string }).code === NO_PARTITION) this.knownPartitions.clear();

@@ -1,0 +1,93 @@
+import { Injectable } from '@nestjs/common';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ProblemException } from '../../common/problem';
+import { grants, Scope } from './api-key';
+import { presentedCredential } from './credential-extractor';
+import { CredentialError, CredentialService } from './credential.service';
+import { Principal } from './principal';
+import { RateLimiter } from './rate-limiter';
+
+const MISSING = 'Send an API key as "Authorization: Bearer <key>" or "X-Analytics-Key: <key>".';
+
+/** What authorization reads of a request: its headers, and the scheme it arrived by. */
+export interface CallerRequest {
+  headers: IncomingHttpHeaders;
+  protocol: string;
+}
+
+export type SetHeader = (name: string, value: string) => void;
+
+/**
+ * Who is calling (API key or JWT), may they (scope, CORS origin), and are they within their
+ * tenant's rate limits. Shared by the auth guard of every Nest route and by the ingest route,
+ * which answers before Express; throws a ProblemException naming the reason.
+ */
+@Injectable()
+export class RequestAuthorizer {
+  constructor(
+    private readonly credentials: CredentialService,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  /** `events` is how many events the request carries (0 when it carries none), for the events/s limit. */
+  async authorize(req: CallerRequest, needed: Scope, events: number, setHeader: SetHeader): Promise<Principal> {
+    const principal = await this.authenticate(req);
+    if (!grants(principal.scopes, needed)) {
+      throw new ProblemException(403, 'insufficient-scope', 'Forbidden',
+        `This endpoint needs the "${needed}" scope; this credential has ${principal.scopes.join(', ')}.`, { required_scope: needed });
+    }
+    checkOrigin(req, setHeader, principal);
+    await this.limit(events, setHeader, principal);
+    return principal;
+  }
+
+  private async authenticate(req: CallerRequest): Promise<Principal> {
+    const credential = presentedCredential(req);
+    if (!credential) throw unauthorized(MISSING);
+    try {
+      return await this.credentials.resolve(credential);
+    } catch (err) {
+      if (err instanceof CredentialError) {
+        if (err.status === 401) throw unauthorized(err.message);
+        throw new ProblemException(503, 'unavailable', 'Service unavailable', err.message, {}, { 'Retry-After': '1' });
+      }
+      throw err;
+    }
+  }
+
+  private async limit(events: number, setHeader: SetHeader, p: Principal): Promise<void> {
+    const d = await this.limiter.take(p.tenantId, events, p.limits);
+    const resetS = Math.max(1, Math.ceil(d.resetMs / 1000));
+    setHeader('RateLimit-Limit', String(d.limit));
+    setHeader('RateLimit-Remaining', String(d.remaining));
+    setHeader('RateLimit-Reset', String(resetS));
+    if (!d.allowed) {
+      const detail = d.exceeded === 'events'
+        ? `This tenant may send ${p.limits.eps} events per second; this request's ${events} would pass it. Retry after ${resetS} s${events > p.limits.eps ? ' with a smaller batch' : ''}.`
+        : `This tenant may make ${p.limits.rps} requests per second. Retry after ${resetS} s.`;
+      throw new ProblemException(429, 'rate-limited', 'Too many requests', detail,
+        { limit_requests_per_second: p.limits.rps, limit_events_per_second: p.limits.eps }, { 'Retry-After': String(resetS) });
+    }
+  }
+}
+
+function unauthorized(detail: string): ProblemException {
+  return new ProblemException(401, 'unauthorized', 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="analytics"' });
+}
+
+/**
+ * Browsers send Origin on cross-site requests: the tenant's allow-list decides whether it may
+ * call, and whether the browser may read the answer. Same-origin requests (Swagger UI) pass.
+ */
+function checkOrigin(req: CallerRequest, setHeader: SetHeader, p: Principal): void {
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string') return;
+  if (origin === `${req.protocol}://${req.headers.host}`) return;
+  if (!p.corsOrigins.includes(origin) && !p.corsOrigins.includes('*')) {
+    throw new ProblemException(403, 'origin-forbidden', 'Forbidden',
+      `Origin ${origin.slice(0, 200)} is not in this tenant's CORS allow-list.`);
+  }
+  setHeader('Access-Control-Allow-Origin', origin);
+  setHeader('Vary', 'Origin');
+  setHeader('Access-Control-Expose-Headers', 'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After');
+}

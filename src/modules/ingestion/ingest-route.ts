@@ -1,0 +1,125 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
+import { abortedProblem, hasBody, invalidJsonProblem, tooLargeProblem } from '../../common/json-body.middleware';
+import { ProblemBody } from '../../common/problem';
+import { toProblem } from '../../common/problem.filter';
+import { requestProtocol, sendJson, sendProblem } from '../../common/raw-http';
+import { RequestAuthorizer } from '../auth/request-authorizer';
+import { AnalyticsConfig } from '../config/analytics-config';
+import { IngestionService } from './ingestion.service';
+
+export const EVENTS_PATH = '/api/v1/analytics/events';
+export const BATCH_PATH = '/api/v1/analytics/events/batch';
+/** The content types this route reads itself; any other goes to Express's body parser (415, charsets). */
+const PLAIN_JSON = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+
+type Kind = 'single' | 'batch';
+type Read = { body: unknown } | { problem: ProblemBody };
+
+/**
+ * The two ingestion endpoints, answered on the HTTP server before Express sees the request.
+ *
+ * They are the service's hottest path, and Express's router, its request and response decoration
+ * and Nest's guard, pipe and filter chain cost more CPU per request than the ingestion itself. This
+ * route runs the same steps with the same components and the same answers: body read with the same
+ * size limit and error answers, the RequestAuthorizer (credential, scope, CORS origin, rate limits),
+ * IngestionService, the security headers helmet sets, problem+json errors. Requests it does not
+ * claim (another path or method, a compressed body, another charset or content type) go on to
+ * Express and the IngestionController, which answer them the same way.
+ */
+@Injectable()
+export class IngestRoute {
+  private readonly logger = new Logger('HTTP');
+  private readonly limitKb: number;
+  private headers: OutgoingHttpHeaders = {};
+
+  constructor(
+    @Inject(AnalyticsConfig) config: AnalyticsConfig,
+    private readonly authorizer: RequestAuthorizer,
+    private readonly ingestion: IngestionService,
+  ) {
+    this.limitKb = config.ingestion.maxPayloadSizeKb;
+  }
+
+  /** Puts this route in front of the server's request listener (the Express app), with these headers on every answer. */
+  install(server: Server, headers: OutgoingHttpHeaders): void {
+    this.headers = headers;
+    const [next] = server.listeners('request') as RequestListener[];
+    if (!next) throw new Error('the HTTP server has no request listener to put the ingest route in front of');
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const kind = claims(req);
+      if (kind) void this.handle(kind, req, res);
+      else next(req, res);
+    });
+  }
+
+  async handle(kind: Kind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const headers: OutgoingHttpHeaders = { ...this.headers };
+    try {
+      const read = await readJson(req, this.limitKb);
+      if ('problem' in read) return sendProblem(res, read.problem, headers);
+      const body = read.body as { events?: unknown } | undefined;
+      const events = kind === 'batch' && Array.isArray(body?.events) ? body!.events.length : 1;
+      const principal = await this.authorizer.authorize({ headers: req.headers, protocol: requestProtocol(req) }, 'ingest', events,
+        (name, value) => { headers[name] = value; });
+      const answer = kind === 'single' ? await this.ingestion.ingestOne(body, principal) : await this.ingestion.ingestBatch(body, principal);
+      sendJson(res, 202, answer, headers);
+    } catch (err) {
+      const p = toProblem(err, this.logger);
+      sendProblem(res, p.body, { ...headers, ...p.headers });
+    }
+  }
+}
+
+/** Which endpoint a request is for, if this route answers it. */
+export function claims(req: IncomingMessage): Kind | null {
+  if (req.method !== 'POST') return null;
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const kind: Kind | null = path === EVENTS_PATH ? 'single' : path === BATCH_PATH ? 'batch' : null;
+  if (!kind) return null;
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return null;
+  if (hasBody(req) && !PLAIN_JSON.test(req.headers['content-type'] ?? '')) return null;
+  return kind;
+}
+
+/**
+ * Reads and parses a UTF-8 JSON body as Express's json parser does (a BOM skipped, an empty body
+ * read as {}), never holding more than the limit: a larger body is read to its end and dropped,
+ * then answered 413.
+ */
+function readJson(req: IncomingMessage, limitKb: number): Promise<Read> {
+  if (!hasBody(req)) return Promise.resolve({ body: undefined });
+  const limit = limitKb * 1024;
+  const tooLarge = (): Read => ({ problem: tooLargeProblem(limitKb, 'ANALYTICS_MAX_PAYLOAD_KB') });
+  return new Promise<Read>((resolve) => {
+    let over = Number(req.headers['content-length'] ?? 0) > limit;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      if (over) return;
+      size += chunk.length;
+      if (size > limit) {
+        over = true;
+        chunks.length = 0;
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (over) return resolve(tooLarge());
+      let text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      if (text.length === 0) return resolve({ body: {} });
+      try {
+        resolve({ body: JSON.parse(text) });
+      } catch (err) {
+        resolve({ problem: invalidJsonProblem(String((err as Error).message)) });
+      }
+    });
+    req.on('close', () => {
+      if (!req.complete) resolve({ problem: abortedProblem() });
+    });
+  });
+}
