@@ -138,6 +138,16 @@ describe('consent and pseudonymous users', () => {
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = $1', [dropped.event_id])).toBe(0);
     expect(await countRows(t.db)).toBe(6);
+    // a dropped event leaves no dedupe claim behind: sent again with consent, it is stored
+    const consenting = { consent: { analytics: true, ads: false } };
+    expect(await status({ ...dropped, context: consenting })).toBe('accepted');
+    // the same event twice in one batch, refused then consented: the second occurrence is stored
+    const twice = ev(S3, false, 'u_d');
+    const pair = await t.post(BATCH, { events: [twice, { ...twice, context: consenting }] });
+    expect(pair.json.results.map((r: { status: string }) => r.status)).toEqual(['dropped', 'accepted']);
+    await drained(t.ingestQueue);
+    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[dropped.event_id, twice.event_id]])).toBe(2);
+    expect(await countRows(t.db)).toBe(8);
     // every subject has consented again: no withdrawal is left
     expect(await t.redis.keys(`${t.config.redis.prefix}:consent:*`)).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SCOPES = ['ingest', 'report', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -27,7 +27,7 @@ export function parseApiKey(presented: string): ParsedKey | null {
 }
 
 export function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 /** Constant-time comparison of a presented secret with a stored hash. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { StoredEvent } from '../../app/queues';
 import { RedisClient } from '../../app/redis.provider';
@@ -21,7 +21,7 @@ export class ConsentStore {
     const key = (kind: string, id: string) => {
       const k = `${e.tenant_id}|${kind}|${id}`;
       let subject = memo.get(k);
-      if (subject === undefined) memo.set(k, (subject = this.redis.key('consent', e.tenant_id, kind, createHash('sha256').update(id).digest('hex').slice(0, 32))));
+      if (subject === undefined) memo.set(k, (subject = this.redis.key('consent', e.tenant_id, kind, hash('sha256', id, 'hex').slice(0, 32))));
       return subject;
     };
     return [...(e.session_id ? [key('s', e.session_id)] : []), ...(e.user_id ? [key('u', e.user_id)] : [])];
