@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { PrivacyModule } from '../privacy/privacy.module';
 import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
-import { DedupeStore } from './dedupe.store';
+import { AdmissionStore } from './admission.store';
 import { IngestionController } from './ingestion.controller';
 import { IngestionService } from './ingestion.service';
 import { IngestRoute } from './ingest-route';
@@ -11,7 +11,7 @@ import { IngestStats } from './ingest-stats';
 @Module({
   imports: [SchemaRegistryModule, PrivacyModule],
   controllers: [IngestionController],
-  providers: [IngestionService, IngestRoute, DedupeStore, IngestStats, BacklogGate],
+  providers: [IngestionService, IngestRoute, AdmissionStore, IngestStats, BacklogGate],
   exports: [IngestStats, IngestRoute],
 })
 export class IngestionModule {}

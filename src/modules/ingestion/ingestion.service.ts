@@ -4,14 +4,13 @@ import { Queue } from 'bullmq';
 import { JobName, JobPayloads, QuarantinedEvent, QueueName, StoredEvent } from '../../app/queues';
 import { ProblemException } from '../../common/problem';
 import { Principal } from '../auth/principal';
-import { ConsentStore } from '../privacy/consent.store';
 import { PrivacyService } from '../privacy/privacy.service';
 import { sanitizeText } from '../privacy/sanitizer';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { EventValidator } from '../schema-registry/event-validator';
 import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
-import { DedupeStore } from './dedupe.store';
+import { AdmissionStore } from './admission.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
@@ -35,10 +34,9 @@ export class IngestionService implements OnModuleDestroy {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly validator: EventValidator,
     private readonly schemas: SchemaCatalog,
-    private readonly dedupe: DedupeStore,
+    private readonly admission: AdmissionStore,
     private readonly stats: IngestStats,
     private readonly privacy: PrivacyService,
-    private readonly consent: ConsentStore,
     private readonly backlog: BacklogGate,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
@@ -111,7 +109,7 @@ export class IngestionService implements OnModuleDestroy {
     };
     const rules = { ...this.rules, retentionDays: principal.privacy.retentionDays };
     const results: EventVerdict[] = new Array(raw.length);
-    let candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
+    const candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
     raw.forEach((input, index) => {
       const a = assessEvent(input, checks, rules, now);
       const event = a.ok ? a.event : a.quarantine;
@@ -126,37 +124,29 @@ export class IngestionService implements OnModuleDestroy {
       }
     });
 
-    // Consent, then personal data out, before anything is queued, stored or logged.
-    const allowed = await this.guard(() => this.consent.decide(candidates.map((c) => c.event), principal.privacy.retentionDays));
-    candidates = candidates.filter((c, i) => {
-      if (!allowed[i]) results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'dropped' };
-      return allowed[i];
+    // Consent and the dedupe claim in one round trip to Redis (quarantined events claim their key
+    // too: a resend is a duplicate, not a second copy), then personal data out of what will be
+    // queued, before anything is stored or logged.
+    const admitted = await this.guard(() => this.admission.admit(candidates.map((c) => c.event), principal.privacy.retentionDays));
+    const kept = candidates.filter((c, i) => {
+      if (admitted[i] !== 'claimed') results[c.index] = { index: c.index, event_id: c.event.event_id, status: admitted[i] === 'dropped' ? 'dropped' : 'duplicate' };
+      return admitted[i] === 'claimed';
     });
-    const clean = this.privacy.sanitize(candidates.map((c) => c.event), principal.privacy, schemas);
-    candidates = candidates.map((c, i) => ({
-      ...c,
-      event: clean[i],
-      item: 'store' in c.item ? { store: clean[i] } : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
-    }));
-
-    // Quarantined events claim their dedupe key too: a resend is a duplicate, not a second copy.
-    const claims = await this.guard(() => this.dedupe.claim(candidates.map((c) => c.event)));
-    const outgoing: Outgoing[] = [];
-    candidates.forEach((c, i) => {
-      if (!claims[i]) results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'duplicate' };
-      else {
-        outgoing.push(c.item);
-        results[c.index] = 'store' in c.item
-          ? { index: c.index, event_id: c.event.event_id, status: 'accepted' }
-          : { index: c.index, event_id: c.event.event_id, status: 'quarantined', errors: c.errors };
+    const clean = this.privacy.sanitize(kept.map((c) => c.event), principal.privacy, schemas);
+    const outgoing: Outgoing[] = kept.map((c, i) => {
+      if ('store' in c.item) {
+        results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'accepted' };
+        return { store: clean[i] };
       }
+      results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'quarantined', errors: c.errors };
+      return { quarantine: { event: clean[i], errors: c.item.quarantine.errors } };
     });
 
     if (outgoing.length) {
       try {
         await send(outgoing);
       } catch (err) {
-        await this.dedupe.release(outgoing.map((o) => ('store' in o ? o.store : o.quarantine.event))).catch(() => undefined);
+        await this.admission.release(outgoing.map((o) => ('store' in o ? o.store : o.quarantine.event))).catch(() => undefined);
         this.logger.warn(`Enqueue failed, ${outgoing.length} event(s) answered 503: ${(err as Error).message}`);
         throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
       }
@@ -202,7 +192,7 @@ export class IngestionService implements OnModuleDestroy {
     try {
       return await fn();
     } catch (err) {
-      this.logger.warn(`Dedupe store unavailable: ${(err as Error).message}`);
+      this.logger.warn(`Redis unavailable for consent and dedupe: ${(err as Error).message}`);
       throw unavailable('The dedupe store (Redis) is unavailable; nothing was stored. Retry the same request.');
     }
   }

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { ConsentStore } from './consent.store';
 import { ErasureRepository } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
 
-/** PII redaction, pseudonymization, consent; retention and erasure run in the worker. */
+/** PII redaction and pseudonymization (consent is decided with the dedupe claim, see AdmissionStore); retention and erasure run in the worker. */
 @Module({
-  providers: [PrivacyService, ConsentStore, ErasureRepository],
-  exports: [PrivacyService, ConsentStore, ErasureRepository],
+  providers: [PrivacyService, ErasureRepository],
+  exports: [PrivacyService, ErasureRepository],
 })
 export class PrivacyModule {}

@@ -7,19 +7,16 @@ import { RollupService } from './rollup.service';
 
 /** pg advisory lock key: one folder at a time across every worker process. */
 const FOLD_LOCK = 7_413_002;
-/**
- * Least time from the start of one round to the start of the next one asked for by `kick`: under a
- * stream of small jobs, rounds would otherwise follow each other without pause, each folding a
- * handful of events at the cost of a transaction. A full round is followed at once.
- */
-const MIN_ROUND_GAP_MS = 50;
 
 /**
  * Folds stored events into the rollups (worker role). The persist transaction leaves each fresh
  * event in `analytics_rollup_pending`; a round takes up to `foldBatch` of them and, in ONE
  * transaction, folds them and deletes them, so each stored event is folded exactly once even if
- * a round fails or the process dies. Rounds run right after a job is stored (`kick`, at most one
- * round per MIN_ROUND_GAP_MS) and on a timer for whatever other processes left. Folding thousands of events of many jobs at once
+ * a round fails or the process dies. A round runs right after a job is stored (`kick`) when the last
+ * one began at least `foldIntervalMs` ago, else that long after it began, and on a timer for
+ * whatever other processes left: a quiet stream is folded at once, a busy one in rounds of many
+ * events (a round's cost is mostly per rollup row, not per event), and a full round is followed
+ * at once. Folding thousands of events of many jobs at once
  * writes each hot rollup row once per round instead of once per job, and persist jobs no longer
  * wait on each other's rollup row locks.
  */
@@ -56,14 +53,14 @@ export class RollupFolder {
     await this.running;
   }
 
-  /** Asks for a round: now, or MIN_ROUND_GAP_MS after the last one began; one running is followed by another. */
+  /** Asks for a round: now, or `foldIntervalMs` after the last one began; one running is followed by another. */
   kick(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
-    const wait = this.lastRoundAt + MIN_ROUND_GAP_MS - Date.now();
+    const wait = this.lastRoundAt + this.config.rollups.foldIntervalMs - Date.now();
     if (wait > 0) {
       this.soon ??= setTimeout(() => { this.soon = null; this.kick(); }, wait);
       return;

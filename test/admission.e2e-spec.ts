@@ -1,0 +1,59 @@
+import { StoredEvent } from '../src/app/queues';
+import { AdmissionStore } from '../src/modules/ingestion/admission.store';
+import { makeEvent } from './support/events';
+import { TestEnv, createTestEnv } from './support/test-env';
+
+/** The admission script (consent, then the dedupe claim, in one round trip) against the real Redis. */
+describe('admission store: consent and dedupe claims in one script', () => {
+  let t: TestEnv;
+  let store: AdmissionStore;
+  beforeAll(async () => {
+    t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '60000' }, { worker: false });
+    store = t.api!.get(AdmissionStore);
+  });
+  afterAll(async () => { await t.close(); });
+
+  const ev = (over: Record<string, unknown> = {}) => makeEvent({ context: { locale: 'en' }, ...over }) as unknown as StoredEvent;
+  const consent = (analytics: boolean) => ({ context: { consent: { analytics, ads: false } } });
+  const keys = (kind: string) => t.redis.keys(`${t.config.redis.prefix}:${kind}:*`);
+
+  it('claims each event once, the first occurrence winning inside one call, for the dedupe window', async () => {
+    const [a, b, c] = [ev(), ev(), ev()];
+    expect(await store.admit([a, b, a], 30)).toEqual(['claimed', 'claimed', 'duplicate']);
+    expect(await store.admit([b, c], 30)).toEqual(['duplicate', 'claimed']);
+    const ttl = await t.redis.pttl(`${t.config.redis.prefix}:dedupe:${a.tenant_id}:${a.event_id}`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await store.release([a]);
+    expect(await store.admit([a, b], 30)).toEqual(['claimed', 'duplicate']);
+    expect(await store.admit([], 30)).toEqual([]);
+  });
+
+  it('decides consent in order, records withdrawals as hashes for the retention, and claims nothing it drops', async () => {
+    const session = '44444444-4444-4444-8444-444444444444';
+    const refused = ev({ session_id: session, user_id: 'u_refuses', ...consent(false) });
+    const later = ev({ session_id: session, user_id: 'u_refuses' });
+    const sameUser = ev({ user_id: 'u_refuses' });
+    const someoneElse = ev({ user_id: 'u_other' });
+    expect(await store.admit([refused, later, sameUser, someoneElse], 30)).toEqual(['dropped', 'dropped', 'dropped', 'claimed']);
+    const withdrawals = await keys('consent');
+    expect(withdrawals).toHaveLength(2); // the session and the user
+    expect(withdrawals.join(' ')).not.toMatch(/u_refuses|44444444/);
+    for (const k of withdrawals) {
+      const ttl = await t.redis.ttl(k);
+      expect(ttl).toBeGreaterThan(30 * 86400 - 60);
+      expect(ttl).toBeLessThanOrEqual(30 * 86400);
+    }
+    // nothing dropped was claimed: the refused event, consented now, is claimed; the withdrawal ends
+    expect(await store.admit([{ ...refused, ...consent(true) } as StoredEvent, later], 30)).toEqual(['claimed', 'claimed']);
+    expect(await keys('consent')).toEqual([]);
+  });
+
+  it('applies a decision to the events after it in the same call, and lets a later allowed repeat take the claim', async () => {
+    const user = { user_id: 'u_batch', session_id: '55555555-5555-4555-8555-555555555555' };
+    const once = ev({ ...user, ...consent(false) });
+    const events = [once, ev(user), ev({ ...user, ...consent(true) }), ev(user), { ...once, ...consent(true) } as StoredEvent];
+    expect(await store.admit(events, 30)).toEqual(['dropped', 'dropped', 'claimed', 'claimed', 'claimed']);
+    expect(await keys('consent')).toEqual([]);
+  });
+});
