@@ -26,7 +26,7 @@ import { copyCeiling } from './harness/copy-ceiling';
 import { openLoop, OpenLoopRun } from './harness/open-loop';
 import { progress } from './harness/progress';
 import { cpuShares, cpuSnapshot, setOwnDatabases, Watched } from './harness/proc-cpu';
-import { cpuTable, figuresTable, interference, markdown, Report, Row, Target, targetsTable } from './harness/report';
+import { cpuTable, Degradation, degradationTable, figuresTable, interference, markdown, Report, Row, Target, targetsTable } from './harness/report';
 import { dropDatabase, dropRedisKeys, freshDatabase, Service } from './harness/service';
 import { fmt, latencySummary, pct, round, sleep } from './harness/stats';
 import { PlainTraffic, RequestSource, ScenarioTraffic } from './harness/traffic';
@@ -229,6 +229,85 @@ async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: 
   return row;
 }
 
+// ---------------------------------------------------------------- graceful degradation
+
+/**
+ * The worker is stopped while batches keep arriving at a fixed rate: the backlog climbs to
+ * ANALYTICS_MAX_QUEUE_BACKLOG, where ingestion answers 503 with Retry-After instead of letting
+ * Redis grow; then a new worker starts, the backlog drains and ingestion accepts again by itself.
+ */
+async function degradation(svc: Service, report: Report, rate: number): Promise<void> {
+  const traffic = new ScenarioTraffic(svc.tenant, 100);
+  // Long enough with the worker stopped to pass the threshold by five seconds, and to drain after.
+  const phase = Math.max(S, Math.ceil(settings.maxBacklog / rate) + 5);
+  const redis = (await svc.queue.client) as unknown as { info(section: string): Promise<string> };
+  const memoryMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1e6;
+  let second = { ok: 0, refused: 0, other: 0 };
+  const retryAfter = new Set<string>();
+  const source = {
+    get answered() { return traffic.answered; },
+    next: () => traffic.next(),
+    answer: (token: number, status: number, text: string) => {
+      if (status === 202) second.ok++;
+      else if (status === 503) second.refused++;
+      else second.other++;
+      traffic.answer(token, status, text);
+    },
+    abandon: (token: number) => traffic.abandon(token),
+  };
+  progress.log(`Graceful degradation: batches of 100 at ${fmt(rate)} req/s, ${phase} s with the worker stopped, ${phase} s after restarting it:`);
+  await svc.stopWorker();
+  const mem0 = await memoryMb();
+  const timeline: Degradation['timeline'] = [];
+  let worker: 'stopped' | 'starting' | 'running' = 'stopped';
+  let backAfter = NaN;
+  const t0 = performance.now();
+  const run = openLoop({
+    port: svc.port, path: BATCH_PATH, rate, seconds: 2 * phase, sockets: settings.openSockets, headers: svc.headers, source,
+    onHead: (head) => { const m = /\r\nretry-after:\s*(\S+)/i.exec(head); if (m) retryAfter.add(m[1]); },
+  });
+  let loadDone = false;
+  void run.done.then(() => { loadDone = true; });
+  let restart: Promise<void> | null = null;
+  for (let i = 1; !loadDone || i <= 2 * phase; i++) {
+    await sleep(Math.max(0, t0 + i * 1000 - performance.now()));
+    const [backlog, mb] = await Promise.all([backlogNow(svc.queue), memoryMb()]);
+    timeline.push({ second: i, worker, accepted_202: second.ok, refused_503: second.refused, other: second.other, backlog_jobs: backlog, redis_mb: mb });
+    progress.update(`  second ${i}: worker ${worker}, ${second.ok} accepted, ${second.refused} refused (503), backlog ${fmt(backlog)} jobs, Redis ${fmt(mb, 1)} MB`);
+    second = { ok: 0, refused: 0, other: 0 };
+    if (i === phase) {
+      worker = 'starting';
+      restart = svc.startWorker().then(() => { worker = 'running'; backAfter = (performance.now() - t0) / 1000 - phase; });
+    }
+    if (i > 4 * phase) break; // answers overdue: the load's own timeout ends it
+  }
+  const load = await run.done;
+  await restart;
+  const loadEnd = performance.now();
+  for (let zeros = 0; zeros < 2;) {
+    zeros = (await backlogNow(svc.queue)) === 0 ? zeros + 1 : 0;
+    if ((performance.now() - loadEnd) / 1000 > settings.drainTimeout) throw new Error('degradation: the queue did not drain');
+    await sleep(100);
+  }
+  const drained = (performance.now() - loadEnd) / 1000;
+  const verification = await traffic.verify(svc.db);
+  const first503 = timeline.find((t) => t.refused_503 > 0)?.second ?? null;
+  const reopened = timeline.find((t) => t.second > phase && t.accepted_202 > 0 && t.refused_503 === 0)?.second ?? null;
+  report.degradation = {
+    threshold_jobs: settings.maxBacklog, offered_rate: rate, phase_seconds: phase, worker_back_after_s: round(backAfter, 1),
+    timeline, retry_after: [...retryAfter], backlog_max: Math.max(...timeline.map((t) => t.backlog_jobs)),
+    redis_mb_before: round(mem0, 1), redis_mb_max: round(Math.max(...timeline.map((t) => t.redis_mb)), 1),
+    first_503_s: first503, reopened_s: reopened, drained_after_load_s: round(drained, 1), events_accepted: traffic.counts.accepted, verification,
+  };
+  if (!verification.ok) {
+    report.failures.push(`degradation: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, ${verification.stored_not_accepted} stored although refused`);
+  }
+  if (load.errors || load.timeouts) report.failures.push(`degradation: ${load.errors} connection errors, ${load.timeouts} timeouts`);
+  progress.log(`  first 503 at ${first503 ?? '–'} s, backlog at most ${fmt(report.degradation.backlog_max)} jobs, Redis at most ${fmt(report.degradation.redis_mb_max, 1)} MB, `
+    + `worker consuming ${fmt(backAfter, 1)} s after its restart, accepting again at ${reopened ?? '–'} s; ${fmt(traffic.counts.accepted)} accepted, `
+    + `${fmt(verification.rows)} stored, ${verification.ok ? 'each once, none of the refused' : 'MISMATCH'}`);
+}
+
 // ---------------------------------------------------------------- targets
 
 function targets(report: Report): Target[] {
@@ -356,6 +435,7 @@ async function main(): Promise<void> {
     const closedBatch = report.rows.find((r) => r.key === 'batch100')?.req_per_s ?? 50;
     const openBatchRate = settings.openBatchRate ?? Math.max(1, Math.round(closedBatch * 0.4));
     await scenario(svc, { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: openBatchRate }, report);
+    await degradation(svc, report, openBatchRate);
 
     const doubled = Number((await svc.db.query('SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw')).rows[0].n);
     if (doubled !== 0) report.failures.push(`${doubled} event(s) stored twice in analytics_events_raw over the whole run`);
@@ -368,7 +448,9 @@ async function main(): Promise<void> {
   report.targets = targets(report);
   report.finished_at = new Date().toISOString();
   const base = writeResults(report);
-  console.log(`\n## Figures\n\n${figuresTable(report)}\n\n## CPU share during the load (100 % = one core)\n\n${cpuTable(report)}\n\n${interference(report)}\n\n## Targets and ratios\n\n${targetsTable(report)}\n`);
+  console.log(`\n## Figures\n\n${figuresTable(report)}\n\n## CPU share during the load (100 % = one core)\n\n${cpuTable(report)}\n\n${interference(report)}\n\n`
+    + (report.degradation ? `## Graceful degradation (worker stopped, then restarted)\n\n${degradationTable(report.degradation)}\n\n` : '')
+    + `## Targets and ratios\n\n${targetsTable(report)}\n`);
   console.log(`Results: ${base}.json, ${base}.md`);
   if (report.failures.length) {
     console.error(`\nFAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`);

@@ -29,6 +29,8 @@ export const settings = {
   copyRows: Math.round(positive('LOAD_COPY_ROWS', 300_000)),
   copyChunk: Math.round(positive('LOAD_COPY_CHUNK', 5_000)),
   copyStreams: Math.round(positive('LOAD_COPY_STREAMS', 2)),
+  /** ANALYTICS_MAX_QUEUE_BACKLOG of the service: the degradation run (worker stopped) reaches it. */
+  maxBacklog: Math.round(positive('LOAD_MAX_BACKLOG', 300)),
   /** Longest wait for the queue to drain after a scenario, seconds. */
   drainTimeout: positive('LOAD_DRAIN_TIMEOUT', 300),
   adminUrl: process.env.LOAD_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',

@@ -45,6 +45,25 @@ export interface Target {
   pass: boolean | null;
 }
 
+/** The degradation run: the worker stopped for one phase of open-loop batches, restarted for the next. */
+export interface Degradation {
+  threshold_jobs: number;
+  offered_rate: number;
+  phase_seconds: number;
+  worker_back_after_s: number;
+  /** per second of load: answers by status, backlog and Redis memory at the second's end */
+  timeline: { second: number; worker: 'stopped' | 'starting' | 'running'; accepted_202: number; refused_503: number; other: number; backlog_jobs: number; redis_mb: number }[];
+  retry_after: string[];
+  backlog_max: number;
+  redis_mb_before: number;
+  redis_mb_max: number;
+  first_503_s: number | null;
+  reopened_s: number | null;
+  drained_after_load_s: number;
+  events_accepted: number;
+  verification: Verification;
+}
+
 export interface Report {
   started_at: string;
   finished_at?: string;
@@ -52,6 +71,7 @@ export interface Report {
   settings: Record<string, unknown>;
   rows: Row[];
   copy?: CopyCeiling;
+  degradation?: Degradation;
   targets: Target[];
   failures: string[];
 }
@@ -151,10 +171,23 @@ export function markdown(r: Report): string {
     '',
     interference(r),
     '',
+    ...(r.degradation ? ['## Graceful degradation (worker stopped, then restarted)', '', degradationTable(r.degradation), ''] : []),
     '## Targets and ratios',
     '',
     targetsTable(r),
     '',
     r.failures.length ? `## FAILED\n\n${r.failures.map((f) => `- ${f}`).join('\n')}\n` : 'Every event answered accepted is in Postgres exactly once; nothing refused was stored.\n',
   ].join('\n');
+}
+
+/** The degradation run: a summary line and the per-second timeline. */
+export function degradationTable(d: Degradation): string {
+  const summary = `Batches of 100 at ${fmt(d.offered_rate)} req/s offered (open loop), ${d.phase_seconds} s with the worker stopped, then ${d.phase_seconds} s `
+    + `after starting it again (consuming after ${fmt(d.worker_back_after_s, 1)} s); ANALYTICS_MAX_QUEUE_BACKLOG ${fmt(d.threshold_jobs)} jobs. `
+    + `First 503 at ${d.first_503_s ?? '–'} s (Retry-After: ${[...new Set(d.retry_after)].join(', ') || '–'}), backlog at most ${fmt(d.backlog_max)} jobs, `
+    + `Redis ${fmt(d.redis_mb_before, 1)} MB before and at most ${fmt(d.redis_mb_max, 1)} MB; ingestion accepting again at ${d.reopened_s ?? '–'} s; `
+    + `backlog drained ${fmt(d.drained_after_load_s, 1)} s after the load; ${fmt(d.events_accepted)} events accepted, ${fmt(d.verification.rows)} stored, `
+    + `${d.verification.ok ? 'each once, none of the refused' : 'MISMATCH'}.`;
+  return `${summary}\n\n${table(['second', 'worker', '202', '503', 'other', 'backlog (jobs)', 'Redis MB'],
+    d.timeline.map((t) => [String(t.second), t.worker, fmt(t.accepted_202), fmt(t.refused_503), fmt(t.other), fmt(t.backlog_jobs), fmt(t.redis_mb, 1)]))}`;
 }

@@ -62,6 +62,7 @@ export class Service {
   ingestKey = '';
   db!: Pool;
   queue!: Queue;
+  private env: NodeJS.ProcessEnv = {};
 
   async start(): Promise<void> {
     const url = await freshDatabase(settings.database);
@@ -83,7 +84,10 @@ export class Service {
       // The harness measures the pipeline, not the tenant's rate limit.
       ANALYTICS_RATE_LIMIT_RPS: '10000000',
       ANALYTICS_RATE_LIMIT_EPS: '100000000',
+      // Low enough for the degradation run to reach it in seconds, far above any other run's backlog.
+      ANALYTICS_MAX_QUEUE_BACKLOG: String(settings.maxBacklog),
     };
+    this.env = env;
     this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), env);
     this.api = new Child('api', join(DIST_SRC, 'main.js'), env);
     this.queue = new Queue('ingest', { connection: { host: new URL(settings.redisUrl).hostname, port: Number(new URL(settings.redisUrl).port || 6379) }, prefix: `${settings.redisPrefix}:bull` });
@@ -95,6 +99,17 @@ export class Service {
       if (i > 150) throw new Error(`the service did not become healthy:\n${this.api.output()}`);
       await sleep(200);
     }
+  }
+
+  /** Stops the worker process (the degradation run); the api goes on taking events. */
+  async stopWorker(): Promise<void> {
+    await this.worker.stop();
+  }
+
+  /** Starts a new worker process and waits until it consumes the queues. */
+  async startWorker(): Promise<void> {
+    this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), this.env);
+    await this.worker.waitFor(/Consuming queues/, 60_000);
   }
 
   /** The reason the run must stop, if either role has died. */
