@@ -4,7 +4,7 @@ import { TestEnv, createTestEnv } from './support/test-env';
 
 describe('ingestion → queue → worker → Postgres', () => {
   let t: TestEnv;
-  // A linger longer than the default 2 ms, so that grouping shows even on a machine busy with other test files.
+  // A linger longer than the default 5 ms, so that grouping shows even on a machine busy with other test files.
   beforeAll(async () => { t = await createTestEnv({ ANALYTICS_BATCH_LINGER_MS: '25' }); });
   afterAll(async () => { await t.close(); });
 
