@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { waitFor } from './support/events';
 import { request } from './support/test-env';
 import { urlFor, withAdmin } from './support/database';
@@ -66,6 +67,14 @@ describe('one command starts both roles; in development the database is created 
         try { return (await request(`http://127.0.0.1:${port}/api/v1/analytics/health`)).status === 200; } catch { return false; }
       }, 30000, 200);
       await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
+      // The worker yields the CPU to the api (ANALYTICS_WORKER_NICE, 10 by default), every thread of it.
+      expect(svc.stdout).toMatch(/Running at CPU priority 10 \(nice, ANALYTICS_WORKER_NICE\)/);
+      const roles = readFileSync(`/proc/${svc.child.pid}/task/${svc.child.pid}/children`, 'utf8').trim().split(/\s+/).map((pid) => ({
+        script: readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker.js') ? 'worker' : 'api',
+        nice: readdirSync(`/proc/${pid}/task`).map((tid) => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16])),
+      }));
+      expect(roles.find((r) => r.script === 'worker')!.nice.every((n) => n === 10)).toBe(true);
+      expect(roles.find((r) => r.script === 'api')!.nice.every((n) => n === 0)).toBe(true);
       expect(svc.stdout).toMatch(/Created database analytics_t_launcher/);
       expect(svc.stdout).toMatch(/Applied migrations: CreateRawEventsAndLedger/);
       const tables = await withAdmin(async (c) => {

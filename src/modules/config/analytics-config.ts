@@ -40,6 +40,7 @@ export class AnalyticsConfig {
   readonly reporting!: { defaultTimeoutMs: number; maxTimeseriesPoints: number };
   readonly worker!: {
     concurrency: number;
+    nice: number;
     jobAttempts: number;
     jobBackoffMs: number;
     lockDurationMs: number;
@@ -83,6 +84,7 @@ export class AnalyticsConfig {
       reporting: { defaultTimeoutMs: e.ANALYTICS_REPORT_TIMEOUT_MS, maxTimeseriesPoints: e.ANALYTICS_MAX_TIMESERIES_POINTS },
       worker: {
         concurrency: e.ANALYTICS_WORKER_CONCURRENCY,
+        nice: e.ANALYTICS_WORKER_NICE,
         jobAttempts: e.ANALYTICS_JOB_ATTEMPTS,
         jobBackoffMs: e.ANALYTICS_JOB_BACKOFF_MS,
         lockDurationMs: e.ANALYTICS_WORKER_LOCK_MS,
