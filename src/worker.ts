@@ -13,9 +13,9 @@ void startRole('worker', async (config) => {
 });
 
 /**
- * Lowers the worker's CPU priority to `nice` (never raises it): where the worker shares a machine
- * with the api, the api answers first and the worker's work, which the queue holds, waits. Linux
- * keeps a priority per thread, so each thread of the process is set.
+ * Lowers the worker's CPU priority to `nice` (never raises it; 0, the default, changes nothing):
+ * where the worker shares a machine with the api, the api answers first and the worker's work,
+ * which the queue holds, waits. Linux keeps a priority per thread, so each thread is set.
  */
 function yieldCpu(nice: number, logger: Logger): void {
   if (nice <= os.getPriority()) return;

@@ -60,14 +60,14 @@ describe('one command starts both roles; in development the database is created 
     const port = await freePort();
     const svc = runRole('launcher.js', {
       NODE_ENV: 'development', LOG_LEVEL: 'log', PORT: String(port), HOST: '127.0.0.1',
-      DATABASE_URL: urlFor(db), ANALYTICS_REDIS_PREFIX: `t_launcher_${port}`,
+      DATABASE_URL: urlFor(db), ANALYTICS_REDIS_PREFIX: `t_launcher_${port}`, ANALYTICS_WORKER_NICE: '10',
     });
     try {
       await waitFor('the api to answer /health', async () => {
         try { return (await request(`http://127.0.0.1:${port}/api/v1/analytics/health`)).status === 200; } catch { return false; }
       }, 30000, 200);
       await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
-      // The worker yields the CPU to the api (ANALYTICS_WORKER_NICE, 10 by default), every thread of it.
+      // Asked to, the worker yields the CPU to the api (ANALYTICS_WORKER_NICE), every thread of it.
       expect(svc.stdout).toMatch(/Running at CPU priority 10 \(nice, ANALYTICS_WORKER_NICE\)/);
       const roles = readFileSync(`/proc/${svc.child.pid}/task/${svc.child.pid}/children`, 'utf8').trim().split(/\s+/).map((pid) => ({
         script: readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('worker.js') ? 'worker' : 'api',

@@ -9,7 +9,7 @@ describe('AnalyticsConfig', () => {
     expect(c.ingestion).toMatchObject({ maxBatchSize: 500, maxPayloadSizeKb: 500, clockSkewToleranceMs: 86_400_000, dedupeWindowMs: 60_000 });
     expect(c.privacy.retentionDays).toBe(90);
     expect(c.rollups.enabled).toBe(true);
-    expect(c.worker).toMatchObject({ concurrency: 4, nice: 10 });
+    expect(c.worker).toMatchObject({ concurrency: 4, nice: 0 });
     expect(() => AnalyticsConfig.fromEnvironment({ ANALYTICS_WORKER_NICE: '20' })).toThrow(/ANALYTICS_WORKER_NICE must not be greater than 19/);
     expect(c.database.autoMigrate).toBe(true); // development
     expect(AnalyticsConfig.fromEnvironment({ NODE_ENV: 'production' }).database.autoMigrate).toBe(false);

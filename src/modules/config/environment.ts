@@ -90,9 +90,9 @@ export class Environment {
   @Transform(toInt) @IsInt() @Min(1) @Max(64)
   ANALYTICS_WORKER_CONCURRENCY: number = 4;
 
-  /** CPU priority (nice) the worker process gives itself: on a shared machine the api answers first. */
+  /** CPU priority (nice) the worker process lowers itself to: on a shared machine the api answers first. */
   @Transform(toInt) @IsInt() @Min(0) @Max(19)
-  ANALYTICS_WORKER_NICE: number = 10;
+  ANALYTICS_WORKER_NICE: number = 0;
 
   @Transform(toInt) @IsInt() @Min(1) @Max(100)
   ANALYTICS_JOB_ATTEMPTS: number = 12;
