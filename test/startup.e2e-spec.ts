@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import Redis from 'ioredis';
 import { waitFor } from './support/events';
 import { request } from './support/test-env';
 import { urlFor, withAdmin } from './support/database';
@@ -101,5 +102,13 @@ describe('one command starts both roles; in development the database is created 
     }
     const { code } = await svc.exited;
     expect(code).toBe(0);
+    // The launcher's own Redis prefix: its queues and schedulers are this test's to remove.
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const keys = await redis.keys(`t_launcher_${port}:*`);
+      if (keys.length) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
   });
 });
