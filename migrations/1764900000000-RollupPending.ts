@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Events stored but not yet folded into the rollups. The persist transaction adds each fresh event
+ * Events stored but not yet folded into the rollups. The persist statement adds each fresh event
  * here; the rollup folder takes a few thousand at a time and, in one transaction, folds them and
  * deletes them. Holds only what the fold reads.
  */

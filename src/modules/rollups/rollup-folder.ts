@@ -9,16 +9,16 @@ import { RollupService } from './rollup.service';
 const FOLD_LOCK = 7_413_002;
 
 /**
- * Folds stored events into the rollups (worker role). The persist transaction leaves each fresh
+ * Folds stored events into the rollups (worker role). The persist statement leaves each fresh
  * event in `analytics_rollup_pending`; a round takes up to `foldBatch` of them and, in ONE
  * transaction, folds them and deletes them, so each stored event is folded exactly once even if
- * a round fails or the process dies. A round runs right after a job is stored (`kick`) when the last
- * one began at least `foldIntervalMs` ago, else that long after it began, and on a timer for
- * whatever other processes left: a quiet stream is folded at once, a busy one in rounds of many
- * events (a round's cost is mostly per rollup row, not per event), and a full round is followed
- * at once. Folding thousands of events of many jobs at once
- * writes each hot rollup row once per round instead of once per job, and persist jobs no longer
- * wait on each other's rollup row locks.
+ * a round fails or the process dies. Folding the events of many jobs at once writes each hot
+ * rollup row once per round instead of once per job, and persist jobs never wait on rollup row locks.
+ *
+ * A round runs right after a job is stored (`kick`) when the last one began at least
+ * `foldIntervalMs` ago, else that long after it began, and on a timer for whatever other processes
+ * left: a quiet stream is folded at once, a busy one in rounds of many events (a round's cost is
+ * mostly per rollup row, not per event); a full round is followed at once.
  */
 @Injectable()
 export class RollupFolder {

@@ -9,9 +9,6 @@ export interface PersistOutcome {
   duplicates: number;
 }
 
-/** `tenant_id/event_id` of each row a statement actually stored. */
-export type StoredKeys = Set<string>;
-
 /** The only class with SQL for analytics_events_raw, its partitions and the dedupe ledger. */
 @Injectable()
 export class EventsRepository {
@@ -100,7 +97,8 @@ export class EventsRepository {
   }
 
   /**
-   * Records the events in the ledger and inserts only those it had not seen, in one statement:
+   * Records the events in the ledger and inserts only those it had not seen, in one statement that
+   * answers how many it stored:
    * a retried job, or an event already stored by another job, inserts nothing twice. One statement
    * is atomic on its own. `events` must not repeat a (tenant_id, event_id) pair.
    * With `foldLater`, the stored events are also added to the rollups' pending table, in the same
@@ -110,13 +108,13 @@ export class EventsRepository {
    * plans it once (Postgres re-plans by itself when a partition comes or goes), where an unnamed
    * statement would be parsed and planned again for every job.
    */
-  async insertFresh(events: StoredEvent[], opts: { foldLater: boolean }): Promise<StoredKeys> {
-    const { rows } = await this.pool.query<{ tenant_id: string; event_id: string }>({
+  async insertFresh(events: StoredEvent[], opts: { foldLater: boolean }): Promise<number> {
+    const { rows } = await this.pool.query<{ stored: number }>({
       name: 'analytics_insert_fresh',
       text: INSERT_FRESH,
       values: [JSON.stringify(events), opts.foldLater],
     });
-    return new Set(rows.map((r) => `${r.tenant_id}/${r.event_id}`));
+    return rows[0].stored;
   }
 
   /** The driver's connection pool, for statements worth preparing once per connection. */
@@ -161,4 +159,4 @@ WITH incoming AS (
    INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)
    SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored WHERE $2::boolean
  )
- SELECT tenant_id, event_id FROM stored`;
+ SELECT count(*)::int AS stored FROM stored`;

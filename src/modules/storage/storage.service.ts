@@ -1,6 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { StoredEvent } from '../../app/queues';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupService } from '../rollups/rollup.service';
@@ -18,7 +16,6 @@ export class StorageService {
   constructor(
     private readonly events: EventsRepository,
     private readonly rollups: RollupService,
-    @InjectDataSource() private readonly db: DataSource,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -32,7 +29,7 @@ export class StorageService {
     const unique = uniqueByEvent(events);
     await this.ensurePartitionsFor(unique.map((e) => utcDay(e.occurred_at)));
     try {
-      const inserted = (await this.events.insertFresh(unique, { foldLater: this.rollups.enabled })).size;
+      const inserted = await this.events.insertFresh(unique, { foldLater: this.rollups.enabled });
       return { inserted, duplicates: events.length - inserted };
     } catch (err) {
       if ((err as { code?: string }).code === NO_PARTITION) this.knownPartitions.clear();
