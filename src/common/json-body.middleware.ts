@@ -1,10 +1,9 @@
 import express, { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
-import { problem, PROBLEM_CONTENT_TYPE, ProblemBody } from './problem';
+import { problem, ProblemBody } from './problem';
+import { sendProblem } from './raw-http';
 
-function send(res: Response, body: ProblemBody): void {
-  res.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-}
+const send = (res: Response, body: ProblemBody): void => sendProblem(res, body, {});
 
 /** Whether the request carries a body to parse (an empty Content-Length is none). */
 export function hasBody(req: IncomingMessage): boolean {

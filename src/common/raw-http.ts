@@ -31,7 +31,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers);
 }
 
-/** Answers with a problem+json body, as the ProblemFilter would. */
+/** Answers with a problem+json body: every error answer of the service, whichever layer gives it. */
 export function sendProblem(res: ServerResponse, body: ProblemBody, headers: OutgoingHttpHeaders): void {
   send(res, body.status, `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, JSON.stringify(body), headers);
 }

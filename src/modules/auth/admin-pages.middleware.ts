@@ -1,6 +1,7 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { problem, PROBLEM_CONTENT_TYPE } from '../../common/problem';
+import { problem } from '../../common/problem';
+import { sendProblem } from '../../common/raw-http';
 import { grants } from './api-key';
 import { presentedCredential } from './credential-extractor';
 import { CredentialError, CredentialService } from './credential.service';
@@ -16,9 +17,8 @@ export class AdminPagesMiddleware implements NestMiddleware {
   async use(req: Request, res: Response, next: NextFunction): Promise<void> {
     const send = (status: number, detail: string) => {
       if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="Analytics admin", charset="UTF-8"');
-      res.status(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(
-        problem(status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'unavailable',
-          status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service unavailable', detail)));
+      sendProblem(res, problem(status, status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'unavailable',
+        status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service unavailable', detail), {});
     };
     const credential = presentedCredential(req, true);
     if (!credential) return send(401, 'The queue dashboard needs an admin API key of an operator tenant (as the Basic auth password, or a Bearer token).');
