@@ -12,6 +12,7 @@ import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { makeEvent } from '../support/events';
+import { percentile, round } from './harness/stats';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -33,12 +34,8 @@ function dbUrl(name: string): string {
 /** A load event; each scenario's carry a site id of their own, so that each scenario counts only its own rows. */
 const event = (site: string) => makeEvent({ tenant_id: TENANT, site_id: site, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
 
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
-const round1 = (x: number) => Math.round(x * 10) / 10;
+const round1 = (x: number) => round(x, 1);
 
 async function admin(sql: string): Promise<void> {
   const c = new Client({ connectionString: ADMIN_URL });

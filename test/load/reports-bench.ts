@@ -27,6 +27,7 @@ import { countMembers, foldEvents, inLockOrder } from '../../src/modules/rollups
 import { startApiProcess } from '../support/worker-process';
 import { RAW_COLUMNS, copyText, rawCopyLine } from './copy-rows';
 import { rng } from '../support/hostile';
+import { percentile, round } from './harness/stats';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
 const DAYS = Number(process.env.BENCH_DAYS ?? 90);
@@ -40,12 +41,9 @@ const DAY = 86_400_000;
 const MINUTE_DAYS = 14;
 
 const dbUrl = (name: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
-const round1 = (x: number) => Math.round(x * 10) / 10;
+const round1 = (x: number) => round(x, 1);
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const c = new Client({ connectionString: ADMIN_URL });
