@@ -4,14 +4,37 @@ describe('EventBatcher', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('groups additions that arrive within the linger time into one flush, in order', async () => {
+  it('sends the first addition of a quiet stream at once, with whatever arrived in the same turn', async () => {
     const flushes: number[][] = [];
     const b = new EventBatcher<number>(async (items) => { flushes.push(items); }, { maxItems: 100, lingerMs: 5 });
-    const done = Promise.all([b.add([1]), b.add([2, 3]), b.add([4])]);
+    const done = Promise.all([b.add([1]), b.add([2, 3])]);
     expect(flushes).toEqual([]);
-    jest.advanceTimersByTime(5);
+    jest.advanceTimersByTime(0); // the end of this turn of the event loop, no linger
     await done;
-    expect(flushes).toEqual([[1, 2, 3, 4]]);
+    expect(flushes).toEqual([[1, 2, 3]]);
+  });
+
+  it('groups additions that arrive within the linger time after a flush into one flush, in order, when the linger ends', async () => {
+    const flushes: number[][] = [];
+    const b = new EventBatcher<number>(async (items) => { flushes.push(items); }, { maxItems: 100, lingerMs: 5 });
+    const first = b.add([1]);
+    jest.advanceTimersByTime(0);
+    await first;
+    jest.advanceTimersByTime(2);
+    const later = Promise.all([b.add([2]), b.add([3, 4])]);
+    jest.advanceTimersByTime(1);
+    const last = b.add([5]);
+    jest.advanceTimersByTime(1); // 4 ms after the first flush
+    expect(flushes).toEqual([[1]]);
+    jest.advanceTimersByTime(1); // 5 ms after it
+    await Promise.all([later, last]);
+    expect(flushes).toEqual([[1], [2, 3, 4, 5]]);
+    // Quiet again for longer than the linger: the next one goes at once.
+    jest.advanceTimersByTime(20);
+    const quiet = b.add([6]);
+    jest.advanceTimersByTime(0);
+    await quiet;
+    expect(flushes).toEqual([[1], [2, 3, 4, 5], [6]]);
   });
 
   it('flushes at once when the group reaches its size limit', async () => {
@@ -20,7 +43,9 @@ describe('EventBatcher', () => {
     await Promise.all([b.add([1, 2]), b.add([3])]);
     expect(flushes).toEqual([[1, 2, 3]]);
     const later = b.add([4]);
-    jest.advanceTimersByTime(1000);
+    jest.advanceTimersByTime(999);
+    expect(flushes).toEqual([[1, 2, 3]]);
+    jest.advanceTimersByTime(1);
     await later;
     expect(flushes).toEqual([[1, 2, 3], [4]]);
   });

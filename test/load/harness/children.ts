@@ -9,8 +9,8 @@ export class Child {
   crashed: string | null = null;
   private stopping = false;
 
-  constructor(readonly name: string, script: string, env: NodeJS.ProcessEnv) {
-    this.process = spawn(process.execPath, [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(readonly name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+    this.process = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.lines.push(...d.toString('utf8').split('\n').filter(Boolean));
       if (this.lines.length > 200) this.lines = this.lines.slice(-200);

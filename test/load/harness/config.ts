@@ -33,6 +33,8 @@ export const settings = {
   maxBacklog: Math.round(positive('LOAD_MAX_BACKLOG', 300)),
   /** Longest wait for the queue to drain after a scenario, seconds. */
   drainTimeout: positive('LOAD_DRAIN_TIMEOUT', 300),
+  /** Extra node options for the api and the worker, e.g. '--cpu-prof --cpu-prof-dir=results/profiles'. */
+  nodeArgs: (process.env.LOAD_NODE_ARGS ?? '').split(/\s+/).filter(Boolean),
   adminUrl: process.env.LOAD_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   /** Body limit of the service (its default) and of the bare baselines. */

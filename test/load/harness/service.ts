@@ -88,8 +88,8 @@ export class Service {
       ANALYTICS_MAX_QUEUE_BACKLOG: String(settings.maxBacklog),
     };
     this.env = env;
-    this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), env);
-    this.api = new Child('api', join(DIST_SRC, 'main.js'), env);
+    this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), env, settings.nodeArgs);
+    this.api = new Child('api', join(DIST_SRC, 'main.js'), env, settings.nodeArgs);
     this.queue = new Queue('ingest', { connection: { host: new URL(settings.redisUrl).hostname, port: Number(new URL(settings.redisUrl).port || 6379) }, prefix: `${settings.redisPrefix}:bull` });
     await Promise.all([this.api.waitFor(/Listening on/, 60_000), this.worker.waitFor(/Consuming queues/, 60_000)]);
     for (let i = 0; ; i++) {
@@ -108,7 +108,7 @@ export class Service {
 
   /** Starts a new worker process and waits until it consumes the queues. */
   async startWorker(): Promise<void> {
-    this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), this.env);
+    this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), this.env, settings.nodeArgs);
     await this.worker.waitFor(/Consuming queues/, 60_000);
   }
 
