@@ -63,6 +63,24 @@ describe('ingestion → queue → worker → Postgres', () => {
     events.forEach((e) => expect(byId.get(e.event_id)).toEqual(e.attributes));
   });
 
+  it('stores text that array literals, JSON and SQL treat specially exactly as sent', async () => {
+    const tricky = ['"', '\\', '\\"', 'NULL', 'null', '', ' padded ', 'a,b', '{x}', '{"k":"v"}', 'tab\there', 'line\nbreak', 'é ü ß 漢字 😀', "it's"];
+    const events = tricky.map((text, i) => makeEvent({
+      user_id: i === 0 ? 'NULL' : `user ${text}`,
+      context: { locale: 'en-US', note: text, list: [text, null, text.length], nested: { [`k${i}${text}`]: text } },
+    }));
+    const res = await t.post(BATCH, { events });
+    expect(res.status).toBe(202);
+    expect(res.json.accepted).toBe(tricky.length);
+    await drained(t.ingestQueue);
+    const { rows } = await t.db.query(`SELECT event_id, user_id, context FROM analytics_events_raw WHERE event_id = ANY($1::uuid[])`, [events.map((e) => e.event_id)]);
+    expect(rows).toHaveLength(tricky.length);
+    const byId = new Map(rows.map((r) => [r.event_id, r]));
+    for (const e of events) {
+      expect(byId.get(e.event_id)).toEqual({ event_id: e.event_id, user_id: e.user_id, context: e.context });
+    }
+  });
+
   it('groups a stream of single events into few jobs', async () => {
     const before = (await t.ingestQueue.getJobCounts('completed')).completed;
     const events = Array.from({ length: 40 }, () => makeEvent());
