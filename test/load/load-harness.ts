@@ -26,6 +26,7 @@ import { copyCeiling } from './harness/copy-ceiling';
 import { openLoop, OpenLoopRun } from './harness/open-loop';
 import { progress } from './harness/progress';
 import { cpuShares, cpuSnapshot, setOwnDatabases, Watched } from './harness/proc-cpu';
+import { ledgerCost, parseValidateCost } from './harness/work-floor';
 import { cpuTable, Degradation, degradationTable, figuresTable, interference, markdown, Report, Row, Target, targetsTable } from './harness/report';
 import { dropDatabase, dropRedisKeys, freshDatabase, Service } from './harness/service';
 import { fmt, latencySummary, pct, round, sleep } from './harness/stats';
@@ -119,6 +120,13 @@ async function storageCeiling(report: Report): Promise<void> {
     report.copy = copy;
     if (copy.counted !== copy.rows) throw new Error(`COPY baseline: ${copy.rows} rows sent, ${copy.counted} counted`);
     progress.log(`  raw COPY: ${fmt(copy.rows_per_s)} rows/s (${fmt(copy.counted)} rows in ${fmt(copy.seconds, 1)} s, ${copy.streams} streams; rows built in ${fmt(copy.build_seconds, 1)} s before)`);
+    progress.update('  work floor: ledger rows...');
+    const ledger = await ledgerCost(url, settings.copyRows, 500, settings.copyStreams);
+    progress.update('  work floor: parsing and validating events...');
+    const parseValidate = parseValidateCost(50_000, 500);
+    report.floor = { parse_validate_us: parseValidate, ledger_row_us: ledger.row_us, ledger_rows_per_s: ledger.rows_per_s };
+    progress.log(`  work floor: JSON.parse + validation ${fmt(parseValidate, 1)} µs per event (one core); ledger rows ${fmt(ledger.rows_per_s)}/s, `
+      + `Postgres ${fmt(ledger.row_us, 1)} µs per row`);
   } finally {
     await dropDatabase(settings.copyDatabase);
   }
@@ -340,7 +348,38 @@ function targets(report: Report): Target[] {
       target: key === 'mix' ? '' : '≥ 40 % of COPY, backlog flat', pass: key === 'mix' ? null : Number.isFinite(q) && q >= 0.4 && flat,
     });
   }
+  const floor = workFloor(report);
+  if (floor) {
+    out.push({
+      figure: `least CPU per stored event: HTTP bytes ${fmt(floor.http, 1)} + JSON.parse and validation ${fmt(floor.parseValidate, 1)} + raw row by COPY ${fmt(floor.copy, 1)} + ledger row ${fmt(floor.ledger, 1)} µs`,
+      value: `${fmt(floor.total, 1)} µs: at most ${fmt(floor.maxPerSecond)} events/s on ${floor.cores} cores`, baseline: `COPY ${fmt(copy)} rows/s`,
+      ratio: pct(ratio(floor.maxPerSecond, copy)), target: '', pass: null,
+    });
+  }
   return out;
+}
+
+/**
+ * The work no pipeline can skip for a stored event, from this run's measurements: receiving its
+ * bytes (bare node:http, batches of 100: server and generator), parsing and validating it, its raw
+ * row (Postgres CPU per row of the COPY baseline) and its ledger row. Whatever the service adds
+ * (sanitizer, dedupe, queue, worker, rollups) comes on top; all of it shares the machine's cores.
+ */
+function workFloor(report: Report): { http: number; parseValidate: number; copy: number; ledger: number; total: number; cores: number; maxPerSecond: number } | null {
+  const http = report.rows.find((r) => r.key === 'http_batch100');
+  const c = report.copy;
+  const f = report.floor;
+  if (!http || !c || !f) return null;
+  const own = (cpu: Record<string, number>) => cpu.machine - (cpu.other ?? 0) - (cpu.postgres_other_databases ?? 0);
+  const cores = c.cpu.cores ?? 2;
+  const parts = {
+    http: (own(http.cpu) * 1e6) / (http.req_per_s * 100),
+    parseValidate: f.parse_validate_us,
+    copy: (c.cpu.postgres * 1e6) / c.rows_per_s,
+    ledger: f.ledger_row_us,
+  };
+  const total = parts.http + parts.parseValidate + parts.copy + parts.ledger;
+  return { ...parts, total, cores, maxPerSecond: (cores * 1e6) / total };
 }
 
 // ---------------------------------------------------------------- main

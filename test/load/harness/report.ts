@@ -1,5 +1,6 @@
 import { BacklogSummary } from './backlog';
 import { CopyCeiling } from './copy-ceiling';
+import { WorkFloor } from './work-floor';
 import { fmt, Latency, pct } from './stats';
 import { Verification } from './traffic';
 
@@ -71,6 +72,7 @@ export interface Report {
   settings: Record<string, unknown>;
   rows: Row[];
   copy?: CopyCeiling;
+  floor?: WorkFloor;
   degradation?: Degradation;
   targets: Target[];
   failures: string[];
