@@ -19,6 +19,17 @@ describe('partition days', () => {
     expect(utcDay('2026-11-28T23:30:00-02:00')).toBe('2026-11-29');
     expect(utcDay('2026-11-28T00:30:00+01:00')).toBe('2026-11-27');
   });
+  it('reads the day of a UTC time from its text, the same day a Date gives, at every hour and precision', () => {
+    const start = Date.UTC(2024, 1, 28, 0, 0, 0, 0); // across a leap day, a month end and midnights
+    for (let t = start; t < start + 3 * 86_400_000; t += 1_234_567) {
+      const iso = new Date(t).toISOString();
+      for (const text of [iso, iso.replace('.', '.000').replace('T', ' '), iso.replace(/\.\d+Z$/, 'Z'), iso.toLowerCase()]) {
+        expect(utcDay(text)).toBe(new Date(text.toUpperCase().replace(' ', 'T')).toISOString().slice(0, 10));
+      }
+    }
+    expect(utcDay('2026-12-31T23:59:59.999999Z')).toBe('2026-12-31');
+  });
+
   it('lists consecutive days across month and year ends', () => {
     expect(daysFrom(new Date('2026-12-30T18:00:00Z'), 4)).toEqual(['2026-12-30', '2026-12-31', '2027-01-01', '2027-01-02']);
   });
