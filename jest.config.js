@@ -1,4 +1,4 @@
-/** Unit tests sit beside the code; integration tests in test/ run the real app on real Postgres and Redis. */
+/** Unit tests sit beside the code (the load harness's too); integration tests in test/ run the real app on real Postgres and Redis. */
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
   projects: [
@@ -6,7 +6,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       rootDir: '.',
-      testMatch: ['<rootDir>/src/**/*.spec.ts'],
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/load/**/*.spec.ts'],
       transform,
     },
     {
