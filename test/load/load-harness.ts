@@ -333,7 +333,7 @@ function targets(report: Report): Target[] {
   }
   const openB = row('open_batch100');
   if (openB) {
-    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: settings.openBatchRate ? 'LOAD_BATCH_RATE' : '40 % of the closed-loop rate', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
+    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: settings.openBatchRate ? 'LOAD_BATCH_RATE' : '40 % of the closed-loop rate sustained', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
   }
   const b100 = row('batch100'), express100 = row('express_batch100');
   out.push({ figure: 'batches of 100, req/s (closed loop)', value: fmt(b100?.req_per_s), baseline: `bare Express ${fmt(express100?.req_per_s)}`, ratio: pct(ratio(b100?.req_per_s, express100?.req_per_s)), target: '', pass: null });
@@ -426,7 +426,7 @@ async function main(): Promise<void> {
     },
     settings: {
       seconds: S, connections: settings.connections, batch_connections: settings.batchConnections,
-      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate ?? '40 % of the closed-loop batches of 100', open_sockets: settings.openSockets,
+      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate ?? '40 % of the closed-loop batches of 100 sustained (persisted events/s ÷ 100)', open_sockets: settings.openSockets,
       copy_rows: settings.copyRows, copy_chunk: settings.copyChunk, copy_streams: settings.copyStreams,
     },
     rows: [],
@@ -470,8 +470,11 @@ async function main(): Promise<void> {
       { key: 'open_single', name: 'single events, open loop', mode: 'open', path: EVENTS_PATH, batch: null, rate: openRate },
     ];
     for (const def of defs) await scenario(svc, def, report);
-    // A moderate load for batches: 40 % of what the service answered in closed loop, in this run.
-    const closedBatch = report.rows.find((r) => r.key === 'batch100')?.req_per_s ?? 50;
+    // A moderate load for batches: 40 % of what the service sustained in closed loop, in this run:
+    // its persisted events/s in requests of 100, not its answers/s, which count fast 503s of the
+    // backlog gate when the api outruns the worker.
+    const b100 = report.rows.find((r) => r.key === 'batch100');
+    const closedBatch = b100?.events_persisted_per_s ? b100.events_persisted_per_s / 100 : 50;
     const openBatchRate = settings.openBatchRate ?? Math.max(1, Math.round(closedBatch * 0.4));
     await scenario(svc, { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: openBatchRate }, report);
     await degradation(svc, report, openBatchRate);

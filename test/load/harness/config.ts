@@ -21,7 +21,7 @@ export const settings = {
   batchConnections: Math.round(positive('LOAD_BATCH_CONNECTIONS', 10)),
   /** Offered rate of the open-loop single-event run, req/s; by default half the bare-Express rate. */
   openRate: optionalPositive('LOAD_RATE'),
-  /** Offered rate of the open-loop batch-of-100 run, req/s; by default 40 % of the closed-loop batch-of-100 rate. */
+  /** Offered rate of the open-loop batch-of-100 run, req/s; by default 40 % of the closed-loop batch-of-100 rate sustained (persisted events/s ÷ 100). */
   openBatchRate: optionalPositive('LOAD_BATCH_RATE'),
   /** Most sockets the open-loop generator opens. */
   openSockets: Math.round(positive('LOAD_OPEN_SOCKETS', 512)),
