@@ -27,7 +27,7 @@ import { openLoop, OpenLoopRun } from './harness/open-loop';
 import { progress } from './harness/progress';
 import { cpuShares, cpuSnapshot, setOwnDatabases, Watched } from './harness/proc-cpu';
 import { ledgerCost, parseValidateCost } from './harness/work-floor';
-import { cpuTable, Degradation, degradationTable, figuresTable, interference, markdown, Report, Row, Target, targetsTable } from './harness/report';
+import { cpuTable, Degradation, degradationTable, figuresTable, interference, markdown, ownCpu, Report, Row, Target, targetsTable } from './harness/report';
 import { dropDatabase, dropRedisKeys, freshDatabase, Service } from './harness/service';
 import { fmt, latencySummary, pct, round, sleep } from './harness/stats';
 import { PlainTraffic, RequestSource, ScenarioTraffic } from './harness/traffic';
@@ -370,10 +370,9 @@ function workFloor(report: Report): { http: number; parseValidate: number; copy:
   const c = report.copy;
   const f = report.floor;
   if (!http || !c || !f) return null;
-  const own = (cpu: Record<string, number>) => cpu.machine - (cpu.other ?? 0) - (cpu.postgres_other_databases ?? 0);
   const cores = c.cpu.cores ?? 2;
   const parts = {
-    http: (own(http.cpu) * 1e6) / (http.req_per_s * 100),
+    http: (ownCpu(http.cpu) * 1e6) / (http.req_per_s * 100),
     parseValidate: f.parse_validate_us,
     copy: (c.cpu.postgres * 1e6) / c.rows_per_s,
     ledger: f.ledger_row_us,

@@ -115,11 +115,15 @@ function postgresShare(cpu: Record<string, number>): string {
   return other >= 0.01 ? `${pct(cpu.postgres)} (${pct(other)} other databases)` : pct(cpu.postgres);
 }
 
+/** CPU share of this run's processes: the machine's busy time less other work (1 = one core). */
+export function ownCpu(cpu: Record<string, number>): number {
+  return cpu.machine - (cpu.other ?? 0) - (cpu.postgres_other_databases ?? 0);
+}
+
 export function cpuTable(r: Report): string {
   const cores = r.rows.find((x) => x.cpu.cores)?.cpu.cores ?? 2;
-  // CPU time of this run's processes (the machine's busy time less other work) per event accepted
-  // (service) or per request (baselines), in microseconds.
-  const own = (cpu: Record<string, number>) => cpu.machine - (cpu.other ?? 0) - (cpu.postgres_other_databases ?? 0);
+  // CPU time of this run's processes per event accepted (service) or per request (baselines), in microseconds.
+  const own = ownCpu;
   const perUnit = (x: Row) => {
     const per = x.kind === 'service' ? x.events_accepted_per_s : x.req_per_s;
     return per ? `${fmt((own(x.cpu) * 1e6) / per)} µs per ${x.kind === 'service' ? 'event' : 'request'}` : '';
