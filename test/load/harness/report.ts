@@ -123,10 +123,9 @@ export function ownCpu(cpu: Record<string, number>): number {
 export function cpuTable(r: Report): string {
   const cores = r.rows.find((x) => x.cpu.cores)?.cpu.cores ?? 2;
   // CPU time of this run's processes per event accepted (service) or per request (baselines), in microseconds.
-  const own = ownCpu;
   const perUnit = (x: Row) => {
     const per = x.kind === 'service' ? x.events_accepted_per_s : x.req_per_s;
-    return per ? `${fmt((own(x.cpu) * 1e6) / per)} µs per ${x.kind === 'service' ? 'event' : 'request'}` : '';
+    return per ? `${fmt((ownCpu(x.cpu) * 1e6) / per)} µs per ${x.kind === 'service' ? 'event' : 'request'}` : '';
   };
   const rows = r.rows.map((x) => [
     x.name,
@@ -139,7 +138,7 @@ export function cpuTable(r: Report): string {
   if (r.copy) {
     const c = r.copy.cpu;
     rows.push(['raw COPY', '', '', postgresShare(c), pct(c.redis), pct(c.generator), '', `${pct(c.machine)} of ${cores * 100} %`, pct(c.other),
-      `${fmt((own(c) * 1e6) / r.copy.rows_per_s)} µs per row`]);
+      `${fmt((ownCpu(c) * 1e6) / r.copy.rows_per_s)} µs per row`]);
   }
   return table(['scenario', 'api', 'worker', 'postgres (all processes)', 'redis', 'load generator', 'bare server', 'machine busy', 'other', 'CPU of this run'], rows);
 }
