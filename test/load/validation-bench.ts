@@ -4,7 +4,7 @@
  * the structural guard, the envelope, the attribute schema and the time window, as ingestion runs them.
  */
 import { randomUUID } from 'node:crypto';
-import { assessEvent } from '../../src/modules/ingestion/event-assessment';
+import { assessEvent, eventChecks } from '../../src/modules/ingestion/event-assessment';
 import { BUILTIN_EVENTS } from '../../src/modules/schema-registry/builtin-events';
 import { EnvelopeValidator } from '../../src/modules/schema-registry/envelope-validator';
 import { EventValidator } from '../../src/modules/schema-registry/event-validator';
@@ -19,7 +19,7 @@ const schemas = new TenantSchemaSet([
   { name: 'com.acme/agent/jsonschema', kind: 'iglu', version: { model: 1, revision: 0, addition: 0 },
     schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, level: { type: 'integer' } } } },
 ]);
-const checks = { envelope: (e: unknown) => validator.envelope(e), content: (e: Record<string, unknown>) => validator.content(e, schemas) };
+const checks = eventChecks(validator, schemas);
 const rules = { maxDepth: 16, maxStringLength: 8192, clockSkewToleranceMs: 86_400_000, retentionDays: 90 };
 
 const base = (event_name: string, attributes: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({

@@ -1,6 +1,9 @@
 import { StoredEvent } from '../../app/queues';
+import type { AnalyticsConfig } from '../config/analytics-config';
 import { EventError } from '../schema-registry/event-error';
+import type { EventValidator } from '../schema-registry/event-validator';
 import { checkPayload, PayloadLimits } from '../schema-registry/payload-guard';
+import type { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
 
 export interface AssessmentRules extends PayloadLimits {
   clockSkewToleranceMs: number;
@@ -16,6 +19,17 @@ export type Assessment =
 export interface EventChecks {
   envelope(event: unknown): EventError[];
   content(event: Record<string, unknown>): EventError[];
+}
+
+/** The rules of the configuration, with the service-wide retention (a tenant's own may replace it). */
+export function assessmentRules(config: AnalyticsConfig): AssessmentRules {
+  const i = config.ingestion;
+  return { maxDepth: i.maxNestingDepth, maxStringLength: i.maxStringLength, clockSkewToleranceMs: i.clockSkewToleranceMs, retentionDays: config.privacy.retentionDays };
+}
+
+/** The validator's two stages, the content one against a tenant's schemas. */
+export function eventChecks(validator: EventValidator, schemas: TenantSchemaSet): EventChecks {
+  return { envelope: (e) => validator.envelope(e), content: (e) => validator.content(e, schemas) };
 }
 
 const DAY_MS = 86_400_000;

@@ -12,7 +12,7 @@ import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
 import { AdmissionStore } from './admission.store';
 import { EventBatcher } from './event-batcher';
-import { AssessmentRules, assessEvent } from './event-assessment';
+import { AssessmentRules, assessEvent, assessmentRules, eventChecks } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
 import { IngestStats } from './ingest-stats';
 import { BacklogGate } from './backlog-gate';
@@ -40,13 +40,8 @@ export class IngestionService implements OnModuleDestroy {
     private readonly backlog: BacklogGate,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
+    this.rules = assessmentRules(config);
     const i = config.ingestion;
-    this.rules = {
-      maxDepth: i.maxNestingDepth,
-      maxStringLength: i.maxStringLength,
-      clockSkewToleranceMs: i.clockSkewToleranceMs,
-      retentionDays: config.privacy.retentionDays,
-    };
     this.singles = new EventBatcher((items) => this.enqueue(items), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
   }
 
@@ -103,10 +98,7 @@ export class IngestionService implements OnModuleDestroy {
     }
     const now = new Date();
     const schemas = await this.schemaSet(tenantId);
-    const checks = {
-      envelope: (e: unknown) => this.validator.envelope(e),
-      content: (e: Record<string, unknown>) => this.validator.content(e, schemas),
-    };
+    const checks = eventChecks(this.validator, schemas);
     const rules = { ...this.rules, retentionDays: principal.privacy.retentionDays };
     const results: EventVerdict[] = new Array(raw.length);
     const candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];

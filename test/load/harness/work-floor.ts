@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { assessEvent } from '../../../src/modules/ingestion/event-assessment';
+import { assessEvent, assessmentRules, eventChecks } from '../../../src/modules/ingestion/event-assessment';
 import { AnalyticsConfig } from '../../../src/modules/config/analytics-config';
 import { EnvelopeValidator } from '../../../src/modules/schema-registry/envelope-validator';
 import { EventValidator } from '../../../src/modules/schema-registry/event-validator';
@@ -24,12 +24,8 @@ export interface WorkFloor {
 
 /** JSON.parse + assessEvent of `events` load events in batch bodies of `batch`, CPU µs per event (this process). */
 export function parseValidateCost(events: number, batch: number): number {
-  const config = AnalyticsConfig.fromEnvironment({});
-  const validator = new EventValidator(new EnvelopeValidator());
-  const schemas = new TenantSchemaSet([]);
-  const checks = { envelope: (e: unknown) => validator.envelope(e), content: (e: Record<string, unknown>) => validator.content(e, schemas) };
-  const i = config.ingestion;
-  const rules = { maxDepth: i.maxNestingDepth, maxStringLength: i.maxStringLength, clockSkewToleranceMs: i.clockSkewToleranceMs, retentionDays: config.privacy.retentionDays };
+  const checks = eventChecks(new EventValidator(new EnvelopeValidator()), TenantSchemaSet.empty());
+  const rules = assessmentRules(AnalyticsConfig.fromEnvironment({}));
   const tenant = randomUUID();
   const site = randomUUID();
   const bodies = Array.from({ length: Math.ceil(events / batch) }, () => requestBody(Array.from({ length: batch }, () => loadEvent(tenant, site)), batch));
