@@ -2,8 +2,8 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
 import { Scope } from './api-key';
-import { AuthenticatedRequest, PUBLIC_KEY, SCOPE_KEY } from './auth.decorators';
-import { RequestAuthorizer } from './request-authorizer';
+import { AuthenticatedRequest, CARRIES_KEY, PUBLIC_KEY, SCOPE_KEY } from './auth.decorators';
+import { EventCarrier, eventsCarried, RequestAuthorizer } from './request-authorizer';
 
 /**
  * Every Nest route: routes are closed unless marked @Public(); an unmarked route needs admin.
@@ -22,10 +22,8 @@ export class AuthGuard implements CanActivate {
     const needed = this.reflector.getAllAndOverride<Scope>(SCOPE_KEY, targets) ?? 'admin';
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = ctx.switchToHttp().getResponse<Response>();
-    const body = req.body as { events?: unknown } | undefined;
-    const events = req.method === 'POST' && req.path.startsWith('/api/v1/analytics/events')
-      ? (Array.isArray(body?.events) ? body!.events.length : 1)
-      : 0;
+    const carrier = this.reflector.get<EventCarrier | undefined>(CARRIES_KEY, ctx.getHandler());
+    const events = carrier ? eventsCarried(carrier, req.body) : 0;
     req.principal = await this.authorizer.authorize(req, needed, events, (k, v) => res.setHeader(k, v));
     return true;
   }

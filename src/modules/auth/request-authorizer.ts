@@ -17,6 +17,15 @@ export interface CallerRequest {
 
 export type SetHeader = (name: string, value: string) => void;
 
+/** What an ingestion request carries: one event, or a batch of them. */
+export type EventCarrier = 'single' | 'batch';
+
+/** How many events a request counts against the events/s limit: a batch's events, else one. */
+export function eventsCarried(carrier: EventCarrier, body: unknown): number {
+  const events = (body as { events?: unknown } | null | undefined)?.events;
+  return carrier === 'batch' && Array.isArray(events) ? events.length : 1;
+}
+
 /**
  * Who is calling (API key or JWT), may they (scope, CORS origin), and are they within their
  * tenant's rate limits. Shared by the auth guard of every Nest route and by the ingest route,

@@ -4,7 +4,7 @@ import { abortedProblem, hasBody, invalidJsonProblem, tooLargeProblem } from '..
 import { ProblemBody } from '../../common/problem';
 import { toProblem } from '../../common/problem.filter';
 import { requestProtocol, sendJson, sendProblem } from '../../common/raw-http';
-import { RequestAuthorizer } from '../auth/request-authorizer';
+import { EventCarrier, eventsCarried, RequestAuthorizer } from '../auth/request-authorizer';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { IngestionService } from './ingestion.service';
 
@@ -13,7 +13,6 @@ export const BATCH_PATH = '/api/v1/analytics/events/batch';
 /** The content types this route reads itself; any other goes to Express's body parser (415, charsets). */
 const PLAIN_JSON = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
-type Kind = 'single' | 'batch';
 type Read = { body: unknown } | { problem: ProblemBody };
 
 /**
@@ -54,14 +53,13 @@ export class IngestRoute {
     });
   }
 
-  async handle(kind: Kind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(kind: EventCarrier, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers: OutgoingHttpHeaders = { ...this.headers };
     try {
       const read = await readJson(req, this.limitKb);
       if ('problem' in read) return sendProblem(res, read.problem, headers);
-      const body = read.body as { events?: unknown } | undefined;
-      const events = kind === 'batch' && Array.isArray(body?.events) ? body!.events.length : 1;
-      const principal = await this.authorizer.authorize({ headers: req.headers, protocol: requestProtocol(req) }, 'ingest', events,
+      const { body } = read;
+      const principal = await this.authorizer.authorize({ headers: req.headers, protocol: requestProtocol(req) }, 'ingest', eventsCarried(kind, body),
         (name, value) => { headers[name] = value; });
       const answer = kind === 'single' ? await this.ingestion.ingestOne(body, principal) : await this.ingestion.ingestBatch(body, principal);
       sendJson(res, 202, answer, headers);
@@ -73,12 +71,12 @@ export class IngestRoute {
 }
 
 /** Which endpoint a request is for, if this route answers it. */
-export function claims(req: IncomingMessage): Kind | null {
+export function claims(req: IncomingMessage): EventCarrier | null {
   if (req.method !== 'POST') return null;
   const url = req.url ?? '';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  const kind: Kind | null = path === EVENTS_PATH ? 'single' : path === BATCH_PATH ? 'batch' : null;
+  const kind: EventCarrier | null = path === EVENTS_PATH ? 'single' : path === BATCH_PATH ? 'batch' : null;
   if (!kind) return null;
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return null;

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ProblemDto } from '../../common/dto/problem.dto';
-import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
+import { CarriesEvents, CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { BatchDto, EventDto, EventVerdictDto, IngestSummaryDto } from './dto/event.dto';
 import { IngestionService } from './ingestion.service';
@@ -22,6 +22,7 @@ export class IngestionController {
   constructor(private readonly ingestion: IngestionService) {}
 
   @Post()
+  @CarriesEvents('single')
   @HttpCode(202)
   @ApiOperation({ summary: 'Ingest one event', description: 'Needs an API key (or JWT) with the ingest scope; the event\'s tenant_id must be the key\'s tenant. Validates, deduplicates and queues one event. 202 means the event is in the queue and will be stored exactly once.' })
   @ApiBody({ type: EventDto })
@@ -35,6 +36,7 @@ export class IngestionController {
   }
 
   @Post('batch')
+  @CarriesEvents('batch')
   @HttpCode(202)
   @ApiOperation({ summary: 'Ingest a batch of events', description: 'One verdict per event, in order: accepted, duplicate or rejected with its errors. Valid events are accepted even when others are rejected.' })
   @ApiBody({ type: BatchDto })
