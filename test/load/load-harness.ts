@@ -27,7 +27,7 @@ import { openLoop, OpenLoopRun } from './harness/open-loop';
 import { progress } from './harness/progress';
 import { cpuShares, cpuSnapshot, setOwnDatabases, Watched } from './harness/proc-cpu';
 import { ledgerCost, parseValidateCost } from './harness/work-floor';
-import { cpuTable, Degradation, degradationTable, figuresTable, interference, markdown, ownCpu, Report, Row, Target, targetsTable } from './harness/report';
+import { Degradation, markdown, ownCpu, Report, Row, Target } from './harness/report';
 import { dropDatabase, dropRedisKeys, freshDatabase, Service } from './harness/service';
 import { fmt, latencySummary, pct, round, sleep } from './harness/stats';
 import { PlainTraffic, RequestSource, ScenarioTraffic } from './harness/traffic';
@@ -155,6 +155,26 @@ async function scenario(svc: Service, def: ScenarioDef, report: Report): Promise
   }
 }
 
+/**
+ * Waits until the backlog is zero twice in a row (requests in flight when the load stopped may
+ * still be on their way into the queue); returns when it first read zero.
+ */
+async function drain(svc: Service, name: string, loadEnd: number): Promise<number> {
+  let drainedAt = 0;
+  for (let zeros = 0; ;) {
+    const n = await backlogNow(svc.queue);
+    const waited = (performance.now() - loadEnd) / 1000;
+    progress.update(`  ${name}: load done, draining: backlog ${fmt(n)} jobs, ${fmt(waited, 1)} s`);
+    if (n === 0 && zeros === 0) drainedAt = performance.now();
+    zeros = n === 0 ? zeros + 1 : 0;
+    if (zeros === 2) return drainedAt;
+    if (waited > settings.drainTimeout) throw new Error(`${name}: the queue did not drain within ${settings.drainTimeout} s (backlog ${n})`);
+    const c = svc.crashed();
+    if (c) throw new Error(`${c} while draining ${name}; last lines of the worker:\n${svc.worker.output(10)}`);
+    await sleep(100);
+  }
+}
+
 async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: ScenarioTraffic, sampler: BacklogSampler): Promise<Row> {
   const watched: Watched = { api: svc.api.pid, worker: svc.worker.pid };
   const t0 = performance.now();
@@ -170,21 +190,7 @@ async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: 
   const countSql = 'SELECT count(*)::int AS n FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2';
   const persistedAtLoadEnd = (await svc.db.query<{ n: number }>(countSql, [svc.tenant, traffic.site])).rows[0].n;
 
-  // Drain: the backlog must reach zero before rows are counted (twice in a row: requests in
-  // flight when the load stopped may still be on their way into the queue).
-  let drained = 0;
-  for (let zeros = 0; ;) {
-    const n = await backlogNow(svc.queue);
-    const waited = (performance.now() - loadEnd) / 1000;
-    progress.update(`  ${def.name}: load done, draining: backlog ${fmt(n)} jobs, ${fmt(waited, 1)} s`);
-    if (n === 0 && zeros === 0) drained = performance.now();
-    zeros = n === 0 ? zeros + 1 : 0;
-    if (zeros === 2) break;
-    if (waited > settings.drainTimeout) throw new Error(`${def.name}: the queue did not drain within ${settings.drainTimeout} s (backlog ${n})`);
-    const c = svc.crashed();
-    if (c) throw new Error(`${c} while draining ${def.name}; last lines of the worker:\n${svc.worker.output(10)}`);
-    await sleep(100);
-  }
+  const drained = await drain(svc, def.name, loadEnd);
   const cpu2 = cpuSnapshot(watched);
   await sleep(600); // one more backlog sample after the drain
   sampler.stop();
@@ -292,12 +298,7 @@ async function degradation(svc: Service, report: Report, rate: number): Promise<
   const load = await run.done;
   await restart;
   const loadEnd = performance.now();
-  for (let zeros = 0; zeros < 2;) {
-    zeros = (await backlogNow(svc.queue)) === 0 ? zeros + 1 : 0;
-    if ((performance.now() - loadEnd) / 1000 > settings.drainTimeout) throw new Error('degradation: the queue did not drain');
-    await sleep(100);
-  }
-  const drained = (performance.now() - loadEnd) / 1000;
+  const drained = ((await drain(svc, 'degradation', loadEnd)) - loadEnd) / 1000;
   const verification = await traffic.verify(svc.db);
   const first503 = timeline.find((t) => t.refused_503 > 0)?.second ?? null;
   const reopened = timeline.find((t) => t.second > phase && t.accepted_202 > 0 && t.refused_503 === 0)?.second ?? null;
@@ -489,15 +490,10 @@ async function main(): Promise<void> {
   report.targets = targets(report);
   report.finished_at = new Date().toISOString();
   const base = writeResults(report);
-  console.log(`\n## Figures\n\n${figuresTable(report)}\n\n## CPU share during the load (100 % = one core)\n\n${cpuTable(report)}\n\n${interference(report)}\n\n`
-    + (report.degradation ? `## Graceful degradation (worker stopped, then restarted)\n\n${degradationTable(report.degradation)}\n\n` : '')
-    + `## Targets and ratios\n\n${targetsTable(report)}\n`);
+  // The same report as the .md file; failures also on stderr.
+  console.log(`\n${markdown(report)}`);
   console.log(`Results: ${base}.json, ${base}.md`);
-  if (report.failures.length) {
-    console.error(`\nFAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`);
-  } else {
-    console.log('Every event answered accepted is in Postgres exactly once; nothing refused was stored.');
-  }
+  if (report.failures.length) console.error(`\nFAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`);
   // Sockets of an interrupted load may still be open: the run is over, whatever they hold.
   process.exit(report.failures.length ? 1 : 0);
 }
