@@ -91,7 +91,9 @@ export class AdmissionStore {
     };
     const perEvent: (string | number)[] = [];
     for (const e of events) {
-      const own = [...(e.session_id ? [subjectKey(e.tenant_id, 's', e.session_id)] : []), ...(e.user_id ? [subjectKey(e.tenant_id, 'u', e.user_id)] : [])];
+      const own: string[] = [];
+      if (e.session_id) own.push(subjectKey(e.tenant_id, 's', e.session_id));
+      if (e.user_id) own.push(subjectKey(e.tenant_id, 'u', e.user_id));
       const consent = consentOf(e);
       perEvent.push(consent === true ? '1' : consent === false ? '0' : '-', own.length);
       for (const key of own) {
