@@ -10,50 +10,143 @@ export interface RateDecision {
   exceeded?: 'requests' | 'events';
 }
 
+export interface RateLimits {
+  rps: number;
+  eps: number;
+}
+
+/** What Redis granted this instance: requests and events it may admit in the window, and the counts after the grant. */
+export interface Grant {
+  ok: boolean;
+  requests: number;
+  events: number;
+  grantedRequests: number;
+  grantedEvents: number;
+  exceeded?: 'requests' | 'events';
+}
+
+/** Reserves budget of a tenant's window in Redis: `need` must fit or nothing is counted; up to `extra` more is taken if it fits. */
+export type Reserve = (tenantId: string, window: number, limits: RateLimits, need: { requests: number; events: number }, extra: { requests: number; events: number }) => Promise<Grant>;
+
 // Fixed one-second windows per tenant, requests and events checked and counted atomically: a
-// refused request counts against neither limit.
+// refused reservation counts against neither limit. What is needed must fit; the extra is taken
+// as far as it fits.
 const SCRIPT = `
 local r = tonumber(redis.call('GET', KEYS[1]) or '0')
 local e = tonumber(redis.call('GET', KEYS[2]) or '0')
-local n = tonumber(ARGV[3])
-if r + 1 > tonumber(ARGV[1]) then return {0, r, e, 1} end
-if n > 0 and e + n > tonumber(ARGV[2]) then return {0, r, e, 2} end
-r = redis.call('INCR', KEYS[1])
-if r == 1 then redis.call('PEXPIRE', KEYS[1], 2000) end
-if n > 0 then
-  e = redis.call('INCRBY', KEYS[2], n)
-  if e == n then redis.call('PEXPIRE', KEYS[2], 2000) end
+local rps, eps = tonumber(ARGV[1]), tonumber(ARGV[2])
+local nr, ne, xr, xe = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+if nr > 0 and r + nr > rps then return {0, r, e, 0, 0, 1} end
+if ne > 0 and e + ne > eps then return {0, r, e, 0, 0, 2} end
+local gr = nr + math.max(0, math.min(xr, rps - r - nr))
+local ge = ne + math.max(0, math.min(xe, eps - e - ne))
+if gr > 0 then
+  r = redis.call('INCRBY', KEYS[1], gr)
+  if r == gr then redis.call('PEXPIRE', KEYS[1], 2000) end
 end
-return {1, r, e, 0}`;
+if ge > 0 then
+  e = redis.call('INCRBY', KEYS[2], ge)
+  if e == ge then redis.call('PEXPIRE', KEYS[2], 2000) end
+end
+return {1, r, e, gr, ge, 0}`;
 
-/** Per-tenant request and event rate limits in Redis, shared by every api instance. */
-@Injectable()
-export class RateLimiter {
-  private readonly logger = new Logger(RateLimiter.name);
+/** The share of a limit one reservation takes beyond what the request needs, and its ceilings. */
+const LEASE_SHARE = 0.02;
+const MAX_LEASE_REQUESTS = 100;
+const MAX_LEASE_EVENTS = 5000;
 
-  constructor(private readonly redis: RedisClient) {
-    this.redis.defineCommand('analyticsRateLimit', { numberOfKeys: 2, lua: SCRIPT });
-  }
+/** The budget of one tenant's window this instance holds, reserved in Redis and not used yet. */
+interface Lease {
+  window: number;
+  requests: number;
+  events: number;
+  /** the tenant's counts in Redis at the last reservation (this lease included) */
+  counted: number;
+}
 
-  async take(tenantId: string, events: number, limits: { rps: number; eps: number }, now = Date.now()): Promise<RateDecision> {
+/**
+ * Per-tenant request and event rate limits, counted in Redis and shared by every api instance.
+ *
+ * Each instance reserves a tenant's budget in small leases (2 % of the limit beyond what the
+ * request needs, at most 100 requests and 5,000 events) and admits from its lease without asking
+ * Redis again, so a busy tenant costs one Redis round trip per lease instead of one per request.
+ * The limit is never exceeded, since every lease is counted in Redis; the price is that budget
+ * another instance holds unused at the end of a window is lost to it (at most one lease per
+ * instance). With a limit under 50 per second a lease is exactly what the request needs: one
+ * round trip per request, as exact as counting each.
+ */
+export class LeasedRateLimits {
+  private readonly logger = new Logger('RateLimiter');
+  private readonly leases = new Map<string, Lease>();
+
+  constructor(private readonly reserve: Reserve) {}
+
+  async take(tenantId: string, events: number, limits: RateLimits, now = Date.now()): Promise<RateDecision> {
     const window = Math.floor(now / 1000);
     const resetMs = (window + 1) * 1000 - now;
+    let lease = this.leases.get(tenantId);
+    if (!lease || lease.window !== window) {
+      if (this.leases.size >= 10_000) this.forgetBefore(window);
+      lease = { window, requests: 0, events: 0, counted: 0 };
+      this.leases.set(tenantId, lease);
+    }
+    if (lease.requests >= 1 && lease.events >= events) return this.admit(lease, events, limits, resetMs);
+
+    const need = { requests: lease.requests >= 1 ? 0 : 1, events: Math.max(0, events - lease.events) };
+    const extra = {
+      requests: Math.min(MAX_LEASE_REQUESTS, Math.floor(limits.rps * LEASE_SHARE)),
+      events: events > 0 ? Math.min(MAX_LEASE_EVENTS, Math.floor(limits.eps * LEASE_SHARE)) : 0,
+    };
+    let grant: Grant;
     try {
-      const [ok, requests, , which] = await (this.redis as unknown as {
-        analyticsRateLimit(k1: string, k2: string, rps: number, eps: number, n: number): Promise<number[]>;
-      }).analyticsRateLimit(this.redis.key('rl', tenantId, String(window), 'r'), this.redis.key('rl', tenantId, String(window), 'e'), limits.rps, limits.eps, events);
-      return {
-        allowed: ok === 1,
-        limit: limits.rps,
-        remaining: Math.max(0, limits.rps - requests),
-        resetMs,
-        exceeded: which === 1 ? 'requests' : which === 2 ? 'events' : undefined,
-      };
+      grant = await this.reserve(tenantId, window, limits, need, extra);
     } catch (err) {
       // Without Redis the limits cannot be counted; the request goes on and meets the
       // dependency's own failure (ingestion answers 503) rather than a false 429.
       this.logger.warn(`Rate limiter unavailable, request let through: ${(err as Error).message}`);
       return { allowed: true, limit: limits.rps, remaining: limits.rps, resetMs };
     }
+    // Another request may have replaced the lease meanwhile (a new window): the grant belongs to its window.
+    const current = this.leases.get(tenantId);
+    const held = current && current.window === window ? current : lease;
+    held.counted = Math.max(held.counted, grant.requests);
+    if (!grant.ok) {
+      return { allowed: false, limit: limits.rps, remaining: this.remaining(held, limits), resetMs, exceeded: grant.exceeded };
+    }
+    held.requests += grant.grantedRequests;
+    held.events += grant.grantedEvents;
+    return this.admit(held, events, limits, resetMs);
+  }
+
+  private admit(lease: Lease, events: number, limits: RateLimits, resetMs: number): RateDecision {
+    lease.requests -= 1;
+    lease.events -= events;
+    return { allowed: true, limit: limits.rps, remaining: this.remaining(lease, limits), resetMs };
+  }
+
+  /** Requests left in the window as far as this instance knows: the limit less what Redis counted, plus the unused lease. */
+  private remaining(lease: Lease, limits: RateLimits): number {
+    return Math.max(0, Math.min(limits.rps, limits.rps - lease.counted + lease.requests));
+  }
+
+  private forgetBefore(window: number): void {
+    for (const [tenant, lease] of this.leases) if (lease.window < window) this.leases.delete(tenant);
+  }
+}
+
+/** The limits with leases reserved by the analyticsRateLimit script. */
+@Injectable()
+export class RateLimiter extends LeasedRateLimits {
+  constructor(redis: RedisClient) {
+    redis.defineCommand('analyticsRateLimit', { numberOfKeys: 2, lua: SCRIPT });
+    const run = (redis as unknown as {
+      analyticsRateLimit(k1: string, k2: string, rps: number, eps: number, nr: number, ne: number, xr: number, xe: number): Promise<number[]>;
+    }).analyticsRateLimit.bind(redis);
+    super(async (tenantId, window, limits, need, extra) => {
+      const [ok, requests, events, grantedRequests, grantedEvents, which] = await run(
+        redis.key('rl', tenantId, String(window), 'r'), redis.key('rl', tenantId, String(window), 'e'),
+        limits.rps, limits.eps, need.requests, need.events, extra.requests, extra.events);
+      return { ok: ok === 1, requests, events, grantedRequests, grantedEvents, exceeded: which === 1 ? 'requests' : which === 2 ? 'events' : undefined };
+    });
   }
 }

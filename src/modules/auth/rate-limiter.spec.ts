@@ -1,0 +1,97 @@
+import { Grant, LeasedRateLimits, RateLimits, Reserve } from './rate-limiter';
+
+/** The analyticsRateLimit script's rules over counters in memory: one store shared by every instance. */
+function fakeStore() {
+  const counts = new Map<string, { r: number; e: number }>();
+  let calls = 0;
+  const reserve: Reserve = async (tenant, window, limits, need, extra): Promise<Grant> => {
+    calls++;
+    const key = `${tenant}:${window}`;
+    const c = counts.get(key) ?? { r: 0, e: 0 };
+    counts.set(key, c);
+    if (need.requests > 0 && c.r + need.requests > limits.rps) return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'requests' };
+    if (need.events > 0 && c.e + need.events > limits.eps) return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'events' };
+    const gr = need.requests + Math.max(0, Math.min(extra.requests, limits.rps - c.r - need.requests));
+    const ge = need.events + Math.max(0, Math.min(extra.events, limits.eps - c.e - need.events));
+    c.r += gr;
+    c.e += ge;
+    return { ok: true, requests: c.r, events: c.e, grantedRequests: gr, grantedEvents: ge };
+  };
+  return { reserve, counts, calls: () => calls };
+}
+
+const T0 = 1_700_000_000_000; // the start of a window
+
+async function takeMany(limiter: LeasedRateLimits, n: number, events: number, limits: RateLimits, now = T0) {
+  const out = [];
+  for (let i = 0; i < n; i++) out.push(await limiter.take('t1', events, limits, now));
+  return out;
+}
+
+describe('LeasedRateLimits', () => {
+  it('under 50 per second it reserves exactly one request at a time, as exact as counting each', async () => {
+    const store = fakeStore();
+    const limiter = new LeasedRateLimits(store.reserve);
+    const d = await takeMany(limiter, 25, 1, { rps: 20, eps: 1000 });
+    expect(d.filter((x) => x.allowed)).toHaveLength(20);
+    expect(d.map((x) => x.remaining).slice(0, 3)).toEqual([19, 18, 17]);
+    expect(d[20]).toMatchObject({ allowed: false, remaining: 0, exceeded: 'requests', limit: 20 });
+    expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(20);
+    expect(store.calls()).toBe(25);
+  });
+
+  it('a busy tenant asks Redis once per lease, admits exactly its limit and says what remains', async () => {
+    const store = fakeStore();
+    const limiter = new LeasedRateLimits(store.reserve);
+    const d = await takeMany(limiter, 1005, 1, { rps: 1000, eps: 100_000 });
+    expect(d.filter((x) => x.allowed)).toHaveLength(1000);
+    expect(d.slice(1000).every((x) => !x.allowed && x.exceeded === 'requests' && x.remaining === 0)).toBe(true);
+    // Leases of 1 + 20 requests: 48 of them reach 1,000; the 5 refusals ask once each.
+    expect(store.calls()).toBe(48 + 5);
+    expect(d.map((x) => x.remaining).slice(0, 3)).toEqual([999, 998, 997]);
+    expect(d[999].remaining).toBe(0);
+  });
+
+  it('instances sharing one store never admit more than the limit together', async () => {
+    const store = fakeStore();
+    const a = new LeasedRateLimits(store.reserve);
+    const b = new LeasedRateLimits(store.reserve);
+    const limits = { rps: 500, eps: 100_000 };
+    let allowed = 0;
+    for (let i = 0; i < 700; i++) if ((await (i % 3 === 0 ? b : a).take('t1', 1, limits, T0)).allowed) allowed++;
+    expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(500);
+    // At most one unused lease (10 requests) left with the instance that did not reserve last.
+    expect(allowed).toBeLessThanOrEqual(500);
+    expect(allowed).toBeGreaterThanOrEqual(490);
+  });
+
+  it('counts events, and a refused request counts against neither limit', async () => {
+    const store = fakeStore();
+    const limiter = new LeasedRateLimits(store.reserve);
+    const limits = { rps: 20, eps: 100 };
+    expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 1, e: 62 });
+    expect(await limiter.take('t1', 38, limits, T0)).toMatchObject({ allowed: true });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 2, e: 100 });
+    // Two events of the last lease are left: one more event fits, two more do not.
+    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 2, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 3, e: 100 });
+  });
+
+  it('a new window starts with no lease and the full limit', async () => {
+    const store = fakeStore();
+    const limiter = new LeasedRateLimits(store.reserve);
+    const limits = { rps: 20, eps: 100 };
+    await takeMany(limiter, 20, 1, limits, T0);
+    expect((await limiter.take('t1', 1, limits, T0 + 999)).allowed).toBe(false);
+    const next = await limiter.take('t1', 1, limits, T0 + 1000);
+    expect(next).toMatchObject({ allowed: true, remaining: 19, resetMs: 1000 });
+  });
+
+  it('without Redis the request is let through', async () => {
+    const limiter = new LeasedRateLimits(async () => { throw new Error('connection refused'); });
+    expect(await limiter.take('t1', 5, { rps: 10, eps: 10 }, T0 + 250)).toEqual({ allowed: true, limit: 10, remaining: 10, resetMs: 750 });
+  });
+});
