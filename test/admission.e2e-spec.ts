@@ -56,4 +56,18 @@ describe('admission store: consent and dedupe claims in one script', () => {
     expect(await store.admit(events, 30)).toEqual(['dropped', 'dropped', 'claimed', 'claimed', 'claimed']);
     expect(await keys('consent')).toEqual([]);
   });
+
+  it('admits events of several tenants in one call, each withdrawal kept for its own tenant\'s retention', async () => {
+    const [a, b] = [ev({ user_id: 'u_tenant_a', ...consent(false) }), ev({ tenant_id: t.other.id, user_id: 'u_tenant_b', ...consent(false) })];
+    const [laterA, laterB] = [ev({ user_id: 'u_tenant_a' }), ev({ tenant_id: t.other.id, user_id: 'u_tenant_b' })];
+    expect(await store.admit([a, b, laterA, laterB], [30, 7, 30, 7])).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
+    const ttls = Object.fromEntries(await Promise.all((await keys('consent')).map(async (k) => [k.split(':')[2], await t.redis.ttl(k)])));
+    expect(Object.keys(ttls).sort()).toEqual([t.tenant.id, t.other.id].sort());
+    expect(ttls[t.tenant.id]).toBeGreaterThan(30 * 86400 - 60);
+    expect(ttls[t.tenant.id]).toBeLessThanOrEqual(30 * 86400);
+    expect(ttls[t.other.id]).toBeGreaterThan(7 * 86400 - 60);
+    expect(ttls[t.other.id]).toBeLessThanOrEqual(7 * 86400);
+    await store.admit([{ ...a, ...consent(true) } as StoredEvent, { ...b, ...consent(true) } as StoredEvent], [30, 7]);
+    expect(await keys('consent')).toEqual([]);
+  });
 });

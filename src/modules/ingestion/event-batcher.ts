@@ -1,7 +1,8 @@
 /**
  * Groups items that arrive close together (single-event requests) into one flush, so that a stream
  * of them becomes one queue job and one Postgres statement per group, not per event. Each caller
- * waits for the flush that carries its items and sees its outcome.
+ * waits for the flush that carries its items and gets the flush's results for its own items, in
+ * order (the flush function answers one result per item).
  *
  * Flushes are spaced, not delayed: a flush happens as soon as the previous one is at least
  * `lingerMs` old (at the end of the current turn of the event loop, so that requests read in the
@@ -9,20 +10,20 @@
  * instead of waiting out a linger, and a busy stream still makes at most one flush per `lingerMs`,
  * carrying everything that arrived meanwhile.
  */
-export class EventBatcher<T> {
-  private pending: { items: T[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+export class EventBatcher<T, R = void> {
+  private pending: { items: T[]; resolve: (results: R[]) => void; reject: (err: unknown) => void }[] = [];
   private size = 0;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private lastFlushAt = -Infinity;
 
   constructor(
-    private readonly flushFn: (items: T[]) => Promise<void>,
+    private readonly flushFn: (items: T[]) => Promise<R[]>,
     private readonly opts: { maxItems: number; lingerMs: number },
   ) {}
 
-  add(items: T[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(items: T[]): Promise<R[]> {
+    return new Promise<R[]>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.size += items.length;
       if (this.size >= this.opts.maxItems) this.flush();
@@ -41,7 +42,13 @@ export class EventBatcher<T> {
     this.size = 0;
     this.lastFlushAt = performance.now();
     this.flushFn(group.flatMap((g) => g.items)).then(
-      () => group.forEach((g) => g.resolve()),
+      (results) => {
+        let at = 0;
+        for (const g of group) {
+          g.resolve(results.slice(at, at + g.items.length));
+          at += g.items.length;
+        }
+      },
       (err) => group.forEach((g) => g.reject(err)),
     );
   }

@@ -10,7 +10,7 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { EventValidator } from '../schema-registry/event-validator';
 import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
-import { AdmissionStore } from './admission.store';
+import { Admission, AdmissionStore } from './admission.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent, assessmentRules, eventChecks } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
@@ -23,12 +23,23 @@ const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/te
 /** What a request hands to the queue: events to store, and events to keep in quarantine. */
 export type Outgoing = { store: StoredEvent } | { quarantine: QuarantinedEvent };
 
-/** authenticate → validate → dedupe → enqueue; answers with one verdict per event. */
+/** An event on its way to the queue: as received (its consent and dedupe keys), as it will be queued (sanitized), and its tenant's retention. */
+interface Admissible {
+  received: StoredEvent;
+  outgoing: Outgoing;
+  retentionDays: number;
+}
+
+/**
+ * authenticate → validate → sanitize → consent and dedupe → enqueue; answers with one verdict per
+ * event. A batch is admitted and queued on its own; single events arriving close together are
+ * admitted and queued together (EventBatcher), one Redis call and one job for the group.
+ */
 @Injectable()
 export class IngestionService implements OnModuleDestroy {
   private readonly logger = new Logger(IngestionService.name);
   private readonly rules: AssessmentRules;
-  private readonly singles: EventBatcher<Outgoing>;
+  private readonly singles: EventBatcher<Admissible, Admission>;
 
   constructor(
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
@@ -42,7 +53,7 @@ export class IngestionService implements OnModuleDestroy {
   ) {
     this.rules = assessmentRules(config);
     const i = config.ingestion;
-    this.singles = new EventBatcher((items) => this.enqueue(items), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
+    this.singles = new EventBatcher((items) => this.admitAndEnqueue(items), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
   }
 
   /** One event: its verdict, or a 400 problem listing its errors when it is rejected. */
@@ -58,7 +69,7 @@ export class IngestionService implements OnModuleDestroy {
   /** A batch: one verdict per event, in order; what it accepts travels as one job. */
   async ingestBatch(body: unknown, principal: Principal): Promise<IngestSummary> {
     const { events, batchId } = this.readBatch(body);
-    const results = await this.ingest(events, principal, (items) => this.enqueue(items));
+    const results = await this.ingest(events, principal, (items) => this.admitAndEnqueue(items));
     return summarize(results, batchId);
   }
 
@@ -88,7 +99,7 @@ export class IngestionService implements OnModuleDestroy {
     return { events, batchId: batchId as string | undefined };
   }
 
-  private async ingest(raw: unknown[], principal: Principal, send: (items: Outgoing[]) => Promise<void>): Promise<EventVerdict[]> {
+  private async ingest(raw: unknown[], principal: Principal, send: (items: Admissible[]) => Promise<Admission[]>): Promise<EventVerdict[]> {
     const { tenantId } = principal;
     const wait = this.backlog.retryAfter();
     if (wait !== null) {
@@ -116,32 +127,21 @@ export class IngestionService implements OnModuleDestroy {
       }
     });
 
-    // Consent and the dedupe claim in one round trip to Redis (quarantined events claim their key
-    // too: a resend is a duplicate, not a second copy), then personal data out of what will be
-    // queued, before anything is stored or logged.
-    const admitted = await this.guard(() => this.admission.admit(candidates.map((c) => c.event), principal.privacy.retentionDays));
-    const kept = candidates.filter((c, i) => {
-      if (admitted[i] !== 'claimed') results[c.index] = { index: c.index, event_id: c.event.event_id, status: admitted[i] === 'dropped' ? 'dropped' : 'duplicate' };
-      return admitted[i] === 'claimed';
-    });
-    const clean = this.privacy.sanitize(kept.map((c) => c.event), principal.privacy, schemas);
-    const outgoing: Outgoing[] = kept.map((c, i) => {
-      if ('store' in c.item) {
-        results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'accepted' };
-        return { store: clean[i] };
-      }
-      results[c.index] = { index: c.index, event_id: c.event.event_id, status: 'quarantined', errors: c.errors };
-      return { quarantine: { event: clean[i], errors: c.item.quarantine.errors } };
-    });
-
-    if (outgoing.length) {
-      try {
-        await send(outgoing);
-      } catch (err) {
-        await this.admission.release(outgoing.map((o) => ('store' in o ? o.store : o.quarantine.event))).catch(() => undefined);
-        this.logger.warn(`Enqueue failed, ${outgoing.length} event(s) answered 503: ${(err as Error).message}`);
-        throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
-      }
+    // Personal data out of what will be queued, before anything is stored or logged; then consent
+    // and the dedupe claim in one round trip to Redis (quarantined events claim their key too: a
+    // resend is a duplicate, not a second copy), and the claimed events into the queue.
+    if (candidates.length) {
+      const clean = this.privacy.sanitize(candidates.map((c) => c.event), principal.privacy, schemas);
+      const { retentionDays } = principal.privacy;
+      const admitted = await send(candidates.map((c, i) => ({
+        received: c.event,
+        outgoing: 'store' in c.item ? { store: clean[i] } : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
+        retentionDays,
+      })));
+      candidates.forEach((c, i) => {
+        const status = admitted[i] === 'claimed' ? ('store' in c.item ? 'accepted' : 'quarantined') : admitted[i] === 'dropped' ? 'dropped' : 'duplicate';
+        results[c.index] = { index: c.index, event_id: c.event.event_id, status, ...(status === 'quarantined' ? { errors: c.errors } : {}) };
+      });
     }
     const counts = {
       accepted: results.filter((r) => r.status === 'accepted').length,
@@ -167,6 +167,25 @@ export class IngestionService implements OnModuleDestroy {
       this.logger.warn(`Tenant schemas unavailable: ${(err as Error).message}`);
       throw unavailable('This tenant\'s schemas cannot be loaded right now (database unavailable); nothing was stored. Retry shortly.');
     }
+  }
+
+  /**
+   * Consent and the dedupe claim for these events (one Redis call), then the claimed ones into the
+   * queue; answers each event's admission. If the queue refuses them, their claims are given back.
+   */
+  private async admitAndEnqueue(items: Admissible[]): Promise<Admission[]> {
+    const admitted = await this.guard(() => this.admission.admit(items.map((i) => i.received), items.map((i) => i.retentionDays)));
+    const outgoing = items.filter((_, i) => admitted[i] === 'claimed').map((i) => i.outgoing);
+    if (outgoing.length) {
+      try {
+        await this.enqueue(outgoing);
+      } catch (err) {
+        await this.admission.release(items.filter((_, i) => admitted[i] === 'claimed').map((i) => i.received)).catch(() => undefined);
+        this.logger.warn(`Enqueue failed, ${outgoing.length} event(s) answered 503: ${(err as Error).message}`);
+        throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
+      }
+    }
+    return admitted;
   }
 
   /** Adds the jobs carrying these items in one atomic step; resolves once they are in Redis. */
