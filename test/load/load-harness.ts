@@ -146,6 +146,7 @@ interface ScenarioDef {
 }
 
 async function scenario(svc: Service, def: ScenarioDef, report: Report): Promise<Row> {
+  await settle(svc, def.name);
   const traffic = new ScenarioTraffic(svc.tenant, def.batch, def.plant);
   const sampler = new BacklogSampler(svc.queue).start();
   try {
@@ -153,6 +154,26 @@ async function scenario(svc: Service, def: ScenarioDef, report: Report): Promise
   } finally {
     sampler.stop();
   }
+}
+
+/**
+ * Before a scenario: the rollup fold of the earlier ones finished, then VACUUM ANALYZE and a
+ * CHECKPOINT, so that no scenario pays for the maintenance the earlier ones left behind (autovacuum
+ * of the rows the batch scenarios wrote, dirty pages written out).
+ */
+async function settle(svc: Service, name: string): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const { n } = (await svc.db.query<{ n: number }>('SELECT count(*)::int AS n FROM analytics_rollup_pending')).rows[0];
+    if (n === 0) break;
+    const waited = (performance.now() - t0) / 1000;
+    progress.update(`  ${name}: settling: ${fmt(n)} stored events waiting for the rollup fold, ${fmt(waited, 1)} s`);
+    if (waited > settings.drainTimeout) throw new Error(`${name}: the rollup fold did not finish within ${settings.drainTimeout} s (${n} events pending)`);
+    await sleep(200);
+  }
+  progress.update(`  ${name}: settling: VACUUM ANALYZE and CHECKPOINT`);
+  await svc.db.query('VACUUM ANALYZE');
+  await svc.db.query('CHECKPOINT');
 }
 
 /**
@@ -251,6 +272,7 @@ async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: 
  * Redis grow; then a new worker starts, the backlog drains and ingestion accepts again by itself.
  */
 async function degradation(svc: Service, report: Report, rate: number): Promise<void> {
+  await settle(svc, 'degradation');
   const traffic = new ScenarioTraffic(svc.tenant, 100);
   // Long enough with the worker stopped to pass the threshold by five seconds, and to drain after.
   const phase = Math.max(S, Math.ceil(settings.maxBacklog / rate) + 5);
