@@ -175,13 +175,13 @@ export class IngestionService implements OnModuleDestroy {
    */
   private async admitAndEnqueue(items: Admissible[]): Promise<Admission[]> {
     const admitted = await this.guard(() => this.admission.admit(items.map((i) => i.received), items.map((i) => i.retentionDays)));
-    const outgoing = items.filter((_, i) => admitted[i] === 'claimed').map((i) => i.outgoing);
-    if (outgoing.length) {
+    const claimed = items.filter((_, i) => admitted[i] === 'claimed');
+    if (claimed.length) {
       try {
-        await this.enqueue(outgoing);
+        await this.enqueue(claimed.map((c) => c.outgoing));
       } catch (err) {
-        await this.admission.release(items.filter((_, i) => admitted[i] === 'claimed').map((i) => i.received)).catch(() => undefined);
-        this.logger.warn(`Enqueue failed, ${outgoing.length} event(s) answered 503: ${(err as Error).message}`);
+        await this.admission.release(claimed.map((c) => c.received)).catch(() => undefined);
+        this.logger.warn(`Enqueue failed, ${claimed.length} event(s) answered 503: ${(err as Error).message}`);
         throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
       }
     }
