@@ -37,7 +37,8 @@ describe('LeasedRateLimits', () => {
     expect(d.map((x) => x.remaining).slice(0, 3)).toEqual([19, 18, 17]);
     expect(d[20]).toMatchObject({ allowed: false, remaining: 0, exceeded: 'requests', limit: 20 });
     expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(20);
-    expect(store.calls()).toBe(25);
+    // Once Redis refused one, the rest of the window is refused without asking it.
+    expect(store.calls()).toBe(21);
   });
 
   it('a busy tenant asks Redis once per lease, admits exactly its limit and says what remains', async () => {
@@ -46,10 +47,31 @@ describe('LeasedRateLimits', () => {
     const d = await takeMany(limiter, 1005, 1, { rps: 1000, eps: 100_000 });
     expect(d.filter((x) => x.allowed)).toHaveLength(1000);
     expect(d.slice(1000).every((x) => !x.allowed && x.exceeded === 'requests' && x.remaining === 0)).toBe(true);
-    // Leases of 1 + 20 requests: 48 of them reach 1,000; the 5 refusals ask once each.
-    expect(store.calls()).toBe(48 + 5);
+    // The first request reserves 1 + 20; each next lease of 20 is reserved in the background once
+    // the lease is half used: 49 of them reach 1,000, the last one short, after which the window's
+    // refusals need no call.
+    expect(store.calls()).toBe(1 + 49);
     expect(d.map((x) => x.remaining).slice(0, 3)).toEqual([999, 998, 997]);
     expect(d[999].remaining).toBe(0);
+  });
+
+  it('has at most one reservation with extra budget on its way; others meanwhile reserve only what they need', async () => {
+    const store = fakeStore();
+    let withExtra = 0;
+    let most = 0;
+    const slow: Reserve = async (tenant, window, limits, need, extra) => {
+      if (extra.requests > 0) most = Math.max(most, ++withExtra);
+      await new Promise((r) => setTimeout(r, 2));
+      if (extra.requests > 0) withExtra--;
+      return store.reserve(tenant, window, limits, need, extra);
+    };
+    const limiter = new LeasedRateLimits(slow);
+    const d = await Promise.all(Array.from({ length: 50 }, () => limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)));
+    expect(d.every((x) => x.allowed)).toBe(true);
+    expect(most).toBe(1);
+    // One request reserved 1 + 20, the other 49 one each: 20 left in the lease.
+    expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(70);
+    expect((await limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)).remaining).toBe(1000 - 70 + 19);
   });
 
   it('instances sharing one store never admit more than the limit together', async () => {
@@ -71,13 +93,21 @@ describe('LeasedRateLimits', () => {
     const limits = { rps: 20, eps: 100 };
     expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: true });
     expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
-    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 1, e: 62 });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 1, e: 60 });
     expect(await limiter.take('t1', 38, limits, T0)).toMatchObject({ allowed: true });
-    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 2, e: 100 });
-    // Two events of the last lease are left: one more event fits, two more do not.
     expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true });
     expect(await limiter.take('t1', 2, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
-    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 3, e: 100 });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 3, e: 99 });
+  });
+
+  it('with a large limit, a batch reserves its events and a lease of more', async () => {
+    const store = fakeStore();
+    const limiter = new LeasedRateLimits(store.reserve);
+    const limits = { rps: 1000, eps: 50_000 };
+    expect(await limiter.take('t1', 500, limits, T0)).toMatchObject({ allowed: true, remaining: 999 });
+    expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 21, e: 1500 });
+    expect(await limiter.take('t1', 500, limits, T0)).toMatchObject({ allowed: true });
+    expect(store.calls()).toBe(1);
   });
 
   it('a new window starts with no lease and the full limit', async () => {

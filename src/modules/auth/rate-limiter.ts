@@ -60,20 +60,30 @@ interface Lease {
   window: number;
   requests: number;
   events: number;
-  /** the tenant's counts in Redis at the last reservation (this lease included) */
+  /** the tenant's request count in Redis at the last reservation (this lease included) */
   counted: number;
+  /** Redis has no requests left for this window: the count is at the limit until the window ends */
+  spent: boolean;
+  /** a reservation with extra budget is on its way (at most one at a time) */
+  refilling: boolean;
 }
+
+const NONE = { requests: 0, events: 0 };
 
 /**
  * Per-tenant request and event rate limits, counted in Redis and shared by every api instance.
  *
- * Each instance reserves a tenant's budget in small leases (2 % of the limit beyond what the
- * request needs, at most 100 requests and 5,000 events) and admits from its lease without asking
- * Redis again, so a busy tenant costs one Redis round trip per lease instead of one per request.
- * The limit is never exceeded, since every lease is counted in Redis; the price is that budget
- * another instance holds unused at the end of a window is lost to it (at most one lease per
- * instance). With a limit under 50 per second a lease is exactly what the request needs: one
- * round trip per request, as exact as counting each.
+ * Each instance reserves a tenant's budget in small leases (2 % of the limit, at most 100 requests
+ * and 5,000 events) and admits from its lease without asking Redis, so a busy tenant costs one
+ * Redis round trip per lease instead of one per request. The next lease is reserved in the
+ * background once the lease is half used, so that requests seldom wait for one; at most one
+ * reservation with extra budget is on its way at a time, and a request that finds the lease empty
+ * meanwhile reserves only what it needs. The limit is never exceeded, since every reservation is
+ * counted in Redis; the price is that budget an instance holds unused at the end of a window is
+ * lost to the others (less than two leases per instance). Once Redis has no requests left for the
+ * window, the instance refuses the tenant's further requests of that window by itself (the count
+ * only grows), beyond what its lease still holds. Under a limit of 50 per second a lease is exactly
+ * what the request needs: one round trip per request, as exact as counting each.
  */
 export class LeasedRateLimits {
   private readonly logger = new Logger('RateLimiter');
@@ -84,44 +94,80 @@ export class LeasedRateLimits {
   async take(tenantId: string, events: number, limits: RateLimits, now = Date.now()): Promise<RateDecision> {
     const window = Math.floor(now / 1000);
     const resetMs = (window + 1) * 1000 - now;
-    let lease = this.leases.get(tenantId);
-    if (!lease || lease.window !== window) {
-      if (this.leases.size >= 10_000) this.forgetBefore(window);
-      lease = { window, requests: 0, events: 0, counted: 0 };
-      this.leases.set(tenantId, lease);
-    }
-    if (lease.requests >= 1 && lease.events >= events) return this.admit(lease, events, limits, resetMs);
-
-    const need = { requests: lease.requests >= 1 ? 0 : 1, events: Math.max(0, events - lease.events) };
+    const lease = this.leaseOf(tenantId, window);
     const extra = {
       requests: Math.min(MAX_LEASE_REQUESTS, Math.floor(limits.rps * LEASE_SHARE)),
       events: events > 0 ? Math.min(MAX_LEASE_EVENTS, Math.floor(limits.eps * LEASE_SHARE)) : 0,
     };
+    if (lease.requests >= 1 && lease.events >= events) {
+      const decision = this.admit(lease, events, limits, resetMs);
+      this.topUp(tenantId, lease, limits, extra);
+      return decision;
+    }
+    if (lease.requests < 1 && lease.spent) return this.refuse(lease, limits, resetMs, 'requests');
+
+    const need = { requests: lease.requests >= 1 ? 0 : 1, events: Math.max(0, events - lease.events) };
+    const withExtra = !lease.refilling && extra.requests > 0;
+    if (withExtra) lease.refilling = true;
     let grant: Grant;
     try {
-      grant = await this.reserve(tenantId, window, limits, need, extra);
+      grant = await this.reserve(tenantId, window, limits, need, withExtra ? extra : NONE);
     } catch (err) {
       // Without Redis the limits cannot be counted; the request goes on and meets the
       // dependency's own failure (ingestion answers 503) rather than a false 429.
       this.logger.warn(`Rate limiter unavailable, request let through: ${(err as Error).message}`);
       return { allowed: true, limit: limits.rps, remaining: limits.rps, resetMs };
+    } finally {
+      if (withExtra) lease.refilling = false;
     }
-    // Another request may have replaced the lease meanwhile (a new window): the grant belongs to its window.
-    const current = this.leases.get(tenantId);
-    const held = current && current.window === window ? current : lease;
-    held.counted = Math.max(held.counted, grant.requests);
     if (!grant.ok) {
-      return { allowed: false, limit: limits.rps, remaining: this.remaining(held, limits), resetMs, exceeded: grant.exceeded };
+      lease.counted = Math.max(lease.counted, grant.requests);
+      if (grant.exceeded === 'requests') lease.spent = true;
+      return this.refuse(lease, limits, resetMs, grant.exceeded);
     }
-    held.requests += grant.grantedRequests;
-    held.events += grant.grantedEvents;
-    return this.admit(held, events, limits, resetMs);
+    this.add(lease, grant, withExtra ? need.requests + extra.requests : null);
+    return this.admit(lease, events, limits, resetMs);
+  }
+
+  /** Reserves the next lease in the background once the lease is half used. */
+  private topUp(tenantId: string, lease: Lease, limits: RateLimits, extra: { requests: number; events: number }): void {
+    if (lease.refilling || lease.spent || extra.requests === 0) return;
+    if (lease.requests * 2 >= extra.requests && lease.events * 2 >= extra.events) return;
+    lease.refilling = true;
+    this.reserve(tenantId, lease.window, limits, NONE, extra).then(
+      (grant) => this.add(lease, grant, extra.requests),
+      (err) => this.logger.warn(`Rate limiter unavailable, lease not renewed: ${(err as Error).message}`),
+    ).finally(() => { lease.refilling = false; });
+  }
+
+  /**
+   * Adds a grant to the lease. A grant short of the requests asked for (`asked`, when extra was
+   * asked) means the window's requests are all taken.
+   */
+  private add(lease: Lease, grant: Grant, asked: number | null): void {
+    lease.counted = Math.max(lease.counted, grant.requests);
+    lease.requests += grant.grantedRequests;
+    lease.events += grant.grantedEvents;
+    if (asked !== null && grant.grantedRequests < asked) lease.spent = true;
+  }
+
+  private leaseOf(tenantId: string, window: number): Lease {
+    const held = this.leases.get(tenantId);
+    if (held && held.window === window) return held;
+    if (this.leases.size >= 10_000) this.forgetBefore(window);
+    const lease: Lease = { window, requests: 0, events: 0, counted: 0, spent: false, refilling: false };
+    this.leases.set(tenantId, lease);
+    return lease;
   }
 
   private admit(lease: Lease, events: number, limits: RateLimits, resetMs: number): RateDecision {
     lease.requests -= 1;
     lease.events -= events;
     return { allowed: true, limit: limits.rps, remaining: this.remaining(lease, limits), resetMs };
+  }
+
+  private refuse(lease: Lease, limits: RateLimits, resetMs: number, exceeded: RateDecision['exceeded']): RateDecision {
+    return { allowed: false, limit: limits.rps, remaining: this.remaining(lease, limits), resetMs, exceeded };
   }
 
   /** Requests left in the window as far as this instance knows: the limit less what Redis counted, plus the unused lease. */
