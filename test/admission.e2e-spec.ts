@@ -1,6 +1,6 @@
 import { StoredEvent } from '../src/app/queues';
 import { AdmissionStore } from '../src/modules/ingestion/admission.store';
-import { makeEvent } from './support/events';
+import { EVENTS, makeEvent } from './support/events';
 import { TestEnv, createTestEnv } from './support/test-env';
 
 /** The admission script (consent, then the dedupe claim, in one round trip) against the real Redis. */
@@ -71,3 +71,50 @@ describe('admission store: consent and dedupe claims in one script', () => {
     expect(await keys('consent')).toEqual([]);
   });
 });
+
+/** Over HTTP: single events that arrive within one linger are admitted and queued together. */
+describe('single events admitted per group', () => {
+  let t: TestEnv;
+  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_BATCH_LINGER_MS: '400' }, { worker: false }); });
+  afterAll(async () => { await t.close(); });
+
+  it('decides a group of requests from two tenants in arrival order, as one call per request would, and queues them as one job', async () => {
+    const consent = (analytics: boolean) => ({ context: { locale: 'en', consent: { analytics, ads: false } } });
+    // A first event flushes at once; what arrives within the linger after it waits for one group.
+    expect((await t.post(EVENTS, makeEvent())).json.status).toBe('accepted');
+    const started = performance.now();
+    const refuses = t.post(EVENTS, makeEvent({ user_id: 'u_shared', ...consent(false) }));
+    await new Promise((r) => setTimeout(r, 30));
+    const noFlag = { context: { locale: 'en' } }; // no consent decision of their own
+    const [later, otherTenant, fresh, repeat] = [
+      makeEvent({ user_id: 'u_shared', ...noFlag }),
+      makeEvent({ tenant_id: t.other.id, user_id: 'u_shared', ...noFlag }),
+      makeEvent({ user_id: 'u_fresh', ...noFlag }),
+      makeEvent({ user_id: 'u_fresh', ...noFlag }),
+    ];
+    const answers = await Promise.all([
+      refuses,
+      t.post(EVENTS, later),
+      t.post(EVENTS, otherTenant, t.other.ingest),
+      t.post(EVENTS, fresh),
+      t.post(EVENTS, repeat).then(async (first) => [first, await t.post(EVENTS, repeat)]),
+    ]);
+    const [r1, r2, r3, r4, [r5, r5again]] = answers as [typeof answers[0], typeof answers[0], typeof answers[0], typeof answers[0], typeof answers[0][]];
+    expect([r1, r2, r3, r4, r5].map((a) => [a.status, a.json.status])).toEqual([
+      [202, 'dropped'], // consent refused
+      [202, 'dropped'], // the same user of the same tenant, later in the group
+      [202, 'accepted'], // the same user id of another tenant is another person
+      [202, 'accepted'],
+      [202, 'accepted'],
+    ]);
+    expect(r5again.json.status).toBe('duplicate');
+    // The group waited for the linger: its requests were not admitted one by one.
+    expect(performance.now() - started).toBeGreaterThan(300);
+    const jobs = await t.ingestQueue.getJobs(['waiting']);
+    const grouped = jobs.filter((j) => (j.data.events as { event_id: string }[]).some((e) => e.event_id === otherTenant.event_id));
+    expect(grouped).toHaveLength(1);
+    expect((grouped[0].data.events as { event_id: string; tenant_id: string }[]).map((e) => e.event_id).sort())
+      .toEqual([otherTenant.event_id, fresh.event_id, repeat.event_id].map(String).sort());
+  });
+});
+
