@@ -9,6 +9,7 @@ describe('per-tenant rate limits', () => {
     t = await createTestEnv({}, { worker: false });
     await t.db.query(`UPDATE analytics_tenants SET rate_limit_rps = 20 WHERE id = $1`, [t.tenant.id]);
     await t.db.query(`UPDATE analytics_tenants SET rate_limit_eps = 100 WHERE id = $1`, [t.operator.id]);
+    await t.db.query(`UPDATE analytics_tenants SET rate_limit_rps = 100 WHERE id = $1`, [t.other.id]);
   });
   afterAll(async () => { await t.close(); });
 
@@ -60,5 +61,23 @@ describe('per-tenant rate limits', () => {
     const ev = () => makeEvent({ tenant_id: t.operator.id });
     expect((await t.post(BATCH, { events: Array.from({ length: 101 }, ev) }, t.operator.ingest)).status).toBe(429);
     expect((await t.post(BATCH, { events: Array.from({ length: 100 }, ev) }, t.operator.ingest)).status).toBe(202);
+  });
+
+  it('a limit of 50/s or more is reserved in leases: exactly the limit is admitted in a window, and Redis counts it', async () => {
+    const ev = () => makeEvent({ tenant_id: t.other.id });
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10)); // start of a window
+    const window = Math.floor(Date.now() / 1000);
+    const answers: { status: number; remaining: number }[] = [];
+    await Promise.all(Array.from({ length: 10 }, async () => {
+      for (let i = 0; i < 13; i++) {
+        const res = await t.post(EVENTS, ev(), t.other.ingest);
+        answers.push({ status: res.status, remaining: Number(res.headers.get('ratelimit-remaining')) });
+      }
+    }));
+    expect(Math.floor(Date.now() / 1000)).toBe(window); // all in one window
+    expect(answers.filter((a) => a.status === 202)).toHaveLength(100);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(30);
+    expect(answers.filter((a) => a.status === 429).map((a) => a.remaining)).toEqual(Array(30).fill(0));
+    expect(await t.redis.get(`${t.config.redis.prefix}:rl:${t.other.id}:${window}:r`)).toBe('100');
   });
 });

@@ -74,6 +74,27 @@ describe('LeasedRateLimits', () => {
     expect((await limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)).remaining).toBe(1000 - 70 + 19);
   });
 
+  it('a request Redis refused takes from the lease if a reservation with extra filled it meanwhile', async () => {
+    const store = fakeStore();
+    const limits = { rps: 100, eps: 100_000 }; // leases of 2 more requests
+    await store.reserve('t1', T0 / 1000, limits, { requests: 97, events: 0 }, { requests: 0, events: 0 });
+    // Redis runs each reservation at once; the answers come back after a delay: the first one first.
+    const delays = [1, 5];
+    const answered: Reserve = async (...args) => {
+      const grant = await store.reserve(...args);
+      await new Promise((r) => setTimeout(r, delays.shift()));
+      return grant;
+    };
+    const limiter = new LeasedRateLimits(answered);
+    // The first reserves 1 + 2 (the last three); the second, meanwhile, only 1, which Redis refuses.
+    const [a, b] = await Promise.all([limiter.take('t1', 1, limits, T0), limiter.take('t1', 1, limits, T0)]);
+    expect([a.allowed, b.allowed]).toEqual([true, true]);
+    expect(b.remaining).toBe(1);
+    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: false, remaining: 0, exceeded: 'requests' });
+    expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(100);
+  });
+
   it('instances sharing one store never admit more than the limit together', async () => {
     const store = fakeStore();
     const a = new LeasedRateLimits(store.reserve);

@@ -123,6 +123,8 @@ export class LeasedRateLimits {
     if (!grant.ok) {
       lease.counted = Math.max(lease.counted, grant.requests);
       if (grant.exceeded === 'requests') lease.spent = true;
+      // A reservation with extra budget may have filled the lease meanwhile: what it holds is this request's too.
+      if (lease.requests >= 1 && lease.events >= events) return this.admit(lease, events, limits, resetMs);
       return this.refuse(lease, limits, resetMs, grant.exceeded);
     }
     this.add(lease, grant, withExtra ? need.requests + extra.requests : null);
