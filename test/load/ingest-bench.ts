@@ -34,7 +34,6 @@ function dbUrl(name: string): string {
 /** A load event; each scenario's carry a site id of their own, so that each scenario counts only its own rows. */
 const event = (site: string) => makeEvent({ tenant_id: TENANT, site_id: site, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
 
-
 const round1 = (x: number) => round(x, 1);
 
 async function admin(sql: string): Promise<void> {

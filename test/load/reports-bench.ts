@@ -44,7 +44,6 @@ const dbUrl = (name: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/
 const round1 = (x: number) => round(x, 1);
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-
 async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const c = new Client({ connectionString: ADMIN_URL });
   await c.connect();

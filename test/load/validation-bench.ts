@@ -4,7 +4,8 @@
  * the structural guard, the envelope, the attribute schema and the time window, as ingestion runs them.
  */
 import { randomUUID } from 'node:crypto';
-import { assessEvent, eventChecks } from '../../src/modules/ingestion/event-assessment';
+import { assessEvent, assessmentRules, eventChecks } from '../../src/modules/ingestion/event-assessment';
+import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
 import { BUILTIN_EVENTS } from '../../src/modules/schema-registry/builtin-events';
 import { EnvelopeValidator } from '../../src/modules/schema-registry/envelope-validator';
 import { EventValidator } from '../../src/modules/schema-registry/event-validator';
@@ -20,7 +21,7 @@ const schemas = new TenantSchemaSet([
     schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, level: { type: 'integer' } } } },
 ]);
 const checks = eventChecks(validator, schemas);
-const rules = { maxDepth: 16, maxStringLength: 8192, clockSkewToleranceMs: 86_400_000, retentionDays: 90 };
+const rules = assessmentRules(AnalyticsConfig.fromEnvironment({})); // the service's defaults
 
 const base = (event_name: string, attributes: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   event_id: randomUUID(), event_name, occurred_at: new Date().toISOString(), tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',

@@ -54,6 +54,7 @@ export interface Degradation {
   worker_back_after_s: number;
   /** per second of load: answers by status, backlog and Redis memory at the second's end */
   timeline: { second: number; worker: 'stopped' | 'starting' | 'running'; accepted_202: number; refused_503: number; other: number; backlog_jobs: number; redis_mb: number }[];
+  /** the distinct Retry-After values of the 503 answers */
   retry_after: string[];
   backlog_max: number;
   redis_mb_before: number;
@@ -189,7 +190,7 @@ export function markdown(r: Report): string {
 export function degradationTable(d: Degradation): string {
   const summary = `Batches of 100 at ${fmt(d.offered_rate)} req/s offered (open loop), ${d.phase_seconds} s with the worker stopped, then ${d.phase_seconds} s `
     + `after starting it again (consuming after ${fmt(d.worker_back_after_s, 1)} s); ANALYTICS_MAX_QUEUE_BACKLOG ${fmt(d.threshold_jobs)} jobs. `
-    + `First 503 at ${d.first_503_s ?? '–'} s (Retry-After: ${[...new Set(d.retry_after)].join(', ') || '–'}), backlog at most ${fmt(d.backlog_max)} jobs, `
+    + `First 503 at ${d.first_503_s ?? '–'} s (Retry-After: ${d.retry_after.join(', ') || '–'}), backlog at most ${fmt(d.backlog_max)} jobs, `
     + `Redis ${fmt(d.redis_mb_before, 1)} MB before and at most ${fmt(d.redis_mb_max, 1)} MB; ingestion accepting again at ${d.reopened_s ?? '–'} s; `
     + `backlog drained ${fmt(d.drained_after_load_s, 1)} s after the load; ${fmt(d.events_accepted)} events accepted, ${fmt(d.verification.rows)} stored, `
     + `${d.verification.ok ? 'each once, none of the refused' : 'MISMATCH'}.`;
