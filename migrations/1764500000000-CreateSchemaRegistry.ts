@@ -34,7 +34,9 @@ export class CreateSchemaRegistry1764500000000 implements MigrationInterface {
         replayed_at    timestamptz,
         PRIMARY KEY (tenant_id, event_id)
       )`);
-    await q.query(`CREATE INDEX idx_analytics_quarantine_pending ON analytics_quarantine (tenant_id, quarantined_at) WHERE replayed_at IS NULL`);
+    await q.query(
+      `CREATE INDEX idx_analytics_quarantine_pending ON analytics_quarantine (tenant_id, quarantined_at) WHERE replayed_at IS NULL`,
+    );
     await q.query(`ALTER TABLE analytics_events_raw ADD COLUMN payload jsonb`);
   }
 

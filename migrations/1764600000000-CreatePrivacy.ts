@@ -41,6 +41,8 @@ export class CreatePrivacy1764600000000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP TABLE analytics_erasure_audit`);
     await q.query(`DROP TABLE analytics_erasures`);
-    await q.query(`ALTER TABLE analytics_tenants DROP COLUMN retention_days, DROP COLUMN pseudonymize_user_id, DROP COLUMN pseudonym_secret, DROP COLUMN redact_keys`);
+    await q.query(
+      `ALTER TABLE analytics_tenants DROP COLUMN retention_days, DROP COLUMN pseudonymize_user_id, DROP COLUMN pseudonym_secret, DROP COLUMN redact_keys`,
+    );
   }
 }

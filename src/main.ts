@@ -11,11 +11,16 @@ void startRole('api', async (config) => {
     const demo = await new TenantAdmin(app.get(AuthRepository)).seedDemo();
     if (demo) {
       // Printed once, on the first start: only hashes are stored, so these cannot be shown again.
-      process.stdout.write(`\nCreated demo tenant ${demo.tenant.id} (operator) with these API keys, shown only now:\n`
-        + demo.keys.map((k) => `  ${k.scopes[0].padEnd(6)} ${k.key}`).join('\n') + '\n\n');
+      process.stdout.write(
+        `\nCreated demo tenant ${demo.tenant.id} (operator) with these API keys, shown only now:\n` +
+          demo.keys.map((k) => `  ${k.scopes[0].padEnd(6)} ${k.key}`).join('\n') +
+          '\n\n',
+      );
     }
   }
   await app.listen(config.http.port, config.http.host);
-  logger.log(`Listening on http://${config.http.host}:${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`);
+  logger.log(
+    `Listening on http://${config.http.host}:${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
+  );
   return app;
 });

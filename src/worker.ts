@@ -22,10 +22,14 @@ function yieldCpu(nice: number, logger: Logger): void {
   let threads: number[] = [0];
   try {
     threads = readdirSync('/proc/self/task').map(Number);
-  } catch { /* not Linux: the calling thread only */ }
+  } catch {
+    /* not Linux: the calling thread only */
+  }
   try {
     for (const tid of threads) os.setPriority(tid, nice);
-    logger.log(`Running at CPU priority ${nice} (nice, ANALYTICS_WORKER_NICE): the api answers first on a shared machine`);
+    logger.log(
+      `Running at CPU priority ${nice} (nice, ANALYTICS_WORKER_NICE): the api answers first on a shared machine`,
+    );
   } catch (err) {
     logger.warn(`Could not lower the CPU priority to ${nice} (ANALYTICS_WORKER_NICE): ${(err as Error).message}`);
   }

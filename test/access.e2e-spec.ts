@@ -4,7 +4,14 @@ import { seedTenant } from './support/tenants';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 type Credential = 'no key' | 'unknown key' | 'revoked key' | "other tenant's key" | 'wrong scope' | 'right key';
-const COLUMNS: Credential[] = ['no key', 'unknown key', 'revoked key', "other tenant's key", 'wrong scope', 'right key'];
+const COLUMNS: Credential[] = [
+  'no key',
+  'unknown key',
+  'revoked key',
+  "other tenant's key",
+  'wrong scope',
+  'right key',
+];
 
 describe('access matrix: every endpoint × every kind of credential', () => {
   let t: TestEnv;
@@ -12,30 +19,54 @@ describe('access matrix: every endpoint × every kind of credential', () => {
   beforeAll(async () => {
     t = await createTestEnv({}, { worker: false });
     revoked = await seedTenant(t.db, 'dddddddd-0000-4000-8000-00000000000d', { name: 'revoked', operator: true });
-    await t.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE tenant_id = 'dddddddd-0000-4000-8000-00000000000d'`);
+    await t.db.query(
+      `UPDATE analytics_api_keys SET revoked_at = now() WHERE tenant_id = 'dddddddd-0000-4000-8000-00000000000d'`,
+    );
   });
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
   // For each endpoint: how to call it, and which key plays each column.
   const endpoints = () => {
     const unknown = generateApiKey().key;
     const ev = () => makeEvent();
     return [
-      { name: 'POST /events', call: (k: string | null) => t.post(EVENTS, ev(), k),
-        keys: [null, unknown, revoked.ingest, t.other.ingest, t.tenant.report, t.tenant.ingest] },
-      { name: 'POST /events/batch', call: (k: string | null) => t.post(BATCH, { events: [ev()] }, k),
-        keys: [null, unknown, revoked.ingest, t.other.ingest, t.tenant.report, t.tenant.ingest] },
-      { name: 'GET /stats?tenantId=own', call: (k: string | null) => t.get(`/api/v1/analytics/stats?tenantId=${TENANT}`, k),
-        keys: [null, unknown, revoked.admin, t.other.admin, t.tenant.report, t.tenant.admin] },
-      { name: 'GET /admin/queues', call: (k: string | null) => t.get('/admin/queues', k),
-        keys: [null, unknown, revoked.admin, t.tenant.admin, t.operator.report, t.operator.admin] },
-      { name: 'GET /admin/queues/api/queues', call: (k: string | null) => t.get('/admin/queues/api/queues', k),
-        keys: [null, unknown, revoked.admin, t.tenant.admin, t.operator.report, t.operator.admin] },
+      {
+        name: 'POST /events',
+        call: (k: string | null) => t.post(EVENTS, ev(), k),
+        keys: [null, unknown, revoked.ingest, t.other.ingest, t.tenant.report, t.tenant.ingest],
+      },
+      {
+        name: 'POST /events/batch',
+        call: (k: string | null) => t.post(BATCH, { events: [ev()] }, k),
+        keys: [null, unknown, revoked.ingest, t.other.ingest, t.tenant.report, t.tenant.ingest],
+      },
+      {
+        name: 'GET /stats?tenantId=own',
+        call: (k: string | null) => t.get(`/api/v1/analytics/stats?tenantId=${TENANT}`, k),
+        keys: [null, unknown, revoked.admin, t.other.admin, t.tenant.report, t.tenant.admin],
+      },
+      {
+        name: 'GET /admin/queues',
+        call: (k: string | null) => t.get('/admin/queues', k),
+        keys: [null, unknown, revoked.admin, t.tenant.admin, t.operator.report, t.operator.admin],
+      },
+      {
+        name: 'GET /admin/queues/api/queues',
+        call: (k: string | null) => t.get('/admin/queues/api/queues', k),
+        keys: [null, unknown, revoked.admin, t.tenant.admin, t.operator.report, t.operator.admin],
+      },
       ...['health', 'health/live', 'health/ready', 'events/health'].map((p) => ({
-        name: `GET /${p}`, call: (k: string | null) => t.get(`/api/v1/analytics/${p}`, k),
-        keys: [null, unknown, revoked.admin, t.other.ingest, t.tenant.report, t.tenant.ingest] })),
-      { name: 'GET /api/docs', call: (k: string | null) => t.get('/api/docs', k),
-        keys: [null, unknown, revoked.admin, t.other.ingest, t.tenant.report, t.tenant.ingest] },
+        name: `GET /${p}`,
+        call: (k: string | null) => t.get(`/api/v1/analytics/${p}`, k),
+        keys: [null, unknown, revoked.admin, t.other.ingest, t.tenant.report, t.tenant.ingest],
+      })),
+      {
+        name: 'GET /api/docs',
+        call: (k: string | null) => t.get('/api/docs', k),
+        keys: [null, unknown, revoked.admin, t.other.ingest, t.tenant.report, t.tenant.ingest],
+      },
     ];
   };
 
@@ -48,32 +79,111 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     console.log(`access matrix\n${JSON.stringify(matrix, null, 1)}`);
     expect(matrix).toEqual({
       // other tenant's ingest key with this tenant's event: the event is refused in its verdict
-      'POST /events':                { 'no key': 401, 'unknown key': 401, 'revoked key': 401, "other tenant's key": 400, 'wrong scope': 403, 'right key': 202 },
-      'POST /events/batch':          { 'no key': 401, 'unknown key': 401, 'revoked key': 401, "other tenant's key": 202, 'wrong scope': 403, 'right key': 202 },
-      'GET /stats?tenantId=own':     { 'no key': 401, 'unknown key': 401, 'revoked key': 401, "other tenant's key": 403, 'wrong scope': 403, 'right key': 200 },
+      'POST /events': {
+        'no key': 401,
+        'unknown key': 401,
+        'revoked key': 401,
+        "other tenant's key": 400,
+        'wrong scope': 403,
+        'right key': 202,
+      },
+      'POST /events/batch': {
+        'no key': 401,
+        'unknown key': 401,
+        'revoked key': 401,
+        "other tenant's key": 202,
+        'wrong scope': 403,
+        'right key': 202,
+      },
+      'GET /stats?tenantId=own': {
+        'no key': 401,
+        'unknown key': 401,
+        'revoked key': 401,
+        "other tenant's key": 403,
+        'wrong scope': 403,
+        'right key': 200,
+      },
       // "other tenant" here is an ordinary tenant's admin key: Bull Board needs an operator
-      'GET /admin/queues':           { 'no key': 401, 'unknown key': 401, 'revoked key': 401, "other tenant's key": 403, 'wrong scope': 403, 'right key': 200 },
-      'GET /admin/queues/api/queues': { 'no key': 401, 'unknown key': 401, 'revoked key': 401, "other tenant's key": 403, 'wrong scope': 403, 'right key': 200 },
-      'GET /health':                 { 'no key': 200, 'unknown key': 200, 'revoked key': 200, "other tenant's key": 200, 'wrong scope': 200, 'right key': 200 },
-      'GET /health/live':            { 'no key': 200, 'unknown key': 200, 'revoked key': 200, "other tenant's key": 200, 'wrong scope': 200, 'right key': 200 },
-      'GET /health/ready':           { 'no key': 200, 'unknown key': 200, 'revoked key': 200, "other tenant's key": 200, 'wrong scope': 200, 'right key': 200 },
-      'GET /events/health':          { 'no key': 200, 'unknown key': 200, 'revoked key': 200, "other tenant's key": 200, 'wrong scope': 200, 'right key': 200 },
-      'GET /api/docs':               { 'no key': 200, 'unknown key': 200, 'revoked key': 200, "other tenant's key": 200, 'wrong scope': 200, 'right key': 200 },
+      'GET /admin/queues': {
+        'no key': 401,
+        'unknown key': 401,
+        'revoked key': 401,
+        "other tenant's key": 403,
+        'wrong scope': 403,
+        'right key': 200,
+      },
+      'GET /admin/queues/api/queues': {
+        'no key': 401,
+        'unknown key': 401,
+        'revoked key': 401,
+        "other tenant's key": 403,
+        'wrong scope': 403,
+        'right key': 200,
+      },
+      'GET /health': {
+        'no key': 200,
+        'unknown key': 200,
+        'revoked key': 200,
+        "other tenant's key": 200,
+        'wrong scope': 200,
+        'right key': 200,
+      },
+      'GET /health/live': {
+        'no key': 200,
+        'unknown key': 200,
+        'revoked key': 200,
+        "other tenant's key": 200,
+        'wrong scope': 200,
+        'right key': 200,
+      },
+      'GET /health/ready': {
+        'no key': 200,
+        'unknown key': 200,
+        'revoked key': 200,
+        "other tenant's key": 200,
+        'wrong scope': 200,
+        'right key': 200,
+      },
+      'GET /events/health': {
+        'no key': 200,
+        'unknown key': 200,
+        'revoked key': 200,
+        "other tenant's key": 200,
+        'wrong scope': 200,
+        'right key': 200,
+      },
+      'GET /api/docs': {
+        'no key': 200,
+        'unknown key': 200,
+        'revoked key': 200,
+        "other tenant's key": 200,
+        'wrong scope': 200,
+        'right key': 200,
+      },
     });
   });
 
   it('explains each refusal in a problem body', async () => {
     const none = await t.post(EVENTS, makeEvent(), null);
     expect(none.headers.get('www-authenticate')).toBe('Bearer realm="analytics"');
-    expect(none.json).toMatchObject({ status: 401, detail: 'Send an API key as "Authorization: Bearer <key>" or "X-Analytics-Key: <key>".' });
+    expect(none.json).toMatchObject({
+      status: 401,
+      detail: 'Send an API key as "Authorization: Bearer <key>" or "X-Analytics-Key: <key>".',
+    });
     expect((await t.post(EVENTS, makeEvent(), revoked.ingest)).json.detail).toBe('The API key has been revoked.');
     expect((await t.post(EVENTS, makeEvent(), 'ak_nothex')).json.detail).toBe('The API key is not valid.');
     expect((await t.post(EVENTS, makeEvent(), t.tenant.report)).json).toMatchObject({
-      status: 403, required_scope: 'ingest', detail: 'This endpoint needs the "ingest" scope; this credential has report.' });
+      status: 403,
+      required_scope: 'ingest',
+      detail: 'This endpoint needs the "ingest" scope; this credential has report.',
+    });
     const board = await t.get('/admin/queues');
     expect(board.headers.get('www-authenticate')).toMatch(/^Basic realm="Analytics admin"/);
     const batch = await t.post(BATCH, { events: [makeEvent()] }, t.other.ingest);
-    expect(batch.json.results[0]).toMatchObject({ status: 'rejected', errors: [{ pointer: '/tenant_id', keyword: 'tenant' }] });
+    expect(batch.json.results[0]).toMatchObject({
+      status: 'rejected',
+      errors: [{ pointer: '/tenant_id', keyword: 'tenant' }],
+    });
   });
 
   it('accepts the key as X-Analytics-Key, and as the Basic password for the admin pages', async () => {
@@ -82,13 +192,27 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     expect((await t.get('/admin/queues/api/queues', null, { authorization: `Basic ${basic}` })).status).toBe(200);
   });
 
-  it('lets an operator read any tenant\'s stats, a tenant only its own, with counts of its verdicts', async () => {
+  it("lets an operator read any tenant's stats, a tenant only its own, with counts of its verdicts", async () => {
     await new Promise((r) => setTimeout(r, 1100)); // counters of earlier requests are flushed once a second
     const before = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
-    await t.post(BATCH, { events: [makeEvent(), makeEvent({ source: 'x' }), makeEvent({ context: { consent: { analytics: false } } })] });
-    await waitFor('the counters', async () => (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion.accepted === before.accepted + 1);
+    await t.post(BATCH, {
+      events: [makeEvent(), makeEvent({ source: 'x' }), makeEvent({ context: { consent: { analytics: false } } })],
+    });
+    await waitFor(
+      'the counters',
+      async () =>
+        (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion.accepted === before.accepted + 1,
+    );
     const own = await t.get('/api/v1/analytics/stats', t.tenant.admin);
-    expect(own.json).toEqual({ tenant_id: TENANT, ingestion: { accepted: before.accepted + 1, duplicate: before.duplicate, dropped: before.dropped + 1, rejected: before.rejected + 1 } });
+    expect(own.json).toEqual({
+      tenant_id: TENANT,
+      ingestion: {
+        accepted: before.accepted + 1,
+        duplicate: before.duplicate,
+        dropped: before.dropped + 1,
+        rejected: before.rejected + 1,
+      },
+    });
     const op = await t.get(`/api/v1/analytics/stats?tenantId=${TENANT}`, t.operator.admin);
     expect(op.json.ingestion).toEqual(own.json.ingestion);
     expect(op.json.service.queues.ingest).toEqual(expect.objectContaining({ waiting: expect.any(Number), failed: 0 }));
@@ -100,19 +224,26 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     const second = await createSecondApi(t);
     try {
       const key = (await seedTenant(t.db, 'cccccccc-0000-4000-8000-00000000000c', { name: 'soon revoked' })).ingest;
-      const send = (base: string) => request(`${base}${EVENTS}`, {
-        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-        body: JSON.stringify(makeEvent({ tenant_id: 'cccccccc-0000-4000-8000-00000000000c' })) });
+      const send = (base: string) =>
+        request(`${base}${EVENTS}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify(makeEvent({ tenant_id: 'cccccccc-0000-4000-8000-00000000000c' })),
+        });
       expect((await send(t.url)).status).toBe(202); // both instances now hold the key in their caches
       expect((await send(second.url)).status).toBe(202);
-      await t.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE tenant_id = 'cccccccc-0000-4000-8000-00000000000c'`);
+      await t.db.query(
+        `UPDATE analytics_api_keys SET revoked_at = now() WHERE tenant_id = 'cccccccc-0000-4000-8000-00000000000c'`,
+      );
       const revokedAt = Date.now();
-      const refusedAfter = await Promise.all([t.url, second.url].map(async (base) => {
-        for (;;) {
-          if ((await send(base)).status === 401) return Date.now() - revokedAt;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }));
+      const refusedAfter = await Promise.all(
+        [t.url, second.url].map(async (base) => {
+          for (;;) {
+            if ((await send(base)).status === 401) return Date.now() - revokedAt;
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }),
+      );
       console.log(`revocation took effect after ${refusedAfter.join(' ms and ')} ms`);
       for (const ms of refusedAfter) expect(ms).toBeLessThanOrEqual(1100); // cache TTL 1000 ms + one request
     } finally {
@@ -121,9 +252,18 @@ describe('access matrix: every endpoint × every kind of credential', () => {
   });
 
   it('answers CORS per tenant: preflight allowed, the actual request held to the allow-list', async () => {
-    await t.db.query(`UPDATE analytics_tenants SET cors_origins = '{https://shop.example.com}' WHERE id = $1`, [t.other.id]);
+    await t.db.query(`UPDATE analytics_tenants SET cors_origins = '{https://shop.example.com}' WHERE id = $1`, [
+      t.other.id,
+    ]);
     await new Promise((r) => setTimeout(r, 1100)); // the tenant row is cached for at most a second
-    const pre = await request(`${t.url}${EVENTS}`, { method: 'OPTIONS', headers: { origin: 'https://shop.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-analytics-key, content-type' } });
+    const pre = await request(`${t.url}${EVENTS}`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'x-analytics-key, content-type',
+      },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/X-Analytics-Key/);
     const ev = () => makeEvent({ tenant_id: t.other.id, source: 'widget' });
@@ -136,7 +276,9 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
     expect((await t.post(EVENTS, ev(), t.other.ingest)).status).toBe(202); // servers send no Origin
     // a tenant without an allow-list takes no cross-site browser calls
-    expect((await t.post(EVENTS, makeEvent(), t.tenant.ingest, { origin: 'https://shop.example.com' })).status).toBe(403);
+    expect((await t.post(EVENTS, makeEvent(), t.tenant.ingest, { origin: 'https://shop.example.com' })).status).toBe(
+      403,
+    );
   });
 
   it('sets security headers on every answer', async () => {

@@ -11,9 +11,12 @@ describe('admission store: consent and dedupe claims in one script', () => {
     t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '60000' }, { worker: false });
     store = t.api!.get(AdmissionStore);
   });
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
-  const ev = (over: Record<string, unknown> = {}) => makeEvent({ context: { locale: 'en' }, ...over }) as unknown as StoredEvent;
+  const ev = (over: Record<string, unknown> = {}) =>
+    makeEvent({ context: { locale: 'en' }, ...over }) as unknown as StoredEvent;
   const consent = (analytics: boolean) => ({ context: { consent: { analytics, ads: false } } });
   const keys = (kind: string) => t.redis.keys(`${t.config.redis.prefix}:${kind}:*`);
 
@@ -35,7 +38,12 @@ describe('admission store: consent and dedupe claims in one script', () => {
     const later = ev({ session_id: session, user_id: 'u_refuses' });
     const sameUser = ev({ user_id: 'u_refuses' });
     const someoneElse = ev({ user_id: 'u_other' });
-    expect(await store.admit([refused, later, sameUser, someoneElse], 30)).toEqual(['dropped', 'dropped', 'dropped', 'claimed']);
+    expect(await store.admit([refused, later, sameUser, someoneElse], 30)).toEqual([
+      'dropped',
+      'dropped',
+      'dropped',
+      'claimed',
+    ]);
     const withdrawals = await keys('consent');
     expect(withdrawals).toHaveLength(2); // the session and the user
     expect(withdrawals.join(' ')).not.toMatch(/u_refuses|44444444/);
@@ -45,23 +53,42 @@ describe('admission store: consent and dedupe claims in one script', () => {
       expect(ttl).toBeLessThanOrEqual(30 * 86400);
     }
     // nothing dropped was claimed: the refused event, consented now, is claimed; the withdrawal ends
-    expect(await store.admit([{ ...refused, ...consent(true) } as StoredEvent, later], 30)).toEqual(['claimed', 'claimed']);
+    expect(await store.admit([{ ...refused, ...consent(true) } as StoredEvent, later], 30)).toEqual([
+      'claimed',
+      'claimed',
+    ]);
     expect(await keys('consent')).toEqual([]);
   });
 
   it('applies a decision to the events after it in the same call, and lets a later allowed repeat take the claim', async () => {
     const user = { user_id: 'u_batch', session_id: '55555555-5555-4555-8555-555555555555' };
     const once = ev({ ...user, ...consent(false) });
-    const events = [once, ev(user), ev({ ...user, ...consent(true) }), ev(user), { ...once, ...consent(true) } as StoredEvent];
+    const events = [
+      once,
+      ev(user),
+      ev({ ...user, ...consent(true) }),
+      ev(user),
+      { ...once, ...consent(true) } as StoredEvent,
+    ];
     expect(await store.admit(events, 30)).toEqual(['dropped', 'dropped', 'claimed', 'claimed', 'claimed']);
     expect(await keys('consent')).toEqual([]);
   });
 
-  it('admits events of several tenants in one call, each withdrawal kept for its own tenant\'s retention', async () => {
-    const [a, b] = [ev({ user_id: 'u_tenant_a', ...consent(false) }), ev({ tenant_id: t.other.id, user_id: 'u_tenant_b', ...consent(false) })];
+  it("admits events of several tenants in one call, each withdrawal kept for its own tenant's retention", async () => {
+    const [a, b] = [
+      ev({ user_id: 'u_tenant_a', ...consent(false) }),
+      ev({ tenant_id: t.other.id, user_id: 'u_tenant_b', ...consent(false) }),
+    ];
     const [laterA, laterB] = [ev({ user_id: 'u_tenant_a' }), ev({ tenant_id: t.other.id, user_id: 'u_tenant_b' })];
-    expect(await store.admit([a, b, laterA, laterB], [30, 7, 30, 7])).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
-    const ttls = Object.fromEntries(await Promise.all((await keys('consent')).map(async (k) => [k.split(':')[2], await t.redis.ttl(k)])));
+    expect(await store.admit([a, b, laterA, laterB], [30, 7, 30, 7])).toEqual([
+      'dropped',
+      'dropped',
+      'dropped',
+      'dropped',
+    ]);
+    const ttls = Object.fromEntries(
+      await Promise.all((await keys('consent')).map(async (k) => [k.split(':')[2], await t.redis.ttl(k)])),
+    );
     expect(Object.keys(ttls).sort()).toEqual([t.tenant.id, t.other.id].sort());
     expect(ttls[t.tenant.id]).toBeGreaterThan(30 * 86400 - 60);
     expect(ttls[t.tenant.id]).toBeLessThanOrEqual(30 * 86400);
@@ -75,8 +102,12 @@ describe('admission store: consent and dedupe claims in one script', () => {
 /** Over HTTP: single events that arrive within one linger are admitted and queued together. */
 describe('single events admitted per group', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_BATCH_LINGER_MS: '400' }, { worker: false }); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv({ ANALYTICS_BATCH_LINGER_MS: '400' }, { worker: false });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('decides a group of requests from two tenants in arrival order, as one call per request would, and queues them as one job', async () => {
     const consent = (analytics: boolean) => ({ context: { locale: 'en', consent: { analytics, ads: false } } });
@@ -99,7 +130,13 @@ describe('single events admitted per group', () => {
       t.post(EVENTS, fresh),
       t.post(EVENTS, repeat).then(async (first) => [first, await t.post(EVENTS, repeat)]),
     ]);
-    const [r1, r2, r3, r4, [r5, r5again]] = answers as [typeof answers[0], typeof answers[0], typeof answers[0], typeof answers[0], typeof answers[0][]];
+    const [r1, r2, r3, r4, [r5, r5again]] = answers as [
+      (typeof answers)[0],
+      (typeof answers)[0],
+      (typeof answers)[0],
+      (typeof answers)[0],
+      (typeof answers)[0][],
+    ];
     expect([r1, r2, r3, r4, r5].map((a) => [a.status, a.json.status])).toEqual([
       [202, 'dropped'], // consent refused
       [202, 'dropped'], // the same user of the same tenant, later in the group
@@ -111,10 +148,12 @@ describe('single events admitted per group', () => {
     // The group waited for the linger: its requests were not admitted one by one.
     expect(performance.now() - started).toBeGreaterThan(300);
     const jobs = await t.ingestQueue.getJobs(['waiting']);
-    const grouped = jobs.filter((j) => (j.data.events as { event_id: string }[]).some((e) => e.event_id === otherTenant.event_id));
+    const grouped = jobs.filter((j) =>
+      (j.data.events as { event_id: string }[]).some((e) => e.event_id === otherTenant.event_id),
+    );
     expect(grouped).toHaveLength(1);
-    expect((grouped[0].data.events as { event_id: string; tenant_id: string }[]).map((e) => e.event_id).sort())
-      .toEqual([otherTenant.event_id, fresh.event_id, repeat.event_id].map(String).sort());
+    expect((grouped[0].data.events as { event_id: string; tenant_id: string }[]).map((e) => e.event_id).sort()).toEqual(
+      [otherTenant.event_id, fresh.event_id, repeat.event_id].map(String).sort(),
+    );
   });
 });
-

@@ -8,8 +8,12 @@ import { TestEnv, createTestEnv } from './support/test-env';
 
 describe('OpenAPI, Swagger UI and Bull Board', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv(); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('the committed openapi.yaml is exactly what the code generates (run `npm run openapi` after changing a controller)', async () => {
     const committed = readFileSync(join(__dirname, '..', 'openapi.yaml'), 'utf8');
@@ -18,7 +22,9 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
 
   it('documents every endpoint with its request, its responses including errors, and an example', () => {
     const doc = load(readFileSync(join(__dirname, '..', 'openapi.yaml'), 'utf8')) as any;
-    const ops = Object.entries(doc.paths).flatMap(([path, item]: [string, any]) => Object.entries(item).map(([method, op]) => ({ path, method, op: op as any })));
+    const ops = Object.entries(doc.paths).flatMap(([path, item]: [string, any]) =>
+      Object.entries(item).map(([method, op]) => ({ path, method, op: op as any })),
+    );
     expect(ops.map((o) => `${o.method.toUpperCase()} ${o.path}`).sort()).toEqual([
       'GET /api/v1/analytics/events/health',
       'GET /api/v1/analytics/health',
@@ -45,12 +51,15 @@ describe('OpenAPI, Swagger UI and Bull Board', () => {
       expect([path, op.summary]).toEqual([path, expect.any(String)]);
       if (path.startsWith('/api/v1/analytics/events') && method === 'post') {
         expect(op.requestBody.content['application/json'].schema.$ref).toMatch(/EventDto|BatchDto/);
-        for (const status of ['202', '400', '401', '403', '413', '415', '429', '503']) expect([path, status, op.responses[status]]).toEqual([path, status, expect.anything()]);
+        for (const status of ['202', '400', '401', '403', '413', '415', '429', '503'])
+          expect([path, status, op.responses[status]]).toEqual([path, status, expect.anything()]);
         expect(op.security).toEqual(expect.arrayContaining([{ bearer: [] }, { 'api-key': [] }]));
       }
     }
     expect(doc.components.schemas.EventDto.properties.event_id.example).toMatch(/^[0-9a-f-]{36}$/);
-    expect(doc.components.schemas.EventDto.required).toEqual(expect.arrayContaining(['event_id', 'event_name', 'occurred_at', 'tenant_id', 'source', 'attributes']));
+    expect(doc.components.schemas.EventDto.required).toEqual(
+      expect.arrayContaining(['event_id', 'event_name', 'occurred_at', 'tenant_id', 'source', 'attributes']),
+    );
   });
 
   it('serves Swagger UI at /api/docs and the live document beside it', async () => {

@@ -5,8 +5,12 @@ import { TestEnv, createTestEnv } from './support/test-env';
 describe('exactly once', () => {
   let t: TestEnv;
   // A short dedupe window lets a test outlive the fast path and reach the durable ledger.
-  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '1000' }); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '1000' });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('stores an event repeated inside one batch once, answering duplicate for the repeat', async () => {
     const e = makeEvent();
@@ -28,8 +32,9 @@ describe('exactly once', () => {
 
   it('stores the same event sent concurrently by 20 clients once, with exactly one accepted verdict', async () => {
     const e = makeEvent();
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-      i % 2 ? t.post(EVENTS, e) : t.post(BATCH, { events: [e] })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? t.post(EVENTS, e) : t.post(BATCH, { events: [e] }))),
+    );
     const statuses = answers.map((a) => (a.json.results ? a.json.results[0].status : a.json.status));
     expect(answers.every((a) => a.status === 202)).toBe(true);
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
@@ -58,8 +63,13 @@ describe('exactly once', () => {
     for (const e of events.slice(5)) expect((await t.post(EVENTS, e)).json.status).toBe('accepted');
     await drained(t.ingestQueue);
     // ...but each is stored once.
-    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[...events, ...mixed].map((e) => e.event_id)])).toBe(11);
-    const ledger = await t.db.query('SELECT count(*)::int AS n FROM analytics_dedupe_ledger WHERE event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)]);
+    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[...events, ...mixed].map((e) => e.event_id)])).toBe(
+      11,
+    );
+    const ledger = await t.db.query(
+      'SELECT count(*)::int AS n FROM analytics_dedupe_ledger WHERE event_id = ANY($1::uuid[])',
+      [events.map((e) => e.event_id)],
+    );
     expect(ledger.rows[0].n).toBe(10);
   });
 

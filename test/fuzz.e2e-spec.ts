@@ -10,9 +10,15 @@ const CONCURRENCY = 16;
 describe(`fuzz: ${REQUESTS} hostile requests`, () => {
   let t: TestEnv;
   beforeAll(async () => {
-    t = await createTestEnv({ ANALYTICS_RATE_LIMIT_RPS: '1000000', ANALYTICS_RATE_LIMIT_EPS: '100000000', LOG_LEVEL: 'fatal' });
+    t = await createTestEnv({
+      ANALYTICS_RATE_LIMIT_RPS: '1000000',
+      ANALYTICS_RATE_LIMIT_EPS: '100000000',
+      LOG_LEVEL: 'fatal',
+    });
   });
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('never answers 5xx, stays up, and stores every event it accepted', async () => {
     const r = rng(SEED);
@@ -40,7 +46,10 @@ describe(`fuzz: ${REQUESTS} hostile requests`, () => {
         const l = byLabel.get(req.label) ?? new Map<number, number>();
         l.set(status, (l.get(status) ?? 0) + 1);
         byLabel.set(req.label, l);
-        if (status >= 500) fiveXX.push(`${status} ${req.label} ${req.method} ${req.path} ${String(req.body).slice(0, 120)} → ${text.slice(0, 200)}`);
+        if (status >= 500)
+          fiveXX.push(
+            `${status} ${req.label} ${req.method} ${req.path} ${String(req.body).slice(0, 120)} → ${text.slice(0, 200)}`,
+          );
         if (status === 202) {
           const body = JSON.parse(text);
           for (const v of body.results ?? [body]) if (v.status === 'accepted') accepted.add(v.event_id);
@@ -50,8 +59,18 @@ describe(`fuzz: ${REQUESTS} hostile requests`, () => {
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     const seconds = (Date.now() - started) / 1000;
 
-    const table = [...byLabel].map(([label, m]) => `${label.padEnd(16)} ${[...m].sort().map(([s, n]) => `${s}:${n}`).join(' ')}`).join('\n');
-    console.log(`fuzz seed ${SEED}: ${REQUESTS} requests in ${seconds.toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; ${accepted.size} events accepted\n${table}`);
+    const table = [...byLabel]
+      .map(
+        ([label, m]) =>
+          `${label.padEnd(16)} ${[...m]
+            .sort()
+            .map(([s, n]) => `${s}:${n}`)
+            .join(' ')}`,
+      )
+      .join('\n');
+    console.log(
+      `fuzz seed ${SEED}: ${REQUESTS} requests in ${seconds.toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; ${accepted.size} events accepted\n${table}`,
+    );
 
     expect(fiveXX).toEqual([]);
     expect(statuses.get(-1) ?? 0).toBe(0);
@@ -62,7 +81,10 @@ describe(`fuzz: ${REQUESTS} hostile requests`, () => {
     expect(accepted.size).toBeGreaterThan(REQUESTS / 10);
     await drained(t.ingestQueue, 60000);
     const ids = [...accepted];
-    const { rows } = await t.db.query(`SELECT event_id, attributes, context FROM analytics_events_raw WHERE event_id = ANY($1::uuid[])`, [ids]);
+    const { rows } = await t.db.query(
+      `SELECT event_id, attributes, context FROM analytics_events_raw WHERE event_id = ANY($1::uuid[])`,
+      [ids],
+    );
     expect(rows).toHaveLength(ids.length);
     for (const row of rows) expect(typeof row.attributes).toBe('object');
     const total = await t.db.query('SELECT count(*)::int AS n FROM analytics_events_raw');

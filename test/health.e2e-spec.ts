@@ -41,7 +41,12 @@ describe('health probes and ingestion when a dependency is lost', () => {
       const health = await t.get('/api/v1/analytics/health');
       expect(health.status).toBe(503);
       expect(health.headers.get('content-type')).toMatch(/problem\+json/);
-      expect(health.json).toMatchObject({ status: 503, title: 'Unhealthy', failing: ['postgres'], detail: 'Failing check(s): postgres' });
+      expect(health.json).toMatchObject({
+        status: 503,
+        title: 'Unhealthy',
+        failing: ['postgres'],
+        detail: 'Failing check(s): postgres',
+      });
       expect(health.json.checks.redis.status).toBe('up');
       expect((await t.get('/api/v1/analytics/health/ready')).json.failing).toEqual(['postgres']);
       expect((await t.get('/api/v1/analytics/health/live')).status).toBe(200);
@@ -51,7 +56,9 @@ describe('health probes and ingestion when a dependency is lost', () => {
       // ...while a key never seen cannot be checked: 503, not a false 401.
       const unknown = await t.post(EVENTS, makeEvent({ tenant_id: t.other.id }), t.other.ingest);
       expect(unknown.status).toBe(503);
-      expect(unknown.json.detail).toBe('Credentials cannot be checked right now (database unavailable). Retry shortly.');
+      expect(unknown.json.detail).toBe(
+        'Credentials cannot be checked right now (database unavailable). Retry shortly.',
+      );
     } finally {
       await pg.restore();
     }
@@ -76,12 +83,15 @@ describe('health probes and ingestion when a dependency is lost', () => {
     } finally {
       await redis.restore();
     }
-    await waitFor('/events/health to recover', async () => (await t.get('/api/v1/analytics/events/health')).status === 200);
+    await waitFor(
+      '/events/health to recover',
+      async () => (await t.get('/api/v1/analytics/events/health')).status === 200,
+    );
     const retry = await t.post(EVENTS, event);
     expect(retry.json.status).toBe('accepted');
   });
 
-  it('an enqueue that fails after the dedupe claim gives the claim back, so the client\'s retry is not lost as a duplicate', async () => {
+  it("an enqueue that fails after the dedupe claim gives the claim back, so the client's retry is not lost as a duplicate", async () => {
     // Make BullMQ's add script fail inside Redis: its queue meta key gets the wrong type.
     const meta = `${t.config.redis.prefix}:bull:ingest:meta`;
     const saved = await t.redis.hgetall(meta);
@@ -107,8 +117,12 @@ describe('health probes and ingestion when a dependency is lost', () => {
 
 describe('graceful degradation', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_MAX_QUEUE_BACKLOG: '3', ANALYTICS_BATCH_LINGER_MS: '0' }, { worker: false }); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv({ ANALYTICS_MAX_QUEUE_BACKLOG: '3', ANALYTICS_BATCH_LINGER_MS: '0' }, { worker: false });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('answers 503 with Retry-After while the backlog is over its limit, and accepts again once the worker drains it', async () => {
     const { BATCH } = await import('./support/events');
@@ -118,11 +132,16 @@ describe('graceful degradation', () => {
       accepted++;
     }
     // the gate reads the backlog every 250 ms: requests before it closes are still accepted
-    await waitFor('the gate to see the backlog', async () => {
-      const status = (await t.post(BATCH, { events: [makeEvent()] })).status;
-      if (status === 202) accepted++;
-      return status === 503;
-    }, 5000, 100);
+    await waitFor(
+      'the gate to see the backlog',
+      async () => {
+        const status = (await t.post(BATCH, { events: [makeEvent()] })).status;
+        if (status === 202) accepted++;
+        return status === 503;
+      },
+      5000,
+      100,
+    );
     const refused = await t.post(EVENTS, makeEvent());
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('2');

@@ -7,7 +7,11 @@ const HOUR = 3_600_000;
 describe('limits and bad input: a 4xx that names the problem, nothing stored', () => {
   let t: TestEnv;
   beforeAll(async () => {
-    t = await createTestEnv({ ANALYTICS_MAX_BATCH_SIZE: '10', ANALYTICS_MAX_PAYLOAD_KB: '16', ANALYTICS_RETENTION_DAYS: '30' });
+    t = await createTestEnv({
+      ANALYTICS_MAX_BATCH_SIZE: '10',
+      ANALYTICS_MAX_PAYLOAD_KB: '16',
+      ANALYTICS_RETENTION_DAYS: '30',
+    });
   });
   afterAll(async () => {
     await drained(t.ingestQueue);
@@ -23,15 +27,50 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     ['non-object attributes', { attributes: ['a'] }, /\/attributes must be an object/, '/attributes'],
     ['string attributes', { attributes: 'x' }, /\/attributes must be an object/, '/attributes'],
     ['event name not dotted', { event_name: 'TurnStarted' }, /\/event_name must be dotted lower-case/, '/event_name'],
-    ['timestamp without zone', { occurred_at: '2026-11-28T10:00:00' }, /\/occurred_at must be an RFC 3339 date-time/, '/occurred_at'],
-    ['too far in the future', { occurred_at: new Date(Date.now() + 25 * HOUR).toISOString() }, /\/occurred_at is 25 h in the future; at most 24 h of clock skew is tolerated/, '/occurred_at'],
-    ['older than retention', { occurred_at: new Date(Date.now() - 31 * 24 * HOUR).toISOString() }, /\/occurred_at is older than the retention window of 30 days/, '/occurred_at'],
+    [
+      'timestamp without zone',
+      { occurred_at: '2026-11-28T10:00:00' },
+      /\/occurred_at must be an RFC 3339 date-time/,
+      '/occurred_at',
+    ],
+    [
+      'too far in the future',
+      { occurred_at: new Date(Date.now() + 25 * HOUR).toISOString() },
+      /\/occurred_at is 25 h in the future; at most 24 h of clock skew is tolerated/,
+      '/occurred_at',
+    ],
+    [
+      'older than retention',
+      { occurred_at: new Date(Date.now() - 31 * 24 * HOUR).toISOString() },
+      /\/occurred_at is older than the retention window of 30 days/,
+      '/occurred_at',
+    ],
     ['unknown top-level field', { colour: 'red' }, /\/colour is not a known field/, '/colour'],
     ['NUL byte', { attributes: { q: 'a\u0000b' } }, /\/attributes\/q contains a NUL character/, '/attributes/q'],
-    ['NUL byte in a key', { attributes: { 'a\u0000': 1 } }, /property name at .* contains a NUL character/, '/attributes/a\ufffd'],
-    ['lone surrogate', { attributes: { q: 'x\ud800y' } }, /\/attributes\/q contains an unpaired UTF-16 surrogate/, '/attributes/q'],
-    ['deep nesting', { attributes: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) }, /is nested more than 16 levels deep/, ''],
-    ['bad viewport', { context: { device: { viewport: { width: -1, height: 2 } } } }, /\/context\/device\/viewport\/width must be >= 0/, '/context/device/viewport/width'],
+    [
+      'NUL byte in a key',
+      { attributes: { 'a\u0000': 1 } },
+      /property name at .* contains a NUL character/,
+      '/attributes/a\ufffd',
+    ],
+    [
+      'lone surrogate',
+      { attributes: { q: 'x\ud800y' } },
+      /\/attributes\/q contains an unpaired UTF-16 surrogate/,
+      '/attributes/q',
+    ],
+    [
+      'deep nesting',
+      { attributes: JSON.parse('{"a":'.repeat(20) + '1' + '}'.repeat(20)) },
+      /is nested more than 16 levels deep/,
+      '',
+    ],
+    [
+      'bad viewport',
+      { context: { device: { viewport: { width: -1, height: 2 } } } },
+      /\/context\/device\/viewport\/width must be >= 0/,
+      '/context/device/viewport/width',
+    ],
   ];
 
   it.each(invalid)('%s → 400 naming the field', async (_label, override, message, pointer) => {
@@ -40,7 +79,11 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     const res = await t.post(EVENTS, event);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(res.json).toMatchObject({ type: expect.stringMatching(/invalid-event$/), status: 400, title: 'Invalid event' });
+    expect(res.json).toMatchObject({
+      type: expect.stringMatching(/invalid-event$/),
+      status: 400,
+      title: 'Invalid event',
+    });
     expect(res.json.detail).toMatch(message);
     if (pointer) expect(res.json.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     else expect(res.json.errors[0].keyword).toBe('maxDepth');
@@ -50,13 +93,17 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     const res = await t.post(BATCH, { events: Array.from({ length: 11 }, () => makeEvent({ attributes: {} })) });
     expect(res.status).toBe(413);
     expect(res.json).toMatchObject({ status: 413, title: 'Batch too large', limit: 10 });
-    expect(res.json.detail).toBe('/events holds 11 events; the limit is 10 (ANALYTICS_MAX_BATCH_SIZE). Split the batch.');
+    expect(res.json.detail).toBe(
+      '/events holds 11 events; the limit is 10 (ANALYTICS_MAX_BATCH_SIZE). Split the batch.',
+    );
   });
 
   it('a too-big body → 413 before parsing, naming the limit', async () => {
     const res = await t.post(EVENTS, makeEvent({ attributes: { blob: 'x'.repeat(17 * 1024) } }));
     expect(res.status).toBe(413);
-    expect(res.json.detail).toBe('The body is larger than 16 KB, the limit set by ANALYTICS_MAX_PAYLOAD_KB. Split the batch.');
+    expect(res.json.detail).toBe(
+      'The body is larger than 16 KB, the limit set by ANALYTICS_MAX_PAYLOAD_KB. Split the batch.',
+    );
   });
 
   it('invalid JSON → 400 invalid-json', async () => {
@@ -67,7 +114,11 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
   });
 
   it('a body that is not JSON → 415', async () => {
-    const res = await fetch(`${t.url}${EVENTS}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const res = await fetch(`${t.url}${EVENTS}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(res.status).toBe(415);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/Content-Type: application\/json/);
   });
@@ -86,8 +137,16 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     ['no events field', { batch_id: 'x' }, '/events is required and must be an array of events.'],
     ['events not an array', { events: {} }, '/events is required and must be an array of events.'],
     ['empty events', { events: [] }, '/events is empty; send at least one event.'],
-    ['unknown field', { events: [makeEvent()], extra: 1 }, 'Unknown field(s) in the batch: "extra"; expected events and batch_id.'],
-    ['batch_id not a string', { events: [makeEvent()], batch_id: 7 }, '/batch_id must be a string of 1 to 128 characters.'],
+    [
+      'unknown field',
+      { events: [makeEvent()], extra: 1 },
+      'Unknown field(s) in the batch: "extra"; expected events and batch_id.',
+    ],
+    [
+      'batch_id not a string',
+      { events: [makeEvent()], batch_id: 7 },
+      '/batch_id must be a string of 1 to 128 characters.',
+    ],
   ])('a malformed batch (%s) → 400 naming it', async (_l, body, detail) => {
     const res = await t.post(BATCH, body);
     expect(res.status).toBe(400);

@@ -27,30 +27,55 @@ async function redisDump(redis: Redis, prefix: string): Promise<string> {
   return parts.join('\n');
 }
 
-const kbSearch = (attrs: Record<string, unknown>, extra: Record<string, unknown> = {}) => makeEvent({
-  event_name: 'kb.search', ...extra,
-  attributes: { 'kb.search_id': 's-1', 'kb.query': 'pricing', 'kb.results_count': 3, 'kb.latency_ms': 40, ...attrs },
-});
+const kbSearch = (attrs: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  makeEvent({
+    event_name: 'kb.search',
+    ...extra,
+    attributes: { 'kb.search_id': 's-1', 'kb.query': 'pricing', 'kb.results_count': 3, 'kb.latency_ms': 40, ...attrs },
+  });
 
 /** Puts a planted value somewhere different each time: free text, nesting, arrays, keys, URLs, context, user id. */
 function carrier(value: string, kind: string, i: number): Record<string, unknown> {
-  if (kind === 'secret-key') return kbSearch({ [['password', 'api_key', 'access_token', 'auth.secret'][i % 4]]: value });
+  if (kind === 'secret-key')
+    return kbSearch({ [['password', 'api_key', 'access_token', 'auth.secret'][i % 4]]: value });
   switch (i % 8) {
-    case 0: return kbSearch({ 'kb.query': `please find ${value} in the archive` });
-    case 1: return kbSearch({ 'acme.profile': { contact: { primary: value } } });
-    case 2: return kbSearch({ 'acme.notes': ['first', `second ${value}`, { third: value }] });
-    case 3: return kbSearch({ [`tag ${value}`]: true });
-    case 4: return kbSearch({}, { context: { page: { url: `https://shop.example.com/p/x?contact=${encodeURIComponent(value)}#${encodeURIComponent(value)}`, referrer: `https://partner.example.com/from/${encodeURIComponent(value)}?q=1` } } });
-    case 5: return kbSearch({}, { context: { device: { user_agent: `Agent/1.0 (${value})` }, locale: 'en' } });
-    case 6: return kbSearch({ 'acme.link': `https://docs.example.com/a?who=${encodeURIComponent(value)}` });
-    default: return kbSearch({ 'error.context': `failed for ${value}` }, { user_id: kind === 'email' ? value : `u_${i}` });
+    case 0:
+      return kbSearch({ 'kb.query': `please find ${value} in the archive` });
+    case 1:
+      return kbSearch({ 'acme.profile': { contact: { primary: value } } });
+    case 2:
+      return kbSearch({ 'acme.notes': ['first', `second ${value}`, { third: value }] });
+    case 3:
+      return kbSearch({ [`tag ${value}`]: true });
+    case 4:
+      return kbSearch(
+        {},
+        {
+          context: {
+            page: {
+              url: `https://shop.example.com/p/x?contact=${encodeURIComponent(value)}#${encodeURIComponent(value)}`,
+              referrer: `https://partner.example.com/from/${encodeURIComponent(value)}?q=1`,
+            },
+          },
+        },
+      );
+    case 5:
+      return kbSearch({}, { context: { device: { user_agent: `Agent/1.0 (${value})` }, locale: 'en' } });
+    case 6:
+      return kbSearch({ 'acme.link': `https://docs.example.com/a?who=${encodeURIComponent(value)}` });
+    default:
+      return kbSearch({ 'error.context': `failed for ${value}` }, { user_id: kind === 'email' ? value : `u_${i}` });
   }
 }
 
 describe('no personal data reaches Postgres, Redis or a log line', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv({}, { api: false, worker: false }); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv({}, { api: false, worker: false });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it(`sends ${PLANTED.length} planted values through the running service and finds none of them anywhere`, async () => {
     expect(PLANTED.length).toBeGreaterThanOrEqual(200);
@@ -60,7 +85,12 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
     try {
       api = await startApiProcess(env);
       const { base } = api;
-      const send = (path: string, body: unknown) => request(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.ingest}` }, body: JSON.stringify(body) });
+      const send = (path: string, body: unknown) =>
+        request(`${base}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.ingest}` },
+          body: JSON.stringify(body),
+        });
 
       const events = PLANTED.map((p, i) => carrier(p.value, p.kind, i));
       for (let i = 0; i < events.length; i += 50) {
@@ -71,15 +101,25 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
       // rejected events carrying personal data must not leak through their errors or the debug log
       for (const p of PLANTED.slice(0, 20)) {
         expect((await send(EVENTS, kbSearch({ 'kb.results_count': p.value }))).status).toBe(400);
-        expect((await send(EVENTS, makeEvent({ event_name: 'acme.unknown', attributes: { note: p.value } }))).status).toBe(400);
+        expect(
+          (await send(EVENTS, makeEvent({ event_name: 'acme.unknown', attributes: { note: p.value } }))).status,
+        ).toBe(400);
       }
-      const clean = LOOK_ALIKES.map((v, i) => kbSearch({ 'kb.query': `lookup ${v}`, 'acme.value': v, 'acme.index': i }));
+      const clean = LOOK_ALIKES.map((v, i) =>
+        kbSearch({ 'kb.query': `lookup ${v}`, 'acme.value': v, 'acme.index': i }),
+      );
       expect((await send(BATCH, { events: clean })).json.accepted).toBe(LOOK_ALIKES.length);
 
-      await waitFor('every event to be stored', async () => (await countRows(t.db)) === events.length + clean.length, 20000);
+      await waitFor(
+        'every event to be stored',
+        async () => (await countRows(t.db)) === events.length + clean.length,
+        20000,
+      );
       await new Promise((r) => setTimeout(r, 300)); // let the last log lines land
 
-      const rows = (await t.db.query(`SELECT row_to_json(r)::text AS j FROM analytics_events_raw r`)).rows.map((r) => r.j).join('\n');
+      const rows = (await t.db.query(`SELECT row_to_json(r)::text AS j FROM analytics_events_raw r`)).rows
+        .map((r) => r.j)
+        .join('\n');
       const redisText = await redisDump(t.redis, t.config.redis.prefix);
       const logs = api.stdout + api.stderr + worker.stdout + worker.stderr;
       expect(logs).toMatch(/ingest: 50 received, 50 accepted/); // debug logging was on
@@ -88,14 +128,22 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
         const needles = [p.value, encodeURIComponent(p.value)];
         const digits = p.value.replace(/\D/g, '');
         if (['card', 'phone', 'ssn', 'iban'].includes(p.kind) && digits.length >= 9) needles.push(digits);
-        for (const [where, text] of [['postgres', rows], ['redis', redisText], ['logs', logs]] as const) {
+        for (const [where, text] of [
+          ['postgres', rows],
+          ['redis', redisText],
+          ['logs', logs],
+        ] as const) {
           if (needles.some((n) => text.includes(n))) leaks.push(`${p.kind} ${p.value} found in ${where}`);
         }
       }
       expect(leaks).toEqual([]);
 
       // the look-alikes came through unchanged
-      const stored = (await t.db.query(`SELECT attributes FROM analytics_events_raw WHERE attributes ? 'acme.index' ORDER BY (attributes->>'acme.index')::int`)).rows;
+      const stored = (
+        await t.db.query(
+          `SELECT attributes FROM analytics_events_raw WHERE attributes ? 'acme.index' ORDER BY (attributes->>'acme.index')::int`,
+        )
+      ).rows;
       expect(stored.map((r) => r.attributes['acme.value'])).toEqual(LOOK_ALIKES);
       expect(stored.map((r) => r.attributes['kb.query'])).toEqual(LOOK_ALIKES.map((v) => `lookup ${v}`));
     } finally {
@@ -108,14 +156,22 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
 
 describe('consent and pseudonymous users', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv(); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   const S1 = '11111111-1111-4111-8111-111111111111';
   const S2 = '22222222-2222-4222-8222-222222222222';
   const S3 = '33333333-3333-4333-8333-333333333333';
   const ev = (session: string, consent?: boolean, user = 'u_a') =>
-    makeEvent({ session_id: session, user_id: user, context: consent === undefined ? { locale: 'en' } : { consent: { analytics: consent, ads: false } } });
+    makeEvent({
+      session_id: session,
+      user_id: user,
+      context: consent === undefined ? { locale: 'en' } : { consent: { analytics: consent, ads: false } },
+    });
   const status = async (e: Record<string, unknown>) => (await t.post(EVENTS, e)).json.status;
 
   it('follows the consent matrix: explicit false, withdrawn then absent, given again', async () => {
@@ -125,15 +181,22 @@ describe('consent and pseudonymous users', () => {
     const keys = await t.redis.keys(`${t.config.redis.prefix}:consent:*`);
     expect(keys).toHaveLength(2);
     expect(keys.join(' ')).not.toMatch(/u_a|11111111/);
-    expect(await status(ev(S1))).toBe('dropped');                  // same session, no consent block
+    expect(await status(ev(S1))).toBe('dropped'); // same session, no consent block
     expect(await status(ev(S2, undefined, 'u_a'))).toBe('dropped'); // same user, another session
     expect(await status(ev(S2, undefined, 'u_b'))).toBe('accepted'); // someone else
-    expect(await status(ev(S1, true, 'u_a'))).toBe('accepted');    // consent given again
+    expect(await status(ev(S1, true, 'u_a'))).toBe('accepted'); // consent given again
     expect(await status(ev(S1))).toBe('accepted');
     expect(await status(ev(S3, undefined, 'u_a'))).toBe('accepted');
     // inside one batch, in order
-    const batch = await t.post(BATCH, { events: [ev(S3, false, 'u_c'), ev(S3, undefined, 'u_c'), ev(S3, true, 'u_c'), ev(S3, undefined, 'u_c')] });
-    expect(batch.json.results.map((r: { status: string }) => r.status)).toEqual(['dropped', 'dropped', 'accepted', 'accepted']);
+    const batch = await t.post(BATCH, {
+      events: [ev(S3, false, 'u_c'), ev(S3, undefined, 'u_c'), ev(S3, true, 'u_c'), ev(S3, undefined, 'u_c')],
+    });
+    expect(batch.json.results.map((r: { status: string }) => r.status)).toEqual([
+      'dropped',
+      'dropped',
+      'accepted',
+      'accepted',
+    ]);
     expect(batch.json.dropped).toBe(2);
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = $1', [dropped.event_id])).toBe(0);
@@ -158,8 +221,10 @@ describe('consent and pseudonymous users', () => {
     const e = makeEvent({ tenant_id: t.other.id, user_id: 'customer-42' });
     expect((await t.post(EVENTS, e, t.other.ingest)).json.status).toBe('accepted');
     await drained(t.ingestQueue);
-    const secret = (await t.db.query('SELECT pseudonym_secret FROM analytics_tenants WHERE id = $1', [t.other.id])).rows[0].pseudonym_secret;
-    const stored = (await t.db.query('SELECT user_id FROM analytics_events_raw WHERE event_id = $1', [e.event_id])).rows[0].user_id;
+    const secret = (await t.db.query('SELECT pseudonym_secret FROM analytics_tenants WHERE id = $1', [t.other.id]))
+      .rows[0].pseudonym_secret;
+    const stored = (await t.db.query('SELECT user_id FROM analytics_events_raw WHERE event_id = $1', [e.event_id]))
+      .rows[0].user_id;
     expect(stored).toBe(createHmac('sha256', secret).update('customer-42').digest('hex'));
   });
 });

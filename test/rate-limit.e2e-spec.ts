@@ -11,7 +11,9 @@ describe('per-tenant rate limits', () => {
     await t.db.query(`UPDATE analytics_tenants SET rate_limit_eps = 100 WHERE id = $1`, [t.operator.id]);
     await t.db.query(`UPDATE analytics_tenants SET rate_limit_rps = 100 WHERE id = $1`, [t.other.id]);
   });
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('tenant A flooding past its limit gets 429s while tenant B keeps succeeding', async () => {
     const timedB = async () => {
@@ -29,7 +31,9 @@ describe('per-tenant rate limits', () => {
 
     const tooMany = answers.filter((a) => a.status === 429);
     const accepted = answers.filter((a) => a.status === 202);
-    console.log(`flood: ${accepted.length} accepted, ${tooMany.length} refused; tenant B median ${median(baseline.map((b) => b.ms)).toFixed(1)} ms before, ${median(during.map((b) => b.ms)).toFixed(1)} ms during`);
+    console.log(
+      `flood: ${accepted.length} accepted, ${tooMany.length} refused; tenant B median ${median(baseline.map((b) => b.ms)).toFixed(1)} ms before, ${median(during.map((b) => b.ms)).toFixed(1)} ms during`,
+    );
     expect(tooMany.length).toBeGreaterThan(200);
     expect(accepted.length).toBeGreaterThanOrEqual(20);
     expect(accepted.length + tooMany.length).toBe(300);
@@ -51,7 +55,9 @@ describe('per-tenant rate limits', () => {
     const second = await t.post(BATCH, { events: Array.from({ length: 60 }, ev) }, t.operator.ingest);
     expect(first.status).toBe(202);
     expect(second.status).toBe(429);
-    expect(second.json.detail).toMatch(/^This tenant may send 100 events per second; this request's 60 would pass it\. Retry after 1 s\.$/);
+    expect(second.json.detail).toMatch(
+      /^This tenant may send 100 events per second; this request's 60 would pass it\. Retry after 1 s\.$/,
+    );
     const huge = await t.post(BATCH, { events: Array.from({ length: 101 }, ev) }, t.operator.ingest);
     expect(huge.json.detail).toMatch(/with a smaller batch\.$/);
   });
@@ -68,12 +74,14 @@ describe('per-tenant rate limits', () => {
     await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10)); // start of a window
     const window = Math.floor(Date.now() / 1000);
     const answers: { status: number; remaining: number }[] = [];
-    await Promise.all(Array.from({ length: 10 }, async () => {
-      for (let i = 0; i < 13; i++) {
-        const res = await t.post(EVENTS, ev(), t.other.ingest);
-        answers.push({ status: res.status, remaining: Number(res.headers.get('ratelimit-remaining')) });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        for (let i = 0; i < 13; i++) {
+          const res = await t.post(EVENTS, ev(), t.other.ingest);
+          answers.push({ status: res.status, remaining: Number(res.headers.get('ratelimit-remaining')) });
+        }
+      }),
+    );
     expect(Math.floor(Date.now() / 1000)).toBe(window); // all in one window
     expect(answers.filter((a) => a.status === 202)).toHaveLength(100);
     expect(answers.filter((a) => a.status === 429)).toHaveLength(30);

@@ -8,7 +8,10 @@ const ago = (days: number) => new Date(Date.now() - days * DAY + 3_600_000).toIS
 const dayOf = (iso: string) => iso.slice(0, 10);
 
 async function runMaintenance(t: TestEnv, name: string, data: object): Promise<any> {
-  const q = new Queue('maintenance', { connection: { host: '127.0.0.1', port: t.config.redis.port }, prefix: `${t.config.redis.prefix}:bull` });
+  const q = new Queue('maintenance', {
+    connection: { host: '127.0.0.1', port: t.config.redis.port },
+    prefix: `${t.config.redis.prefix}:bull`,
+  });
   try {
     const job = await q.add(name, data);
     await waitFor(`the ${name} job`, async () => (await job.getState()) === 'completed', 20000);
@@ -20,15 +23,40 @@ async function runMaintenance(t: TestEnv, name: string, data: object): Promise<a
 
 describe('retention', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv({ ANALYTICS_RETENTION_DAYS: '30', ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: '20', ANALYTICS_ROLLUP_RETENTION_DAYS: '40' }); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv({
+      ANALYTICS_RETENTION_DAYS: '30',
+      ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: '20',
+      ANALYTICS_ROLLUP_RETENTION_DAYS: '40',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('drops exactly the expired partitions and deletes exactly the expired rows, for two tenants with different retention', async () => {
-    await t.db.query('UPDATE analytics_tenants SET retention_days = 60 WHERE id = ANY($1::uuid[])', [[t.tenant.id, t.other.id]]);
+    await t.db.query('UPDATE analytics_tenants SET retention_days = 60 WHERE id = ANY($1::uuid[])', [
+      [t.tenant.id, t.other.id],
+    ]);
     await new Promise((r) => setTimeout(r, 1100));
     const ages = [5, 15, 25, 35, 45];
-    for (const [tenant, key] of [[t.tenant.id, t.tenant.ingest], [t.other.id, t.other.ingest]]) {
-      const res = await t.post(BATCH, { events: ages.map((a) => makeEvent({ tenant_id: tenant, occurred_at: ago(a), attributes: { 'voice.turn_id': `age-${a}`, 'voice.first_response_ms': 1 } })) }, key);
+    for (const [tenant, key] of [
+      [t.tenant.id, t.tenant.ingest],
+      [t.other.id, t.other.ingest],
+    ]) {
+      const res = await t.post(
+        BATCH,
+        {
+          events: ages.map((a) =>
+            makeEvent({
+              tenant_id: tenant,
+              occurred_at: ago(a),
+              attributes: { 'voice.turn_id': `age-${a}`, 'voice.first_response_ms': 1 },
+            }),
+          ),
+        },
+        key,
+      );
       expect(res.json.accepted).toBe(5);
     }
     await settled(t);
@@ -37,22 +65,45 @@ describe('retention', () => {
     // tenant A keeps 10 days, tenant B 30, everyone else the default 30
     await t.db.query('UPDATE analytics_tenants SET retention_days = 10 WHERE id = $1', [t.tenant.id]);
     await t.db.query('UPDATE analytics_tenants SET retention_days = 30 WHERE id = $1', [t.other.id]);
-    const rollupsBefore = (await t.db.query(`SELECT level, count(*)::int AS n, count(*) FILTER (WHERE bucket < now() - interval '20 days')::int AS old_minutes,
-      count(*) FILTER (WHERE bucket < now() - interval '40 days')::int AS old FROM analytics_rollups GROUP BY level ORDER BY level`)).rows;
+    const rollupsBefore = (
+      await t.db
+        .query(`SELECT level, count(*)::int AS n, count(*) FILTER (WHERE bucket < now() - interval '20 days')::int AS old_minutes,
+      count(*) FILTER (WHERE bucket < now() - interval '40 days')::int AS old FROM analytics_rollups GROUP BY level ORDER BY level`)
+    ).rows;
     const outcome = await runMaintenance(t, 'apply-retention', {});
     const expectedRollups = rollupsBefore.reduce((a, r) => a + (r.level === 'm' ? r.old_minutes : r.old), 0);
     expect(expectedRollups).toBeGreaterThan(0);
-    expect(outcome).toEqual({ dropped_partitions: [dayOf(ago(45)), dayOf(ago(35))], deleted_rows: 2, deleted_ledger_entries: 6, deleted_rollup_rows: expectedRollups });
+    expect(outcome).toEqual({
+      dropped_partitions: [dayOf(ago(45)), dayOf(ago(35))],
+      deleted_rows: 2,
+      deleted_ledger_entries: 6,
+      deleted_rollup_rows: expectedRollups,
+    });
     // rollups outlive the raw rows they came from (they hold no personal data): the 35-day-old day rows stay
-    const kept = await t.db.query(`SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'd' AND bucket = $1`, [`${dayOf(ago(35))}T00:00:00Z`]);
+    const kept = await t.db.query(
+      `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'd' AND bucket = $1`,
+      [`${dayOf(ago(35))}T00:00:00Z`],
+    );
     expect(kept.rows[0].n).toBeGreaterThan(0);
-    const minutesLeft = await t.db.query(`SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'm' AND bucket < now() - interval '20 days'`);
+    const minutesLeft = await t.db.query(
+      `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'm' AND bucket < now() - interval '20 days'`,
+    );
     expect(minutesLeft.rows[0].n).toBe(0);
 
-    const left = await t.db.query(`SELECT tenant_id, attributes->>'voice.turn_id' AS age FROM analytics_events_raw ORDER BY tenant_id, age`);
-    expect(left.rows.map((r) => `${r.tenant_id === t.tenant.id ? 'A' : 'B'} ${r.age}`).sort()).toEqual(['A age-5', 'B age-15', 'B age-25', 'B age-5']);
+    const left = await t.db.query(
+      `SELECT tenant_id, attributes->>'voice.turn_id' AS age FROM analytics_events_raw ORDER BY tenant_id, age`,
+    );
+    expect(left.rows.map((r) => `${r.tenant_id === t.tenant.id ? 'A' : 'B'} ${r.age}`).sort()).toEqual([
+      'A age-5',
+      'B age-15',
+      'B age-25',
+      'B age-5',
+    ]);
     expect(await countLedger(t.db)).toBe(4);
-    expect((await t.db.query(`SELECT to_regclass($1) AS p`, [`analytics_events_raw_p${dayOf(ago(35)).replace(/-/g, '')}`])).rows[0].p).toBeNull();
+    expect(
+      (await t.db.query(`SELECT to_regclass($1) AS p`, [`analytics_events_raw_p${dayOf(ago(35)).replace(/-/g, '')}`]))
+        .rows[0].p,
+    ).toBeNull();
 
     // the tenant's own retention also refuses old events at ingestion (settings are cached for a second)
     await new Promise((r) => setTimeout(r, 1100));
@@ -63,8 +114,12 @@ describe('retention', () => {
 
 describe('erasure and export', () => {
   let t: TestEnv;
-  beforeAll(async () => { t = await createTestEnv(); });
-  afterAll(async () => { await t.close(); });
+  beforeAll(async () => {
+    t = await createTestEnv();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
 
   const S1 = '51515151-5151-4515-8515-515151515151';
   const ev = (user: string, extra: Record<string, unknown> = {}) => makeEvent({ user_id: user, ...extra });
@@ -88,10 +143,18 @@ describe('erasure and export', () => {
     expect((await t.get(requested.json.status_url, t.tenant.admin)).json.status).toBe('pending');
     await t.startWorker();
 
-    await waitFor('the erasure', async () => (await t.get(requested.json.status_url, t.tenant.admin)).json.status === 'completed');
+    await waitFor(
+      'the erasure',
+      async () => (await t.get(requested.json.status_url, t.tenant.admin)).json.status === 'completed',
+    );
     await drained(t.ingestQueue);
     const done = (await t.get(requested.json.status_url, t.tenant.admin)).json;
-    expect(done).toMatchObject({ id: requested.json.request_id, subject_type: 'user', status: 'completed', rows_deleted: 3 });
+    expect(done).toMatchObject({
+      id: requested.json.request_id,
+      subject_type: 'user',
+      status: 'completed',
+      rows_deleted: 3,
+    });
     expect(await countRows(t.db, `user_id = 'u1' AND tenant_id = $1`, [t.tenant.id])).toBe(0);
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [queued.map((e) => e.event_id)])).toBe(0);
     expect(await countRows(t.db, `user_id = 'u2'`)).toBe(2);
@@ -111,7 +174,10 @@ describe('erasure and export', () => {
 
     // by session
     const bySession = await t.post('/api/v1/analytics/subjects/erasure', { session_id: S1 }, t.tenant.admin);
-    await waitFor('the session erasure', async () => (await t.get(bySession.json.status_url, t.tenant.admin)).json.status === 'completed');
+    await waitFor(
+      'the session erasure',
+      async () => (await t.get(bySession.json.status_url, t.tenant.admin)).json.status === 'completed',
+    );
     expect((await t.get(bySession.json.status_url, t.tenant.admin)).json.rows_deleted).toBe(2);
     expect(await countRows(t.db, 'session_id = $1', [S1])).toBe(0);
 
@@ -121,7 +187,7 @@ describe('erasure and export', () => {
     expect((await t.post('/api/v1/analytics/subjects/erasure', { user_id: 'u1' }, t.tenant.report)).status).toBe(403);
   });
 
-  it('exports exactly the subject\'s events as NDJSON, also when user ids are pseudonymized', async () => {
+  it("exports exactly the subject's events as NDJSON, also when user ids are pseudonymized", async () => {
     const mine = [ev('exp-1', { occurred_at: ago(2) }), ev('exp-1', { occurred_at: ago(1) })];
     await t.post(BATCH, { events: [...mine, ev('exp-2')] });
     await t.db.query('UPDATE analytics_tenants SET pseudonymize_user_id = true WHERE id = $1', [t.other.id]);
@@ -130,17 +196,33 @@ describe('erasure and export', () => {
     await t.post(EVENTS, pseudo, t.other.ingest);
     await drained(t.ingestQueue);
 
-    const res = await request(`${t.url}/api/v1/analytics/subjects/export?user_id=exp-1`, { headers: { authorization: `Bearer ${t.tenant.admin}` } });
+    const res = await request(`${t.url}/api/v1/analytics/subjects/export?user_id=exp-1`, {
+      headers: { authorization: `Bearer ${t.tenant.admin}` },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    const lines = res.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = res.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event_id)).toEqual(mine.map((e) => e.event_id));
     expect(lines[0]).toMatchObject({ user_id: 'exp-1', event_name: 'voice.first_response', tenant_id: t.tenant.id });
 
-    const other = await request(`${t.url}/api/v1/analytics/subjects/export?user_id=exp-1`, { headers: { authorization: `Bearer ${t.other.admin}` } });
-    const otherLines = other.text.trim().split('\n').map((l) => JSON.parse(l));
+    const other = await request(`${t.url}/api/v1/analytics/subjects/export?user_id=exp-1`, {
+      headers: { authorization: `Bearer ${t.other.admin}` },
+    });
+    const otherLines = other.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(otherLines.map((l) => l.event_id)).toEqual([pseudo.event_id]);
     expect(otherLines[0].user_id).toMatch(/^[0-9a-f]{64}$/); // stored pseudonymized, found by the original id
-    expect((await request(`${t.url}/api/v1/analytics/subjects/export?user_id=nobody`, { headers: { authorization: `Bearer ${t.tenant.admin}` } })).text).toBe('');
+    expect(
+      (
+        await request(`${t.url}/api/v1/analytics/subjects/export?user_id=nobody`, {
+          headers: { authorization: `Bearer ${t.tenant.admin}` },
+        })
+      ).text,
+    ).toBe('');
   });
 });

@@ -8,7 +8,11 @@ import { countRows, settled } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
-const SITES = ['5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31', '6a1d4b63-8e3f-4c9a-b2da-1f7e5c3b9a42', '7b2e5c74-9f4a-4dab-83eb-2a8f6d4cab53'];
+const SITES = [
+  '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31',
+  '6a1d4b63-8e3f-4c9a-b2da-1f7e5c3b9a42',
+  '7b2e5c74-9f4a-4dab-83eb-2a8f6d4cab53',
+];
 const SOURCES = ['web', 'widget', 'server'] as const;
 const DAY = 86_400_000;
 const SPAN = 3 * DAY;
@@ -16,24 +20,43 @@ const EVENTS_PER_TENANT = 50_000;
 const GRAIN_MS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '1d': DAY };
 
 /** A random but valid event of any built-in type, with varied numbers, hits and outcomes. */
-function randomEvent(r: ReturnType<typeof rng>, tenant: string, session: { id: string; user: string; site: string; source: string }, at: number): Record<string, unknown> {
+function randomEvent(
+  r: ReturnType<typeof rng>,
+  tenant: string,
+  session: { id: string; user: string; site: string; source: string },
+  at: number,
+): Record<string, unknown> {
   const type = r.pick(BUILTIN_EVENTS);
   const attributes: Record<string, unknown> = structuredClone(type.example);
   const num = (lo: number, hi: number) => Math.round((lo + r.next() * (hi - lo)) * 100) / 100;
-  if (type.name === 'voice.first_response') attributes['voice.first_response_ms'] = r.chance(0.8) ? num(150, 900) : num(1500, 6000);
+  if (type.name === 'voice.first_response')
+    attributes['voice.first_response_ms'] = r.chance(0.8) ? num(150, 900) : num(1500, 6000);
   if (type.name === 'voice.asr_partial') attributes['voice.asr_latency_ms'] = num(10, 300);
-  if (type.name === 'kb.search') { attributes['kb.latency_ms'] = num(5, 400); attributes['kb.search_id'] = `s-${r.int(300)}`; }
-  if (type.name === 'kb.hit') { attributes['kb.search_id'] = `s-${r.int(300)}`; attributes['kb.relevance_score'] = num(0, 1); }
+  if (type.name === 'kb.search') {
+    attributes['kb.latency_ms'] = num(5, 400);
+    attributes['kb.search_id'] = `s-${r.int(300)}`;
+  }
+  if (type.name === 'kb.hit') {
+    attributes['kb.search_id'] = `s-${r.int(300)}`;
+    attributes['kb.relevance_score'] = num(0, 1);
+  }
   if (type.name === 'ai.tool_call_completed') {
     attributes['ai.tool.success'] = r.chance(0.85);
     if (!attributes['ai.tool.success']) attributes['error.type'] = 'timeout';
     if (r.chance(0.9)) attributes['ai.navigation.optimistic'] = r.chance(0.5);
   }
   if (type.name === 'ai.tool_chain_completed') attributes['ai.tool_chain.length'] = 1 + r.int(6);
-  if (type.name === 'booking.slot_hold' || type.name === 'booking.confirmed') attributes['booking.hold_id'] = `h-${r.int(200)}`;
+  if (type.name === 'booking.slot_hold' || type.name === 'booking.confirmed')
+    attributes['booking.hold_id'] = `h-${r.int(200)}`;
   return makeEvent({
-    tenant_id: tenant, event_name: type.name, attributes, session_id: session.id, user_id: session.user, site_id: session.site,
-    source: session.source, occurred_at: new Date(at).toISOString(),
+    tenant_id: tenant,
+    event_name: type.name,
+    attributes,
+    session_id: session.id,
+    user_id: session.user,
+    site_id: session.site,
+    source: session.source,
+    occurred_at: new Date(at).toISOString(),
   });
 }
 
@@ -56,19 +79,31 @@ function randomDataSet(r: ReturnType<typeof rng>, tenant: string, now: number): 
   return out.sort((a, b) => a.at - b.at).map((x) => x.e);
 }
 
-interface Row { event_name: string; attributes: Record<string, unknown>; session_id: string | null; occurred_at: Date; tenant_id: string }
+interface Row {
+  event_name: string;
+  attributes: Record<string, unknown>;
+  session_id: string | null;
+  occurred_at: Date;
+  tenant_id: string;
+}
 
 /** Brute force, written independently of the fold: the expected value of a metric over some rows. */
-function expected(metric: (typeof METRICS)[number], rows: Row[]): { count: number; num: number; sum: number; values: number[] } {
+function expected(
+  metric: (typeof METRICS)[number],
+  rows: Row[],
+): { count: number; num: number; sum: number; values: number[] } {
   const sel = (s: { event: string; where?: { attribute: string; equals: unknown }[] }, row: Row) =>
-    (s.event === '*' || s.event === row.event_name) && (s.where ?? []).every((w) => row.attributes[w.attribute] === w.equals);
+    (s.event === '*' || s.event === row.event_name) &&
+    (s.where ?? []).every((w) => row.attributes[w.attribute] === w.equals);
   const unit = (name: string, row: Row) => (name === 'session_id' ? row.session_id : row.attributes[name]);
   if (metric.aggregation === 'distinct_rate') {
     const den = new Set(rows.filter((x) => sel(metric.of, x)).map((x) => unit(metric.of.distinct!, x)));
     const num = new Set(rows.filter((x) => sel(metric.numerator!, x)).map((x) => unit(metric.numerator!.distinct!, x)));
     return { count: den.size, num: num.size, sum: 0, values: [] };
   }
-  const of = rows.filter((x) => sel(metric.of, x) && (!metric.attribute || typeof x.attributes[metric.attribute] === 'number'));
+  const of = rows.filter(
+    (x) => sel(metric.of, x) && (!metric.attribute || typeof x.attributes[metric.attribute] === 'number'),
+  );
   const values = metric.attribute ? of.map((x) => x.attributes[metric.attribute!] as number) : [];
   return {
     count: of.length,
@@ -95,47 +130,87 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     }
     // two requests in flight at a time, each answered with every event accepted
     for (let i = 0; i < batches.length; i += 2) {
-      await Promise.all(batches.slice(i, i + 2).map(async (b) => {
-        const key = (b[0].tenant_id === t.tenant.id ? t.tenant : t.other).ingest;
-        const res = await t.post(BATCH, { events: b }, key);
-        expect([res.status, res.json.accepted]).toEqual([202, b.length]);
-      }));
+      await Promise.all(
+        batches.slice(i, i + 2).map(async (b) => {
+          const key = (b[0].tenant_id === t.tenant.id ? t.tenant : t.other).ingest;
+          const res = await t.post(BATCH, { events: b }, key);
+          expect([res.status, res.json.accepted]).toEqual([202, b.length]);
+        }),
+      );
     }
     const sent = Date.now();
     await settled(t, 240_000);
     console.log(`ingested ${batches.length} batches; drained ${Date.now() - sent} ms after the last answer`);
     for (const tenant of [t.tenant.id, t.other.id]) {
-      raw.set(tenant, (await t.db.query(`SELECT event_id, event_name, attributes, session_id::text, user_id, occurred_at, tenant_id, site_id, source
-        FROM analytics_events_raw WHERE tenant_id = $1`, [tenant])).rows);
+      raw.set(
+        tenant,
+        (
+          await t.db.query(
+            `SELECT event_id, event_name, attributes, session_id::text, user_id, occurred_at, tenant_id, site_id, source
+        FROM analytics_events_raw WHERE tenant_id = $1`,
+            [tenant],
+          )
+        ).rows,
+      );
     }
   }, 300_000);
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it(`folds ${2 * EVENTS_PER_TENANT} random events of every type into day and hour rollups that match the raw rows`, async () => {
     expect(await countRows(t.db)).toBe(2 * EVENTS_PER_TENANT);
     expect(new Set(raw.get(t.tenant.id)!.map((x) => x.event_name)).size).toBe(BUILTIN_EVENTS.length);
 
     // A digest of every rollup row and distinct member, to show later that nothing changed.
-    const snapshot = async () => (await t.db.query(`SELECT
+    const snapshot = async () =>
+      (
+        await t.db.query(`SELECT
       (SELECT count(*) FROM analytics_rollups) AS rows, (SELECT count(*) FROM analytics_rollup_members) AS members,
       (SELECT md5(string_agg(r::text, ',' ORDER BY tenant_id, metric, level, site_id, source, bucket)) FROM analytics_rollups r) AS rollups,
-      (SELECT md5(string_agg(m::text, ',' ORDER BY m)) FROM analytics_rollup_members m) AS member_digest`)).rows[0];
+      (SELECT md5(string_agg(m::text, ',' ORDER BY m)) FROM analytics_rollup_members m) AS member_digest`)
+      ).rows[0];
     const before = await snapshot();
     expect(Number(before.rows)).toBeGreaterThan(10_000);
-    const dayRows = (await t.db.query(`SELECT tenant_id, metric, level, site_id, source, bucket, count, num, sum, min, max, sketch FROM analytics_rollups WHERE level = 'd'`)).rows;
+    const dayRows = (
+      await t.db.query(
+        `SELECT tenant_id, metric, level, site_id, source, bucket, count, num, sum, min, max, sketch FROM analytics_rollups WHERE level = 'd'`,
+      )
+    ).rows;
 
     // Brute force per tenant, per day bucket, over all sites and sources, and per site and source.
     let compared = 0;
     for (const tenant of [t.tenant.id, t.other.id]) {
-      for (const [site, source] of [[ALL_SITES, '*'], [SITES[0], 'web'], [SITES[1], '*'], [ALL_SITES, 'server']]) {
-        const scoped = raw.get(tenant)!.filter((x) => (site === ALL_SITES || x.site_id === site) && (source === '*' || x.source === source));
-        const days = [...new Set(scoped.map((x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString()))];
+      for (const [site, source] of [
+        [ALL_SITES, '*'],
+        [SITES[0], 'web'],
+        [SITES[1], '*'],
+        [ALL_SITES, 'server'],
+      ]) {
+        const scoped = raw
+          .get(tenant)!
+          .filter((x) => (site === ALL_SITES || x.site_id === site) && (source === '*' || x.source === source));
+        const days = [
+          ...new Set(scoped.map((x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString())),
+        ];
         for (const day of days) {
-          const inDay = scoped.filter((x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString() === day);
+          const inDay = scoped.filter(
+            (x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString() === day,
+          );
           for (const m of METRICS) {
             const want = expected(m, inDay);
-            const row = dayRows.find((x) => x.tenant_id === tenant && x.metric === m.name && x.site_id === site && x.source === source && x.bucket.toISOString() === day);
-            if (want.count === 0 && want.num === 0) { expect([m.name, row]).toEqual([m.name, undefined]); continue; }
+            const row = dayRows.find(
+              (x) =>
+                x.tenant_id === tenant &&
+                x.metric === m.name &&
+                x.site_id === site &&
+                x.source === source &&
+                x.bucket.toISOString() === day,
+            );
+            if (want.count === 0 && want.num === 0) {
+              expect([m.name, row]).toEqual([m.name, undefined]);
+              continue;
+            }
             expect([m.name, day, Number(row.count), Number(row.num)]).toEqual([m.name, day, want.count, want.num]);
             if (m.aggregation === 'avg' || m.aggregation === 'sum') expect(row.sum).toBeCloseTo(want.sum, 6);
             if (m.aggregation === 'percentile') {
@@ -169,18 +244,29 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     for (const b of [...batches.slice(0, 2), batches[batches.length - 1]]) {
       const key = (b[0].tenant_id === t.tenant.id ? t.tenant : t.other).ingest;
       const again = await t.post(BATCH, { events: b }, key);
-      expect([again.status, again.json.accepted + again.json.duplicate, again.json.rejected]).toEqual([202, b.length, 0]);
+      expect([again.status, again.json.accepted + again.json.duplicate, again.json.rejected]).toEqual([
+        202,
+        b.length,
+        0,
+      ]);
     }
-    const stored = (await t.db.query(`SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
-      received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload FROM analytics_events_raw LIMIT 300`)).rows;
-    await t.ingestQueue.add('persist-events', { events: stored.map((s) => ({ ...s, received_at: s.received_at.toISOString() })) });
+    const stored = (
+      await t.db
+        .query(`SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+      received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload FROM analytics_events_raw LIMIT 300`)
+    ).rows;
+    await t.ingestQueue.add('persist-events', {
+      events: stored.map((s) => ({ ...s, received_at: s.received_at.toISOString() })),
+    });
     await settled(t);
     expect(await countRows(t.db)).toBe(2 * EVENTS_PER_TENANT);
     expect(await snapshot()).toEqual(before);
 
     // Concurrent jobs shared searches, holds and rollup rows, and took their locks in one order.
     await t.db.query('SELECT pg_stat_force_next_flush()');
-    expect((await t.db.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks).toBe('0');
+    expect(
+      (await t.db.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks,
+    ).toBe('0');
   }, 120_000);
 
   it('answers every metric at every grain as a brute force over the raw rows, for each tenant and filter, and the same with rollups off', async () => {
@@ -191,7 +277,8 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const rawApp = await createApiApp(AnalyticsConfig.fromEnvironment({ ...t.env, ANALYTICS_ENABLE_ROLLUPS: 'false' }));
     await rawApp.listen(0, '127.0.0.1');
     const rawUrl = `http://127.0.0.1:${(rawApp.getHttpServer().address() as { port: number }).port}`;
-    const rounded = (points: { value: number | null }[]) => points.map((p) => (p.value === null ? null : Math.round(p.value * 1e9) / 1e9));
+    const rounded = (points: { value: number | null }[]) =>
+      points.map((p) => (p.value === null ? null : Math.round(p.value * 1e9) / 1e9));
     let points = 0;
     let nonEmpty = 0;
     try {
@@ -199,12 +286,19 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       expect(names).toHaveLength(10 + 3 * 6);
       // every metric at every grain for one tenant; the other tenant and the filters at some grains each
       const cases: [string, Record<string, string>, string[]][] = [
-        [t.tenant.id, {}, Object.keys(GRAIN_MS)], [t.other.id, {}, ['1m', '1d']], [t.tenant.id, { site_id: SITES[1] }, ['15m', '1h']],
-        [t.other.id, { source: 'widget' }, ['5m', '1d']], [t.tenant.id, { site_id: SITES[2], source: 'server' }, ['1m', '1h']],
+        [t.tenant.id, {}, Object.keys(GRAIN_MS)],
+        [t.other.id, {}, ['1m', '1d']],
+        [t.tenant.id, { site_id: SITES[1] }, ['15m', '1h']],
+        [t.other.id, { source: 'widget' }, ['5m', '1d']],
+        [t.tenant.id, { site_id: SITES[2], source: 'server' }, ['1m', '1h']],
       ];
       for (const [tenant, filter, grains] of cases) {
         const key = tenant === t.tenant.id ? t.tenant.report : t.other.report;
-        const rows = raw.get(tenant)!.filter((x) => (!filter.site_id || x.site_id === filter.site_id) && (!filter.source || x.source === filter.source));
+        const rows = raw
+          .get(tenant)!
+          .filter(
+            (x) => (!filter.site_id || x.site_id === filter.site_id) && (!filter.source || x.source === filter.source),
+          );
         for (const grain of grains) {
           const grainMs = GRAIN_MS[grain];
           const byBucket = new Map<number, RawRow[]>();
@@ -220,8 +314,19 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
             const label = `${metric} ${grain} ${JSON.stringify(filter)}`;
             expect([label, res.status]).toEqual([label, 200]);
             const { definition: def, quantile } = resolveMetric(metric)!;
-            const wantLevel = def.aggregation === 'distinct_rate' && ['5m', '15m'].includes(grain) ? 'raw' : grain === '1h' ? 'h' : grain === '1d' ? 'd' : 'm';
-            expect([label, res.json.meta.level, res.json.meta.buckets]).toEqual([label, wantLevel, res.json.points.length]);
+            const wantLevel =
+              def.aggregation === 'distinct_rate' && ['5m', '15m'].includes(grain)
+                ? 'raw'
+                : grain === '1h'
+                  ? 'h'
+                  : grain === '1d'
+                    ? 'd'
+                    : 'm';
+            expect([label, res.json.meta.level, res.json.meta.buckets]).toEqual([
+              label,
+              wantLevel,
+              res.json.points.length,
+            ]);
             expect(res.json.points[0].t).toBe(new Date(Math.floor((now - SPAN) / grainMs) * grainMs).toISOString()); // every bucket present
             for (const point of res.json.points) {
               const want = expected(def, byBucket.get(Date.parse(point.t)) ?? []);
@@ -233,15 +338,24 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
                 value = sorted.length ? sorted[Math.floor(quantile! * (sorted.length - 1))] : null;
               } else value = want.count ? want.num / want.count : null;
               points++;
-              if (value === null || point.value === null) { expect([label, point.t, point.value]).toEqual([label, point.t, value]); continue; }
+              if (value === null || point.value === null) {
+                expect([label, point.t, point.value]).toEqual([label, point.t, value]);
+                continue;
+              }
               nonEmpty++;
               if (def.aggregation === 'percentile') {
-                if (Math.abs(point.value - value) / value > 0.01) expect([label, point.t, point.value]).toEqual([label, point.t, value]);
-              } else if (Math.abs(point.value - value) > 1e-9) expect([label, point.t, point.value]).toEqual([label, point.t, value]);
+                if (Math.abs(point.value - value) / value > 0.01)
+                  expect([label, point.t, point.value]).toEqual([label, point.t, value]);
+              } else if (Math.abs(point.value - value) > 1e-9)
+                expect([label, point.t, point.value]).toEqual([label, point.t, value]);
             }
             if (tenant === t.tenant.id && !filter.site_id && !filter.source) {
               // the same answer computed from raw events, with rollups off
-              const fromRaw = await request(`${rawUrl}/api/v1/analytics/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
+              const fromRaw = await request(`${rawUrl}/api/v1/analytics/reports/timeseries`, {
+                method: 'POST',
+                headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+                body: JSON.stringify(body),
+              });
               expect([label, fromRaw.json.meta.level]).toEqual([label, 'raw']);
               expect([label, rounded(fromRaw.json.points)]).toEqual([label, rounded(res.json.points)]);
             }
@@ -259,12 +373,27 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const dayStart = new Date(Math.floor(Date.now() / DAY) * DAY - 2 * DAY);
     const dayEnd = new Date(dayStart.getTime() + 2 * DAY);
     const inRange = raw0.filter((x) => x.occurred_at >= dayStart && x.occurred_at < dayEnd);
-    const summary = await t.post('/api/v1/analytics/reports/summary', { tenantId: t.tenant.id, from: dayStart.toISOString(), to: dayEnd.toISOString(),
-      metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'commerce.conversion_rate', 'voice.first_response_ms.p95'] }, t.tenant.report);
+    const summary = await t.post(
+      '/api/v1/analytics/reports/summary',
+      {
+        tenantId: t.tenant.id,
+        from: dayStart.toISOString(),
+        to: dayEnd.toISOString(),
+        metrics: [
+          'ai.tool_calls.count',
+          'ai.tool_calls.success_rate',
+          'commerce.conversion_rate',
+          'voice.first_response_ms.p95',
+        ],
+      },
+      t.tenant.report,
+    );
     expect(summary.status).toBe(200);
     expect(summary.json).toMatchObject({ from: dayStart.toISOString(), to: dayEnd.toISOString() });
     const byName = (n: string) => METRICS.find((m) => m.name === n)!;
-    expect(summary.json.metrics['ai.tool_calls.count'].value).toBe(expected(byName('ai.tool_calls.count'), inRange).count);
+    expect(summary.json.metrics['ai.tool_calls.count'].value).toBe(
+      expected(byName('ai.tool_calls.count'), inRange).count,
+    );
     const sr = expected(byName('ai.tool_calls.success_rate'), inRange);
     expect(summary.json.metrics['ai.tool_calls.success_rate'].value).toBeCloseTo(sr.num / sr.count, 12);
     const conv = expected(byName('commerce.conversion_rate'), inRange); // distinct over two days: counted as one bucket
@@ -273,11 +402,37 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const p95 = lat[Math.floor(0.95 * (lat.length - 1))];
     expect(Math.abs(summary.json.metrics['voice.first_response_ms.p95'].value - p95) / p95).toBeLessThanOrEqual(0.01);
 
-    const tooMany = await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.count', from: '2020-01-01T00:00:00Z', to: '2026-01-01T00:00:00Z', grain: '1m' }, t.tenant.report);
+    const tooMany = await t.post(
+      '/api/v1/analytics/reports/timeseries',
+      {
+        tenantId: t.tenant.id,
+        metric: 'ai.tool_calls.count',
+        from: '2020-01-01T00:00:00Z',
+        to: '2026-01-01T00:00:00Z',
+        grain: '1m',
+      },
+      t.tenant.report,
+    );
     expect(tooMany.status).toBe(400);
     expect(tooMany.json.detail).toMatch(/points at 1m .* the limit is 10000 \(ANALYTICS_MAX_TIMESERIES_POINTS\)/);
-    expect((await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.other.id, metric: 'ai.tool_calls.count', from, to, grain: '1h' }, t.tenant.report)).status).toBe(403);
-    expect((await t.post('/api/v1/analytics/reports/timeseries', { tenantId: t.tenant.id, metric: 'ai.tool_calls.p95', from, to, grain: '1h' }, t.tenant.report)).json.detail).toMatch(/^metric must be one of the catalog/);
+    expect(
+      (
+        await t.post(
+          '/api/v1/analytics/reports/timeseries',
+          { tenantId: t.other.id, metric: 'ai.tool_calls.count', from, to, grain: '1h' },
+          t.tenant.report,
+        )
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await t.post(
+          '/api/v1/analytics/reports/timeseries',
+          { tenantId: t.tenant.id, metric: 'ai.tool_calls.p95', from, to, grain: '1h' },
+          t.tenant.report,
+        )
+      ).json.detail,
+    ).toMatch(/^metric must be one of the catalog/);
     const catalog = await t.get('/api/v1/analytics/reports/metrics', t.tenant.report);
     expect(catalog.json.map((m: { name: string }) => m.name)).toContain('commerce.conversion_rate');
   }, 240_000);
@@ -285,22 +440,59 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
   it('gives the hand-computed answers on a small known data set', async () => {
     const at = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000 + 60_000).toISOString();
     const op = t.operator;
-    const call = (optimistic: boolean, success: boolean) => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'ai.tool_call_completed', attributes: {
-      'gen_ai.tool.name': 'navigation.goto', 'gen_ai.tool.call.id': randomUUID(), 'ai.tool.duration_ms': 100, 'ai.tool.success': success,
-      'ai.navigation.optimistic': optimistic, ...(success ? {} : { 'error.type': 'timeout' }) } });
+    const call = (optimistic: boolean, success: boolean) =>
+      makeEvent({
+        tenant_id: op.id,
+        occurred_at: at,
+        event_name: 'ai.tool_call_completed',
+        attributes: {
+          'gen_ai.tool.name': 'navigation.goto',
+          'gen_ai.tool.call.id': randomUUID(),
+          'ai.tool.duration_ms': 100,
+          'ai.tool.success': success,
+          'ai.navigation.optimistic': optimistic,
+          ...(success ? {} : { 'error.type': 'timeout' }),
+        },
+      });
     const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()];
-    const shop = (name: string, session: string) => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: name, session_id: session });
+    const shop = (name: string, session: string) =>
+      makeEvent({ tenant_id: op.id, occurred_at: at, event_name: name, session_id: session });
     const events = [
-      call(true, true), call(true, true), call(true, true), call(true, false), call(false, true), call(false, true),
-      shop('commerce.view', A), shop('commerce.view', B), shop('commerce.view', C), shop('commerce.checkout', A), shop('commerce.checkout', A), shop('commerce.checkout', B),
+      call(true, true),
+      call(true, true),
+      call(true, true),
+      call(true, false),
+      call(false, true),
+      call(false, true),
+      shop('commerce.view', A),
+      shop('commerce.view', B),
+      shop('commerce.view', C),
+      shop('commerce.checkout', A),
+      shop('commerce.checkout', A),
+      shop('commerce.checkout', B),
       makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'system.error' }),
       makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }),
     ];
     expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(14);
     await settled(t);
     const hour = new Date(Math.floor(Date.parse(at) / 3_600_000) * 3_600_000);
-    const res = await t.post('/api/v1/analytics/reports/summary', { tenantId: op.id, from: hour.toISOString(), to: new Date(hour.getTime() + 3_600_000).toISOString(),
-      metrics: ['ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate', 'commerce.conversion_rate', 'system.error_rate', 'voice.barge_in_count'] }, op.report);
+    const res = await t.post(
+      '/api/v1/analytics/reports/summary',
+      {
+        tenantId: op.id,
+        from: hour.toISOString(),
+        to: new Date(hour.getTime() + 3_600_000).toISOString(),
+        metrics: [
+          'ai.tool_calls.count',
+          'ai.tool_calls.success_rate',
+          'ai.navigation_optimism_rate',
+          'commerce.conversion_rate',
+          'system.error_rate',
+          'voice.barge_in_count',
+        ],
+      },
+      op.report,
+    );
     const v = (n: string) => res.json.metrics[n].value;
     expect(v('ai.tool_calls.count')).toBe(6);
     expect(v('ai.tool_calls.success_rate')).toBeCloseTo(5 / 6, 12);
@@ -339,7 +531,8 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
           }
         };
         for (let i = 0; i < seq.length && best.length < steps.length; i++) {
-          if (seq[i].event_name === steps[0] && seq[i].at >= Date.parse(from) && seq[i].at <= Date.parse(to)) dfs(1, i, seq[i].at, [seq[i].at]);
+          if (seq[i].event_name === steps[0] && seq[i].at >= Date.parse(from) && seq[i].at <= Date.parse(to))
+            dfs(1, i, seq[i].at, [seq[i].at]);
         }
         chains.push(best);
       }
@@ -355,16 +548,36 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       [['booking.slot_hold', 'booking.confirmed', 'commerce.checkout', 'system.error'], 'user_id', 1800, 'ordered'],
     ];
     for (const tenant of [t.tenant, t.other]) {
-      const all: Ev[] = raw.get(tenant.id)!.map((r) => ({ session_id: r.session_id, user_id: r.user_id, event_name: r.event_name, at: r.occurred_at.getTime(), event_id: r.event_id }));
+      const all: Ev[] = raw
+        .get(tenant.id)!
+        .map((r) => ({
+          session_id: r.session_id,
+          user_id: r.user_id,
+          event_name: r.event_name,
+          at: r.occurred_at.getTime(),
+          event_id: r.event_id,
+        }));
       for (const [steps, unit, window, order] of cases) {
-        const res = await t.post('/api/v1/analytics/reports/funnel', { tenantId: tenant.id, steps, from, to, window_seconds: window, unit, order }, tenant.report);
+        const res = await t.post(
+          '/api/v1/analytics/reports/funnel',
+          { tenantId: tenant.id, steps, from, to, window_seconds: window, unit, order },
+          tenant.report,
+        );
         expect([steps.join('>'), res.status]).toEqual([steps.join('>'), 200]);
         const want = brute(all, steps, unit, window * 1000, order === 'strict');
-        expect([steps.join('>'), order, res.json.steps.map((x: { units: number }) => x.units)]).toEqual([steps.join('>'), order, want]);
+        expect([steps.join('>'), order, res.json.steps.map((x: { units: number }) => x.units)]).toEqual([
+          steps.join('>'),
+          order,
+          want,
+        ]);
         expect(want[want.length - 1]).toBeGreaterThan(0);
       }
     }
-    const bad = await t.post('/api/v1/analytics/reports/funnel', { tenantId: t.tenant.id, steps: ['commerce.view'], from, to }, t.tenant.report);
+    const bad = await t.post(
+      '/api/v1/analytics/reports/funnel',
+      { tenantId: t.tenant.id, steps: ['commerce.view'], from, to },
+      t.tenant.report,
+    );
     expect(bad.json.detail).toMatch(/^steps must be 2 to 10 event names/);
   });
 
@@ -372,17 +585,38 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const op = t.operator;
     const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 5 * 3_600_000;
     const at = new Date(hour + 90_000).toISOString();
-    const count = async () => Number((await t.db.query(`SELECT coalesce(sum(count), 0) AS n FROM analytics_rollups WHERE tenant_id = $1 AND metric = 'voice.barge_in_count' AND level = 'h' AND site_id = $2 AND source = '*' AND bucket = $3`,
-      [op.id, ALL_SITES, new Date(hour)])).rows[0].n);
+    const count = async () =>
+      Number(
+        (
+          await t.db.query(
+            `SELECT coalesce(sum(count), 0) AS n FROM analytics_rollups WHERE tenant_id = $1 AND metric = 'voice.barge_in_count' AND level = 'h' AND site_id = $2 AND source = '*' AND bucket = $3`,
+            [op.id, ALL_SITES, new Date(hour)],
+          )
+        ).rows[0].n,
+      );
     const before = await count();
     // every rollup write fails while this constraint stands (it checks new rows only)
-    await t.db.query(`ALTER TABLE analytics_rollups ADD CONSTRAINT fold_blocked CHECK (metric <> 'voice.barge_in_count') NOT VALID`);
+    await t.db.query(
+      `ALTER TABLE analytics_rollups ADD CONSTRAINT fold_blocked CHECK (metric <> 'voice.barge_in_count') NOT VALID`,
+    );
     try {
-      const events = Array.from({ length: 7 }, () => makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }));
+      const events = Array.from({ length: 7 }, () =>
+        makeEvent({ tenant_id: op.id, occurred_at: at, event_name: 'voice.barge_in' }),
+      );
       expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(7);
-      await waitFor('the events to be stored', async () => (await countRows(t.db, 'tenant_id = $1 AND event_name = $2 AND occurred_at = $3', [op.id, 'voice.barge_in', at])) === 7);
+      await waitFor(
+        'the events to be stored',
+        async () =>
+          (await countRows(t.db, 'tenant_id = $1 AND event_name = $2 AND occurred_at = $3', [
+            op.id,
+            'voice.barge_in',
+            at,
+          ])) === 7,
+      );
       await new Promise((r) => setTimeout(r, 600)); // a few fold rounds fail meanwhile
-      expect(Number((await t.db.query('SELECT count(*) AS n FROM analytics_rollup_pending')).rows[0].n)).toBeGreaterThanOrEqual(7);
+      expect(
+        Number((await t.db.query('SELECT count(*) AS n FROM analytics_rollup_pending')).rows[0].n),
+      ).toBeGreaterThanOrEqual(7);
       expect(await count()).toBe(before);
       // operators see the fold's lag
       const stats = await t.get('/api/v1/analytics/stats', op.admin);
@@ -400,20 +634,59 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const base = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
     const op = t.operator;
     const [A, B, C] = [randomUUID(), randomUUID(), randomUUID()];
-    const e = (name: string, session: string, offsetS: number) => makeEvent({ tenant_id: op.id, event_name: name, session_id: session, occurred_at: new Date(base + offsetS * 1000).toISOString() });
+    const e = (name: string, session: string, offsetS: number) =>
+      makeEvent({
+        tenant_id: op.id,
+        event_name: name,
+        session_id: session,
+        occurred_at: new Date(base + offsetS * 1000).toISOString(),
+      });
     const events = [
-      e('commerce.view', A, 0), e('commerce.add_to_cart', A, 60), e('commerce.checkout', A, 180),   // all three
-      e('commerce.view', B, 0), e('commerce.add_to_cart', B, 120), e('commerce.checkout', B, 4000), // checkout outside the hour
-      e('commerce.view', C, 10),                                                                       // view only
+      e('commerce.view', A, 0),
+      e('commerce.add_to_cart', A, 60),
+      e('commerce.checkout', A, 180), // all three
+      e('commerce.view', B, 0),
+      e('commerce.add_to_cart', B, 120),
+      e('commerce.checkout', B, 4000), // checkout outside the hour
+      e('commerce.view', C, 10), // view only
     ];
     expect((await t.post(BATCH, { events }, op.ingest)).json.accepted).toBe(7);
     await settled(t);
-    const res = await t.post('/api/v1/analytics/reports/funnel', { tenantId: op.id, steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
-      from: new Date(base - 1000).toISOString(), to: new Date(base + 3_600_000).toISOString() }, op.report);
+    const res = await t.post(
+      '/api/v1/analytics/reports/funnel',
+      {
+        tenantId: op.id,
+        steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
+        from: new Date(base - 1000).toISOString(),
+        to: new Date(base + 3_600_000).toISOString(),
+      },
+      op.report,
+    );
     expect(res.json.steps).toEqual([
-      { step: 1, event: 'commerce.view', units: 3, conversion_from_first: 1, conversion_from_previous: 1, median_ms_from_previous: null },
-      { step: 2, event: 'commerce.add_to_cart', units: 2, conversion_from_first: 2 / 3, conversion_from_previous: 2 / 3, median_ms_from_previous: 90_000 },
-      { step: 3, event: 'commerce.checkout', units: 1, conversion_from_first: 1 / 3, conversion_from_previous: 1 / 2, median_ms_from_previous: 120_000 },
+      {
+        step: 1,
+        event: 'commerce.view',
+        units: 3,
+        conversion_from_first: 1,
+        conversion_from_previous: 1,
+        median_ms_from_previous: null,
+      },
+      {
+        step: 2,
+        event: 'commerce.add_to_cart',
+        units: 2,
+        conversion_from_first: 2 / 3,
+        conversion_from_previous: 2 / 3,
+        median_ms_from_previous: 90_000,
+      },
+      {
+        step: 3,
+        event: 'commerce.checkout',
+        units: 1,
+        conversion_from_first: 1 / 3,
+        conversion_from_previous: 1 / 2,
+        median_ms_from_previous: 120_000,
+      },
     ]);
     expect(res.json.meta).toMatchObject({ units: 3, window_seconds: 3600, unit: 'session_id', order: 'ordered' });
   });
@@ -429,13 +702,24 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE analytics_rollups IN ACCESS EXCLUSIVE MODE'); // the report's read waits, then times out
       const started = Date.now();
-      const res = await request(`${url}/api/v1/analytics/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.report}` },
-        body: JSON.stringify({ tenantId: t.tenant.id, metric: 'ai.tool_calls.count', from: new Date(Date.now() - DAY).toISOString(), to: new Date().toISOString(), grain: '1h' }) });
+      const res = await request(`${url}/api/v1/analytics/reports/timeseries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.report}` },
+        body: JSON.stringify({
+          tenantId: t.tenant.id,
+          metric: 'ai.tool_calls.count',
+          from: new Date(Date.now() - DAY).toISOString(),
+          to: new Date().toISOString(),
+          grain: '1h',
+        }),
+      });
       expect(res.status).toBe(504);
       expect(res.json).toMatchObject({ title: 'Report timed out', status: 504 });
       expect(res.json.detail).toMatch(/ran past 300 ms \(ANALYTICS_REPORT_TIMEOUT_MS\) and was cancelled in Postgres/);
       expect(Date.now() - started).toBeLessThan(5000);
-      const waiting = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%analytics_rollups%'`);
+      const waiting = await t.db.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%analytics_rollups%'`,
+      );
       expect(waiting.rows[0].n).toBe(0); // cancelled, not left waiting
     } finally {
       await blocker.query('ROLLBACK');

@@ -8,11 +8,17 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
   beforeAll(async () => {
     t = await createTestEnv({ ANALYTICS_WORKER_LOCK_MS: '1000', ANALYTICS_JOB_ATTEMPTS: '3' }, { worker: false });
   });
-  afterAll(async () => { await t.close(); });
+  afterAll(async () => {
+    await t.close();
+  });
 
   it('a worker killed (SIGKILL) in the middle of its insert: nothing half-written, and after the retry every event is stored exactly once', async () => {
     const worker = runRole('worker.js', { ...t.env, LOG_LEVEL: 'log' });
-    await waitFor('the worker process to start consuming', async () => worker.stdout.includes('Consuming queues'), 20000);
+    await waitFor(
+      'the worker process to start consuming',
+      async () => worker.stdout.includes('Consuming queues'),
+      20000,
+    );
 
     // Hold today's partition so the worker's insert statement blocks.
     const partition = `analytics_events_raw_p${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
@@ -36,7 +42,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
 
     // The orphaned backend finishes or aborts the one statement, which is atomic either way:
     // all 30 events with their 30 ledger entries, or none of either, never a part.
-    await waitFor('the dead worker\'s backend to go', async () => {
+    await waitFor("the dead worker's backend to go", async () => {
       const r = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND application_name = 'analytics-service' AND pid <> pg_backend_pid()`);
       return r.rows[0].n === 0;
@@ -66,7 +72,11 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     const events = Array.from({ length: 5 }, () => makeEvent());
     expect((await t.post(BATCH, { events })).json.accepted).toBe(5);
 
-    await waitFor('the job to exhaust its attempts', async () => (await t.ingestQueue.getJobCounts('failed')).failed === 1, 20000);
+    await waitFor(
+      'the job to exhaust its attempts',
+      async () => (await t.ingestQueue.getJobCounts('failed')).failed === 1,
+      20000,
+    );
     const board = await t.get('/admin/queues/api/queues?activeQueue=ingest&status=failed', t.operator.admin);
     expect(board.status).toBe(200);
     const ingest = board.json.queues.find((q: { name: string }) => q.name === 'ingest');
@@ -76,7 +86,10 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     expect(await countRows(t.db)).toBe(30);
 
     await t.db.query('ALTER TABLE analytics_dedupe_ledger_away RENAME TO analytics_dedupe_ledger');
-    const retry = await fetch(`${t.url}/admin/queues/api/queues/ingest/${ingest.jobs[0].id}/retry`, { method: 'PUT', headers: { authorization: `Bearer ${t.operator.admin}` } });
+    const retry = await fetch(`${t.url}/admin/queues/api/queues/ingest/${ingest.jobs[0].id}/retry`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${t.operator.admin}` },
+    });
     expect(retry.status).toBe(204);
     await waitFor('the retried job to complete', async () => (await countRows(t.db)) === 35, 20000);
     await drained(t.ingestQueue);

@@ -17,7 +17,16 @@ export class ApiModule {
   static forRoot(config: AnalyticsConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forRoot(config), QueuesModule, AuthModule, IngestionModule, SubjectsModule, ReportingModule, HealthModule, OpsModule],
+      imports: [
+        CoreModule.forRoot(config),
+        QueuesModule,
+        AuthModule,
+        IngestionModule,
+        SubjectsModule,
+        ReportingModule,
+        HealthModule,
+        OpsModule,
+      ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };
   }

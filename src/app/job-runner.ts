@@ -42,7 +42,9 @@ export function startWorker<Q extends QueueName>(
   );
   worker.on('failed', (job, err) => {
     const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-    logger.warn(`Job ${job?.name}#${job?.id} failed (attempt ${job?.attemptsMade}${final ? ', giving up' : ''}): ${err.message}`);
+    logger.warn(
+      `Job ${job?.name}#${job?.id} failed (attempt ${job?.attemptsMade}${final ? ', giving up' : ''}): ${err.message}`,
+    );
   });
   worker.on('error', (err) => logger.error(`Worker error: ${err.message}`));
   return worker;

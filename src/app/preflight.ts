@@ -28,7 +28,10 @@ async function checkPostgres(config: AnalyticsConfig): Promise<void> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e.code === '3D000' && config.database.autoMigrate) return; // database missing: created next
-    const hint = e.code === '3D000' ? ` (database "${databaseName(config.database.url)}" does not exist; run npm run migration:run or set ANALYTICS_AUTO_MIGRATE=true)` : '';
+    const hint =
+      e.code === '3D000'
+        ? ` (database "${databaseName(config.database.url)}" does not exist; run npm run migration:run or set ANALYTICS_AUTO_MIGRATE=true)`
+        : '';
     throw new PreflightError(`Cannot reach PostgreSQL at ${where} (DATABASE_URL): ${e.message ?? String(err)}${hint}`);
   } finally {
     await client.end().catch(() => undefined);
@@ -38,7 +41,11 @@ async function checkPostgres(config: AnalyticsConfig): Promise<void> {
 async function checkRedis(config: AnalyticsConfig): Promise<void> {
   const { host, port, username, password, db, tls } = config.redis;
   const redis = new Redis({
-    host, port, username, password, db,
+    host,
+    port,
+    username,
+    password,
+    db,
     tls: tls ? {} : undefined,
     lazyConnect: true,
     connectTimeout: TIMEOUT_MS,
@@ -47,7 +54,9 @@ async function checkRedis(config: AnalyticsConfig): Promise<void> {
     enableOfflineQueue: false,
   });
   let cause: Error | null = null; // ioredis reports the socket error here, and only "closed" below
-  redis.on('error', (err: Error) => { cause ??= err; });
+  redis.on('error', (err: Error) => {
+    cause ??= err;
+  });
   try {
     await redis.connect();
     await redis.ping();

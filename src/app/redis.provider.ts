@@ -6,7 +6,11 @@ import { AnalyticsConfig } from '../modules/config/analytics-config';
 export function redisOptions(config: AnalyticsConfig, failFast: boolean): RedisOptions {
   const { host, port, username, password, db, tls } = config.redis;
   return {
-    host, port, username, password, db,
+    host,
+    port,
+    username,
+    password,
+    db,
     tls: tls ? {} : undefined,
     connectTimeout: 5000,
     ...(failFast ? { enableOfflineQueue: false, maxRetriesPerRequest: 1 } : { maxRetriesPerRequest: null }),

@@ -29,15 +29,20 @@ function limit(v: string | undefined, flag: string): number | null | undefined {
   if (v === undefined) return undefined;
   if (v === 'default') return null;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer or "default" (got "${v}")`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} must be a positive integer or "default" (got "${v}")`);
   return n;
 }
 function origins(v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
   if (v === 'none') return [];
-  const list = v.split(',').map((o) => o.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const o of list) {
-    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors takes origins like https://shop.example.com (no path); got "${o}"`);
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o))
+      throw new UsageError(`--cors takes origins like https://shop.example.com (no path); got "${o}"`);
   }
   return list;
 }
@@ -47,8 +52,19 @@ async function main(argv: string[]): Promise<void> {
   const { values: o } = parseArgs({
     args: rest,
     options: {
-      name: { type: 'string' }, id: { type: 'string' }, operator: { type: 'boolean' }, rps: { type: 'string' }, eps: { type: 'string' },
-      cors: { type: 'string' }, tenant: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' }, 'validation-mode': { type: 'string' }, 'retention-days': { type: 'string' }, pseudonymize: { type: 'string' }, 'redact-keys': { type: 'string' },
+      name: { type: 'string' },
+      id: { type: 'string' },
+      operator: { type: 'boolean' },
+      rps: { type: 'string' },
+      eps: { type: 'string' },
+      cors: { type: 'string' },
+      tenant: { type: 'string' },
+      scopes: { type: 'string' },
+      key: { type: 'string' },
+      'validation-mode': { type: 'string' },
+      'retention-days': { type: 'string' },
+      pseudonymize: { type: 'string' },
+      'redact-keys': { type: 'string' },
     },
     strict: true,
   });
@@ -64,23 +80,43 @@ async function main(argv: string[]): Promise<void> {
     switch (command) {
       case 'tenant:create': {
         const t = await admin.createTenant({
-          id: o.id, name: need(o.name, '--name'), isOperator: o.operator ?? false,
-          rateLimitRps: limit(o.rps, '--rps') ?? undefined, rateLimitEps: limit(o.eps, '--eps') ?? undefined, corsOrigins: origins(o.cors),
+          id: o.id,
+          name: need(o.name, '--name'),
+          isOperator: o.operator ?? false,
+          rateLimitRps: limit(o.rps, '--rps') ?? undefined,
+          rateLimitEps: limit(o.eps, '--eps') ?? undefined,
+          corsOrigins: origins(o.cors),
         });
         console.log(JSON.stringify({ ...t, pseudonymSecret: undefined }, null, 2));
         break;
       }
       case 'tenant:update': {
         const mode = o['validation-mode'];
-        if (mode !== undefined && mode !== 'reject' && mode !== 'quarantine') throw new UsageError(`--validation-mode must be reject or quarantine (got "${mode}")`);
+        if (mode !== undefined && mode !== 'reject' && mode !== 'quarantine')
+          throw new UsageError(`--validation-mode must be reject or quarantine (got "${mode}")`);
         const retention = limit(o['retention-days'], '--retention-days');
-        if (typeof retention === 'number' && retention > 3650) throw new UsageError('--retention-days must be at most 3650');
+        if (typeof retention === 'number' && retention > 3650)
+          throw new UsageError('--retention-days must be at most 3650');
         const pseudo = o.pseudonymize;
-        if (pseudo !== undefined && pseudo !== 'on' && pseudo !== 'off') throw new UsageError(`--pseudonymize must be on or off (got "${pseudo}")`);
-        const redact = o['redact-keys'] === undefined ? undefined : o['redact-keys'] === 'none' ? [] : o['redact-keys'].split(',').map((k) => k.trim().toLowerCase().replace(/-/g, '_')).filter(Boolean);
+        if (pseudo !== undefined && pseudo !== 'on' && pseudo !== 'off')
+          throw new UsageError(`--pseudonymize must be on or off (got "${pseudo}")`);
+        const redact =
+          o['redact-keys'] === undefined
+            ? undefined
+            : o['redact-keys'] === 'none'
+              ? []
+              : o['redact-keys']
+                  .split(',')
+                  .map((k) => k.trim().toLowerCase().replace(/-/g, '_'))
+                  .filter(Boolean);
         const t = await repo.updateTenant(need(o.tenant, '--tenant'), {
-          rateLimitRps: limit(o.rps, '--rps'), rateLimitEps: limit(o.eps, '--eps'), corsOrigins: origins(o.cors), validationMode: mode,
-          retentionDays: retention, pseudonymizeUserId: pseudo === undefined ? undefined : pseudo === 'on', redactKeys: redact,
+          rateLimitRps: limit(o.rps, '--rps'),
+          rateLimitEps: limit(o.eps, '--eps'),
+          corsOrigins: origins(o.cors),
+          validationMode: mode,
+          retentionDays: retention,
+          pseudonymizeUserId: pseudo === undefined ? undefined : pseudo === 'on',
+          redactKeys: redact,
         });
         if (!t) throw new UsageError(`no tenant ${o.tenant}`);
         console.log(JSON.stringify({ ...t, pseudonymSecret: undefined }, null, 2));
@@ -90,12 +126,24 @@ async function main(argv: string[]): Promise<void> {
         const tenantId = need(o.tenant, '--tenant');
         if (!(await repo.findTenant(tenantId))) throw new UsageError(`no tenant ${tenantId}`);
         const k = await admin.issueKey(tenantId, parseScopes(need(o.scopes, '--scopes')), o.name ?? null);
-        console.log(`key id:  ${k.id}\nscopes:  ${k.scopes.join(', ')}\ntenant:  ${k.tenantId}\nAPI key: ${k.key}\n(shown only now: store it in your secret manager)`);
+        console.log(
+          `key id:  ${k.id}\nscopes:  ${k.scopes.join(', ')}\ntenant:  ${k.tenantId}\nAPI key: ${k.key}\n(shown only now: store it in your secret manager)`,
+        );
         break;
       }
       case 'key:list': {
         const rows = await repo.listKeys(o.tenant);
-        console.table(rows.map((r) => ({ key_id: r.id, tenant: r.tenant_name, tenant_id: r.tenant_id, name: r.name, scopes: r.scopes.join(','), created: r.created_at.toISOString(), revoked: r.revoked_at?.toISOString() ?? '' })));
+        console.table(
+          rows.map((r) => ({
+            key_id: r.id,
+            tenant: r.tenant_name,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            scopes: r.scopes.join(','),
+            created: r.created_at.toISOString(),
+            revoked: r.revoked_at?.toISOString() ?? '',
+          })),
+        );
         break;
       }
       case 'key:revoke': {

@@ -10,11 +10,18 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
-export const tooLargeProblem = (limitKb: number, limitVariable: string): ProblemBody => problem(413, 'payload-too-large', 'Payload too large',
-  `The body is larger than ${limitKb} KB, the limit set by ${limitVariable}. Split the batch.`, { limit_kb: limitKb });
-export const invalidJsonProblem = (message: string): ProblemBody => problem(400, 'invalid-json', 'Invalid JSON',
-  `The body is not valid JSON: ${message.slice(0, 200)}`);
-export const abortedProblem = (): ProblemBody => problem(400, 'request-aborted', 'Request aborted', 'The client closed the connection before the body was complete.');
+export const tooLargeProblem = (limitKb: number, limitVariable: string): ProblemBody =>
+  problem(
+    413,
+    'payload-too-large',
+    'Payload too large',
+    `The body is larger than ${limitKb} KB, the limit set by ${limitVariable}. Split the batch.`,
+    { limit_kb: limitKb },
+  );
+export const invalidJsonProblem = (message: string): ProblemBody =>
+  problem(400, 'invalid-json', 'Invalid JSON', `The body is not valid JSON: ${message.slice(0, 200)}`);
+export const abortedProblem = (): ProblemBody =>
+  problem(400, 'request-aborted', 'Request aborted', 'The client closed the connection before the body was complete.');
 
 /**
  * Parses JSON bodies with the size limit enforced while reading (before parsing), and answers
@@ -26,8 +33,15 @@ export function jsonBody(limitKb: number, limitVariable: string): RequestHandler
     if (!hasBody(req) || req.method === 'GET' || req.method === 'HEAD') return next();
     const type = (req.headers['content-type'] ?? '').toLowerCase();
     if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/.test(type)) {
-      return send(res, problem(415, 'unsupported-media-type', 'Unsupported media type',
-        `Send the body as JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'no Content-Type'}).`));
+      return send(
+        res,
+        problem(
+          415,
+          'unsupported-media-type',
+          'Unsupported media type',
+          `Send the body as JSON with Content-Type: application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'no Content-Type'}).`,
+        ),
+      );
     }
     parse(req, res, (err?: unknown) => {
       if (!err) return next();
@@ -38,14 +52,32 @@ export function jsonBody(limitKb: number, limitVariable: string): RequestHandler
         case 'entity.parse.failed':
           return send(res, invalidJsonProblem(String(e.message)));
         case 'charset.unsupported':
-          return send(res, problem(415, 'unsupported-charset', 'Unsupported charset', `The body must be UTF-8 (got ${e.charset}).`));
+          return send(
+            res,
+            problem(415, 'unsupported-charset', 'Unsupported charset', `The body must be UTF-8 (got ${e.charset}).`),
+          );
         case 'encoding.unsupported':
-          return send(res, problem(415, 'unsupported-encoding', 'Unsupported content encoding', `Content-Encoding ${e.encoding} is not supported; send identity, gzip or deflate.`));
+          return send(
+            res,
+            problem(
+              415,
+              'unsupported-encoding',
+              'Unsupported content encoding',
+              `Content-Encoding ${e.encoding} is not supported; send identity, gzip or deflate.`,
+            ),
+          );
         case 'request.aborted':
           return send(res, abortedProblem());
         default:
-          return send(res, problem(e.status && e.status >= 400 && e.status < 500 ? e.status : 400, 'invalid-body', 'Invalid body',
-            `The body could not be read: ${String(e.message ?? 'unknown error').slice(0, 200)}`));
+          return send(
+            res,
+            problem(
+              e.status && e.status >= 400 && e.status < 500 ? e.status : 400,
+              'invalid-body',
+              'Invalid body',
+              `The body could not be read: ${String(e.message ?? 'unknown error').slice(0, 200)}`,
+            ),
+          );
       }
     });
   };

@@ -4,8 +4,15 @@ import { problem, ProblemBody, ProblemException } from './problem';
 import { sendProblem } from './raw-http';
 
 const TITLES: Record<number, string> = {
-  400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
-  413: 'Payload too large', 415: 'Unsupported media type', 422: 'Unprocessable content', 429: 'Too many requests',
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable content',
+  429: 'Too many requests',
   503: 'Service unavailable',
 };
 
@@ -31,5 +38,8 @@ export function toProblem(exception: unknown, logger: Logger): { body: ProblemBo
     return { body: problem(status, `http-${status}`, TITLES[status] ?? 'Error', detail), headers: {} };
   }
   logger.error(`Unhandled error: ${(exception as Error)?.stack ?? String(exception)}`);
-  return { body: problem(500, 'internal', 'Internal error', 'The service failed to handle this request; it has been logged.'), headers: {} };
+  return {
+    body: problem(500, 'internal', 'Internal error', 'The service failed to handle this request; it has been logged.'),
+    headers: {},
+  };
 }

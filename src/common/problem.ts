@@ -30,6 +30,12 @@ export class ProblemException extends HttpException {
   }
 }
 
-export function problem(status: number, slug: string, title: string, detail: string, extensions: Record<string, unknown> = {}): ProblemBody {
+export function problem(
+  status: number,
+  slug: string,
+  title: string,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+): ProblemBody {
   return { type: TYPE_BASE + slug, title, status, detail, ...extensions };
 }

@@ -9,11 +9,19 @@ type Middleware = (req: unknown, res: unknown, next: (err?: unknown) => void) =>
  */
 export function recordedHeaders(middleware: Middleware): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
-  middleware({ headers: {} }, {
-    setHeader: (name: string, value: string) => { headers[name] = value; },
-    removeHeader: (name: string) => { delete headers[name]; },
-    getHeader: (name: string) => headers[name],
-  }, () => undefined);
+  middleware(
+    { headers: {} },
+    {
+      setHeader: (name: string, value: string) => {
+        headers[name] = value;
+      },
+      removeHeader: (name: string) => {
+        delete headers[name];
+      },
+      getHeader: (name: string) => headers[name],
+    },
+    () => undefined,
+  );
   return headers;
 }
 

@@ -1,6 +1,18 @@
 /** The columns the worker writes into analytics_events_raw (EventsRepository.insertFresh), in order. */
-export const RAW_COLUMNS = ['tenant_id', 'event_id', 'event_name', 'occurred_at', 'received_at', 'site_id', 'session_id',
-  'user_id', 'source', 'attributes', 'context', 'payload'] as const;
+export const RAW_COLUMNS = [
+  'tenant_id',
+  'event_id',
+  'event_name',
+  'occurred_at',
+  'received_at',
+  'site_id',
+  'session_id',
+  'user_id',
+  'source',
+  'attributes',
+  'context',
+  'payload',
+] as const;
 
 /** A value in COPY's text format: \N for null; objects as JSON; backslash, tab, newline and carriage return escaped. */
 export function copyText(v: unknown): string {

@@ -32,27 +32,45 @@ function dbUrl(name: string): string {
 }
 
 /** A load event; each scenario's carry a site id of their own, so that each scenario counts only its own rows. */
-const event = (site: string) => makeEvent({ tenant_id: TENANT, site_id: site, attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) } });
+const event = (site: string) =>
+  makeEvent({
+    tenant_id: TENANT,
+    site_id: site,
+    attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900) },
+  });
 
 const round1 = (x: number) => round(x, 1);
 
 async function admin(sql: string): Promise<void> {
   const c = new Client({ connectionString: ADMIN_URL });
   await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
 }
 
 async function waitHealthy(): Promise<void> {
   for (let i = 0; i < 150; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${PORT}/api/v1/analytics/health`)).ok) return;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('the service did not become healthy');
 }
 
-interface Scenario { name: string; path: string; batch: number; connections: number; freshness?: boolean; /** requests/s offered in all; unset: as fast as answered */ rate?: number }
+interface Scenario {
+  name: string;
+  path: string;
+  batch: number;
+  connections: number;
+  freshness?: boolean;
+  /** requests/s offered in all; unset: as fast as answered */ rate?: number;
+}
 
 /**
  * Freshness under load: marker events (each with a site id of its own) are sent while the load
@@ -65,15 +83,33 @@ async function measureFreshness(until: () => boolean): Promise<number[]> {
   while (!until()) {
     const site = randomUUID();
     const event = { ...makeEvent({ tenant_id: TENANT, event_name: 'voice.barge_in', site_id: site }) };
-    const sent = await fetch(`${api}/events`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(event) });
+    const sent = await fetch(`${api}/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(event),
+    });
     if (sent.status !== 202) continue;
     const acceptedAt = performance.now();
     const minute = Math.floor(Date.parse(event.occurred_at as string) / 60_000) * 60_000;
-    const body = JSON.stringify({ tenantId: TENANT, metric: 'voice.barge_in_count', grain: '1m', site_id: site, from: new Date(minute).toISOString(), to: new Date(minute + 60_000).toISOString() });
+    const body = JSON.stringify({
+      tenantId: TENANT,
+      metric: 'voice.barge_in_count',
+      grain: '1m',
+      site_id: site,
+      from: new Date(minute).toISOString(),
+      to: new Date(minute + 60_000).toISOString(),
+    });
     for (let i = 0; i < 500; i++) {
-      const res = await fetch(`${api}/reports/timeseries`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORT_KEY}` }, body });
+      const res = await fetch(`${api}/reports/timeseries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${REPORT_KEY}` },
+        body,
+      });
       const json = (await res.json()) as { points?: { value: number }[] };
-      if (json.points?.[0]?.value === 1) { delays.push(performance.now() - acceptedAt); break; }
+      if (json.points?.[0]?.value === 1) {
+        delays.push(performance.now() - acceptedAt);
+        break;
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -88,21 +124,31 @@ async function run(s: Scenario, db: Client, queue: Queue) {
   const started = Date.now();
   let finish!: (r: autocannon.Result) => void;
   let fail!: (e: unknown) => void;
-  const done = new Promise<autocannon.Result>((resolve, reject) => { finish = resolve; fail = reject; });
-  const instance = autocannon({
-    url: `http://127.0.0.1:${PORT}${s.path}`,
-    method: 'POST',
-    connections: s.connections,
-    duration: SECONDS,
-    ...(s.rate ? { overallRate: s.rate } : {}),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-    requests: [{
-      setupRequest: ((req: autocannon.Request) => ({
-        ...req,
-        body: JSON.stringify(s.batch === 1 ? event(site) : { events: Array.from({ length: s.batch }, () => event(site)) }),
-      })) as never,
-    }],
-  }, (err, res) => (err ? fail(err) : finish(res)));
+  const done = new Promise<autocannon.Result>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  const instance = autocannon(
+    {
+      url: `http://127.0.0.1:${PORT}${s.path}`,
+      method: 'POST',
+      connections: s.connections,
+      duration: SECONDS,
+      ...(s.rate ? { overallRate: s.rate } : {}),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      requests: [
+        {
+          setupRequest: ((req: autocannon.Request) => ({
+            ...req,
+            body: JSON.stringify(
+              s.batch === 1 ? event(site) : { events: Array.from({ length: s.batch }, () => event(site)) },
+            ),
+          })) as never,
+        },
+      ],
+    },
+    (err, res) => (err ? fail(err) : finish(res)),
+  );
   instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     latencies.push(ms);
     statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -130,12 +176,17 @@ async function run(s: Scenario, db: Client, queue: Queue) {
   // Requests still in flight when autocannon stopped may land a moment after the drain: wait for the count to settle.
   let persisted = -1;
   for (;;) {
-    const n = Number((await db.query('SELECT count(*) AS n FROM analytics_events_raw WHERE site_id = $1', [site])).rows[0].n);
+    const n = Number(
+      (await db.query('SELECT count(*) AS n FROM analytics_events_raw WHERE site_id = $1', [site])).rows[0].n,
+    );
     if (n === persisted) break;
     persisted = n;
     await new Promise((r) => setTimeout(r, 500));
   }
-  const doubled = Number((await db.query(`SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw`)).rows[0].n);
+  const doubled = Number(
+    (await db.query(`SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw`)).rows[0]
+      .n,
+  );
   // the load's events (the freshness markers carry sites of their own)
   const accepted = (statuses.get(202) ?? 0) * s.batch;
   latencies.sort((a, b) => a - b);
@@ -147,7 +198,11 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     p50_ms: round1(percentile(latencies, 50)),
     p95_ms: round1(percentile(latencies, 95)),
     p99_ms: round1(percentile(latencies, 99)),
-    non_202: [...statuses].filter(([k]) => k !== 202).map(([k, v]) => `${k}:${v}`).join(' ') || '0',
+    non_202:
+      [...statuses]
+        .filter(([k]) => k !== 202)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ') || '0',
     events_answered_202: accepted,
     // Requests still in flight when autocannon stops are served, but their answers are not counted.
     events_in_flight_max: s.connections * s.batch,
@@ -155,21 +210,38 @@ async function run(s: Scenario, db: Client, queue: Queue) {
     stored_twice: doubled,
     persisted_per_s: Math.round(persisted / ((drainedAt - started) / 1000)),
     drain_after_load_ms: drainedAt - loadEnded,
-    ...(s.freshness ? { freshness_p50_ms: round1(percentile(fresh, 50)), freshness_p95_ms: round1(percentile(fresh, 95)), freshness_samples: fresh.length } : {}),
+    ...(s.freshness
+      ? {
+          freshness_p50_ms: round1(percentile(fresh, 50)),
+          freshness_p95_ms: round1(percentile(fresh, 95)),
+          freshness_samples: fresh.length,
+        }
+      : {}),
   };
 }
 
 async function main(): Promise<void> {
   await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
   const env = {
-    ...process.env, NODE_ENV: 'development', PORT: String(PORT), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-    DATABASE_URL: dbUrl(DB), ANALYTICS_REDIS_PREFIX: PREFIX,
+    ...process.env,
+    NODE_ENV: 'development',
+    PORT: String(PORT),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: dbUrl(DB),
+    ANALYTICS_REDIS_PREFIX: PREFIX,
     // The benchmark measures the pipeline, not the tenant's rate limit.
-    ANALYTICS_RATE_LIMIT_RPS: '10000000', ANALYTICS_RATE_LIMIT_EPS: '100000000',
+    ANALYTICS_RATE_LIMIT_RPS: '10000000',
+    ANALYTICS_RATE_LIMIT_EPS: '100000000',
   };
-  const svc: ChildProcess = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'launcher.js')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const svc: ChildProcess = spawn(process.execPath, [join(__dirname, '..', '..', 'src', 'launcher.js')], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  svc.stdout!.on('data', (d) => { out += d; });
+  svc.stdout!.on('data', (d) => {
+    out += d;
+  });
   const db = new Client({ connectionString: dbUrl(DB) });
   const queue = new Queue('ingest', { connection: { host: '127.0.0.1', port: 6379 }, prefix: `${PREFIX}:bull` });
   try {
@@ -184,15 +256,35 @@ async function main(): Promise<void> {
     const rows = [];
     for (const s of [
       { name: 'single events', path: '/api/v1/analytics/events', batch: 1, connections: CONNECTIONS },
-      { name: 'batches of 100', path: '/api/v1/analytics/events/batch', batch: 100, connections: Math.max(1, Math.round(CONNECTIONS / 5)), freshness: true },
+      {
+        name: 'batches of 100',
+        path: '/api/v1/analytics/events/batch',
+        batch: 100,
+        connections: Math.max(1, Math.round(CONNECTIONS / 5)),
+        freshness: true,
+      },
       // Freshness at a load the worker sustains: the one-second target is about this case.
-      { name: `batches of 100 at ${SUSTAINED_RATE} req/s`, path: '/api/v1/analytics/events/batch', batch: 100, connections: 10, rate: SUSTAINED_RATE, freshness: true },
-    ]) rows.push(await run(s, db, queue));
+      {
+        name: `batches of 100 at ${SUSTAINED_RATE} req/s`,
+        path: '/api/v1/analytics/events/batch',
+        batch: 100,
+        connections: 10,
+        rate: SUSTAINED_RATE,
+        freshness: true,
+      },
+    ])
+      rows.push(await run(s, db, queue));
     console.table(rows);
-    const bad = rows.filter((r) => r.stored_twice !== 0 || r.events_persisted < r.events_answered_202
-      || r.events_persisted > r.events_answered_202 + r.events_in_flight_max);
+    const bad = rows.filter(
+      (r) =>
+        r.stored_twice !== 0 ||
+        r.events_persisted < r.events_answered_202 ||
+        r.events_persisted > r.events_answered_202 + r.events_in_flight_max,
+    );
     if (bad.length) {
-      console.error(`MISMATCH in ${bad.map((r) => r.scenario).join(', ')}: an answered event is missing or one is stored twice`);
+      console.error(
+        `MISMATCH in ${bad.map((r) => r.scenario).join(', ')}: an answered event is missing or one is stored twice`,
+      );
       process.exitCode = 1;
     } else {
       console.error('Every event answered 202 is in Postgres, none twice (counted).');

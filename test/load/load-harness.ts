@@ -51,9 +51,25 @@ interface Drive {
 /** Runs one load (closed or open loop) with a progress line. */
 async function drive(d: Drive): Promise<LoadRun | OpenLoopRun> {
   const t0 = performance.now();
-  const run = d.mode === 'closed'
-    ? closedLoop({ port: d.port, path: d.path, connections: d.connections!, seconds: S, headers: d.headers, source: d.source })
-    : openLoop({ port: d.port, path: d.path, rate: d.rate!, seconds: S, sockets: settings.openSockets, headers: d.headers, source: d.source });
+  const run =
+    d.mode === 'closed'
+      ? closedLoop({
+          port: d.port,
+          path: d.path,
+          connections: d.connections!,
+          seconds: S,
+          headers: d.headers,
+          source: d.source,
+        })
+      : openLoop({
+          port: d.port,
+          path: d.path,
+          rate: d.rate!,
+          seconds: S,
+          sockets: settings.openSockets,
+          headers: d.headers,
+          source: d.source,
+        });
   const ticker = setInterval(() => {
     const elapsed = Math.min(S, Math.floor((performance.now() - t0) / 1000));
     const phase = elapsed >= S && d.mode === 'open' ? 'waiting for answers' : `${elapsed}/${S} s`;
@@ -75,7 +91,10 @@ function loadLabel(d: { mode: 'closed' | 'open'; connections?: number; rate?: nu
 async function baselineServer(name: string, script: string, tenant: string, report: Report): Promise<void> {
   const port = await freePort();
   const server = new Child(name, join(__dirname, 'harness', script), {
-    ...process.env, NODE_ENV: 'production', PORT: String(port), LIMIT_KB: String(settings.maxPayloadKb),
+    ...process.env,
+    NODE_ENV: 'production',
+    PORT: String(port),
+    LIMIT_KB: String(settings.maxPayloadKb),
   });
   try {
     await server.waitFor(/listening/);
@@ -87,17 +106,37 @@ async function baselineServer(name: string, script: string, tenant: string, repo
       const source = new PlainTraffic(tenant, b.batch);
       const watched: Watched = { server: server.pid };
       const a = cpuSnapshot(watched);
-      const load = await drive({ name: `${name}, ${b.label}`, mode: 'closed', port, path: b.path, headers: {}, source, connections: b.connections });
+      const load = await drive({
+        name: `${name}, ${b.label}`,
+        mode: 'closed',
+        port,
+        path: b.path,
+        headers: {},
+        source,
+        connections: b.connections,
+      });
       const cpu = cpuShares(a, cpuSnapshot(watched));
       if (server.crashed) throw new Error(`${server.crashed}:\n${server.output()}`);
       const row: Row = {
         key: `${name === 'bare Express 5' ? 'express' : 'http'}_${b.batch === null ? 'single' : `batch${b.batch}`}`,
-        name: `${name}: ${b.label}`, kind: 'baseline', mode: 'closed', load: loadLabel({ mode: 'closed', connections: b.connections }),
-        batch: b.batch, seconds: round(load.seconds, 2), requests: load.answered, req_per_s: load.answered / load.seconds,
-        latency_ms: latencySummary(load.latencies), statuses: statusRecord(source.statuses), errors: load.errors, timeouts: load.timeouts, cpu,
+        name: `${name}: ${b.label}`,
+        kind: 'baseline',
+        mode: 'closed',
+        load: loadLabel({ mode: 'closed', connections: b.connections }),
+        batch: b.batch,
+        seconds: round(load.seconds, 2),
+        requests: load.answered,
+        req_per_s: load.answered / load.seconds,
+        latency_ms: latencySummary(load.latencies),
+        statuses: statusRecord(source.statuses),
+        errors: load.errors,
+        timeouts: load.timeouts,
+        cpu,
       };
       report.rows.push(row);
-      progress.log(`  ${row.name}: ${fmt(row.req_per_s)} req/s, p95 ${fmt(row.latency_ms.p95, 1)} ms, server CPU ${pct(cpu.server)}, generator ${pct(cpu.generator)}`);
+      progress.log(
+        `  ${row.name}: ${fmt(row.req_per_s)} req/s, p95 ${fmt(row.latency_ms.p95, 1)} ms, server CPU ${pct(cpu.server)}, generator ${pct(cpu.generator)}`,
+      );
     }
   } finally {
     await server.stop();
@@ -119,14 +158,22 @@ async function storageCeiling(report: Report): Promise<void> {
     const copy = await copyCeiling(url, settings.copyRows, settings.copyChunk, settings.copyStreams);
     report.copy = copy;
     if (copy.counted !== copy.rows) throw new Error(`COPY baseline: ${copy.rows} rows sent, ${copy.counted} counted`);
-    progress.log(`  raw COPY: ${fmt(copy.rows_per_s)} rows/s (${fmt(copy.counted)} rows in ${fmt(copy.seconds, 1)} s, ${copy.streams} streams; rows built in ${fmt(copy.build_seconds, 1)} s before)`);
+    progress.log(
+      `  raw COPY: ${fmt(copy.rows_per_s)} rows/s (${fmt(copy.counted)} rows in ${fmt(copy.seconds, 1)} s, ${copy.streams} streams; rows built in ${fmt(copy.build_seconds, 1)} s before)`,
+    );
     progress.update('  work floor: ledger rows...');
     const ledger = await ledgerCost(url, settings.copyRows, 500, settings.copyStreams);
     progress.update('  work floor: parsing and validating events...');
     const parseValidate = parseValidateCost(50_000, 500);
-    report.floor = { parse_validate_us: parseValidate, ledger_row_us: ledger.row_us, ledger_rows_per_s: ledger.rows_per_s };
-    progress.log(`  work floor: JSON.parse + validation ${fmt(parseValidate, 1)} µs per event (one core); ledger rows ${fmt(ledger.rows_per_s)}/s, `
-      + `Postgres ${fmt(ledger.row_us, 1)} µs per row`);
+    report.floor = {
+      parse_validate_us: parseValidate,
+      ledger_row_us: ledger.row_us,
+      ledger_rows_per_s: ledger.rows_per_s,
+    };
+    progress.log(
+      `  work floor: JSON.parse + validation ${fmt(parseValidate, 1)} µs per event (one core); ledger rows ${fmt(ledger.rows_per_s)}/s, ` +
+        `Postgres ${fmt(ledger.row_us, 1)} µs per row`,
+    );
   } finally {
     await dropDatabase(settings.copyDatabase);
   }
@@ -164,11 +211,15 @@ async function scenario(svc: Service, def: ScenarioDef, report: Report): Promise
 async function settle(svc: Service, name: string): Promise<void> {
   const t0 = performance.now();
   for (;;) {
-    const { n } = (await svc.db.query<{ n: number }>('SELECT count(*)::int AS n FROM analytics_rollup_pending')).rows[0];
+    const { n } = (await svc.db.query<{ n: number }>('SELECT count(*)::int AS n FROM analytics_rollup_pending'))
+      .rows[0];
     if (n === 0) break;
     const waited = (performance.now() - t0) / 1000;
     progress.update(`  ${name}: settling: ${fmt(n)} stored events waiting for the rollup fold, ${fmt(waited, 1)} s`);
-    if (waited > settings.drainTimeout) throw new Error(`${name}: the rollup fold did not finish within ${settings.drainTimeout} s (${n} events pending)`);
+    if (waited > settings.drainTimeout)
+      throw new Error(
+        `${name}: the rollup fold did not finish within ${settings.drainTimeout} s (${n} events pending)`,
+      );
     await sleep(200);
   }
   progress.update(`  ${name}: settling: VACUUM ANALYZE and CHECKPOINT`);
@@ -189,25 +240,42 @@ async function drain(svc: Service, name: string, loadEnd: number): Promise<numbe
     if (n === 0 && zeros === 0) drainedAt = performance.now();
     zeros = n === 0 ? zeros + 1 : 0;
     if (zeros === 2) return drainedAt;
-    if (waited > settings.drainTimeout) throw new Error(`${name}: the queue did not drain within ${settings.drainTimeout} s (backlog ${n})`);
+    if (waited > settings.drainTimeout)
+      throw new Error(`${name}: the queue did not drain within ${settings.drainTimeout} s (backlog ${n})`);
     const c = svc.crashed();
     if (c) throw new Error(`${c} while draining ${name}; last lines of the worker:\n${svc.worker.output(10)}`);
     await sleep(100);
   }
 }
 
-async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: ScenarioTraffic, sampler: BacklogSampler): Promise<Row> {
+async function measure(
+  svc: Service,
+  def: ScenarioDef,
+  report: Report,
+  traffic: ScenarioTraffic,
+  sampler: BacklogSampler,
+): Promise<Row> {
   const watched: Watched = { api: svc.api.pid, worker: svc.worker.pid };
   const t0 = performance.now();
   const cpu0 = cpuSnapshot(watched);
   const load = await drive({
-    name: def.name, mode: def.mode, port: svc.port, path: def.path, headers: svc.headers, source: traffic,
-    connections: def.connections, rate: def.rate, status: () => `backlog ${fmt(sampler.latest)} jobs`,
+    name: def.name,
+    mode: def.mode,
+    port: svc.port,
+    path: def.path,
+    headers: svc.headers,
+    source: traffic,
+    connections: def.connections,
+    rate: def.rate,
+    status: () => `backlog ${fmt(sampler.latest)} jobs`,
   });
   const cpu1 = cpuSnapshot(watched);
   const loadEnd = performance.now();
   const crash = svc.crashed();
-  if (crash) throw new Error(`${crash} during ${def.name}; last lines of the api:\n${svc.api.output(10)}\nof the worker:\n${svc.worker.output(10)}`);
+  if (crash)
+    throw new Error(
+      `${crash} during ${def.name}; last lines of the api:\n${svc.api.output(10)}\nof the worker:\n${svc.worker.output(10)}`,
+    );
   const countSql = 'SELECT count(*)::int AS n FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2';
   const persistedAtLoadEnd = (await svc.db.query<{ n: number }>(countSql, [svc.tenant, traffic.site])).rows[0].n;
 
@@ -221,7 +289,12 @@ async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: 
   // Open loop: the load lasts until the last scheduled request is answered.
   const loadSeconds = (loadEnd - t0) / 1000;
   const row: Row = {
-    key: def.key, name: def.name, kind: 'service', mode: def.mode, load: loadLabel(def), batch: def.batch,
+    key: def.key,
+    name: def.name,
+    kind: 'service',
+    mode: def.mode,
+    load: loadLabel(def),
+    batch: def.batch,
     seconds: round(loadSeconds, 2),
     requests: load.answered,
     req_per_s: load.answered / loadSeconds,
@@ -242,25 +315,40 @@ async function measure(svc: Service, def: ScenarioDef, report: Report, traffic: 
     verification,
     backlog: sampler.summary(loadSeconds),
     drain_seconds: round((drained - loadEnd) / 1000, 2),
-    open_loop: open ? { offered_rate: open.offered_rate, scheduled: open.scheduled, send_lag_p99_ms: open.send_lag_p99_ms, tail_seconds: round(open.tail_seconds, 2) } : undefined,
+    open_loop: open
+      ? {
+          offered_rate: open.offered_rate,
+          scheduled: open.scheduled,
+          send_lag_p99_ms: open.send_lag_p99_ms,
+          tail_seconds: round(open.tail_seconds, 2),
+        }
+      : undefined,
   };
   report.rows.push(row);
 
   const p = traffic.problems;
   if (!verification.ok) {
-    report.failures.push(`${def.name}: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, `
-      + `${verification.stored_not_accepted} stored although refused (rows ${verification.rows}, distinct event ids ${verification.distinct_event_ids}, accepted ${traffic.acceptedCount})`);
+    report.failures.push(
+      `${def.name}: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, ` +
+        `${verification.stored_not_accepted} stored although refused (rows ${verification.rows}, distinct event ids ${verification.distinct_event_ids}, accepted ${traffic.acceptedCount})`,
+    );
   }
   if (p.body_counts || p.verdicts || p.accepted_twice || p.unreadable_bodies) {
-    report.failures.push(`${def.name}: ${p.body_counts} 202 bodies whose counts do not add up, ${p.verdicts} unexpected verdicts, `
-      + `${p.accepted_twice} events accepted twice, ${p.unreadable_bodies} unreadable bodies; e.g. ${p.examples.slice(0, 3).join(' | ')}`);
+    report.failures.push(
+      `${def.name}: ${p.body_counts} 202 bodies whose counts do not add up, ${p.verdicts} unexpected verdicts, ` +
+        `${p.accepted_twice} events accepted twice, ${p.unreadable_bodies} unreadable bodies; e.g. ${p.examples.slice(0, 3).join(' | ')}`,
+    );
   }
   const b = row.backlog!;
-  progress.log(`  ${def.name}: ${fmt(row.req_per_s)} req/s, ${fmt(row.events_accepted_per_s)} events/s accepted, `
-    + `${fmt(row.events_persisted_per_s)} persisted/s, p50/p95/p99 ${fmt(row.latency_ms.p50, 1)}/${fmt(row.latency_ms.p95, 1)}/${fmt(row.latency_ms.p99, 1)} ms; `
-    + `backlog min/max/last ${b.min}/${b.max}/${b.last} jobs (${b.trend}), drained ${fmt(row.drain_seconds, 1)} s after the load; `
-    + `${fmt(acceptedEvents)} accepted, ${fmt(verification.rows)} stored, ${verification.ok ? 'each once' : 'MISMATCH'}`
-    + (verification.unanswered_stored ? ` (${verification.unanswered_stored} of them from requests in flight at the stop)` : ''));
+  progress.log(
+    `  ${def.name}: ${fmt(row.req_per_s)} req/s, ${fmt(row.events_accepted_per_s)} events/s accepted, ` +
+      `${fmt(row.events_persisted_per_s)} persisted/s, p50/p95/p99 ${fmt(row.latency_ms.p50, 1)}/${fmt(row.latency_ms.p95, 1)}/${fmt(row.latency_ms.p99, 1)} ms; ` +
+      `backlog min/max/last ${b.min}/${b.max}/${b.last} jobs (${b.trend}), drained ${fmt(row.drain_seconds, 1)} s after the load; ` +
+      `${fmt(acceptedEvents)} accepted, ${fmt(verification.rows)} stored, ${verification.ok ? 'each once' : 'MISMATCH'}` +
+      (verification.unanswered_stored
+        ? ` (${verification.unanswered_stored} of them from requests in flight at the stop)`
+        : ''),
+  );
   return row;
 }
 
@@ -281,7 +369,9 @@ async function degradation(svc: Service, report: Report, rate: number): Promise<
   let second = { ok: 0, refused: 0, other: 0 };
   const retryAfter = new Set<string>();
   const source = {
-    get answered() { return traffic.answered; },
+    get answered() {
+      return traffic.answered;
+    },
     next: () => traffic.next(),
     answer: (token: number, status: number, text: string) => {
       if (status === 202) second.ok++;
@@ -291,7 +381,9 @@ async function degradation(svc: Service, report: Report, rate: number): Promise<
     },
     abandon: (token: number) => traffic.abandon(token),
   };
-  progress.log(`Graceful degradation: batches of 100 at ${fmt(rate)} req/s, ${phase} s with the worker stopped, ${phase} s after restarting it:`);
+  progress.log(
+    `Graceful degradation: batches of 100 at ${fmt(rate)} req/s, ${phase} s with the worker stopped, ${phase} s after restarting it:`,
+  );
   await svc.stopWorker();
   const mem0 = await memoryMb();
   const timeline: Degradation['timeline'] = [];
@@ -299,21 +391,45 @@ async function degradation(svc: Service, report: Report, rate: number): Promise<
   let backAfter = NaN;
   const t0 = performance.now();
   const run = openLoop({
-    port: svc.port, path: BATCH_PATH, rate, seconds: 2 * phase, sockets: settings.openSockets, headers: svc.headers, source,
-    onHead: (head) => { const m = /\r\nretry-after:\s*(\S+)/i.exec(head); if (m) retryAfter.add(m[1]); },
+    port: svc.port,
+    path: BATCH_PATH,
+    rate,
+    seconds: 2 * phase,
+    sockets: settings.openSockets,
+    headers: svc.headers,
+    source,
+    onHead: (head) => {
+      const m = /\r\nretry-after:\s*(\S+)/i.exec(head);
+      if (m) retryAfter.add(m[1]);
+    },
   });
   let loadDone = false;
-  void run.done.then(() => { loadDone = true; });
+  void run.done.then(() => {
+    loadDone = true;
+  });
   let restart: Promise<void> | null = null;
   for (let i = 1; !loadDone || i <= 2 * phase; i++) {
     await sleep(Math.max(0, t0 + i * 1000 - performance.now()));
     const [backlog, mb] = await Promise.all([backlogNow(svc.queue), memoryMb()]);
-    timeline.push({ second: i, worker, accepted_202: second.ok, refused_503: second.refused, other: second.other, backlog_jobs: backlog, redis_mb: mb });
-    progress.update(`  second ${i}: worker ${worker}, ${second.ok} accepted, ${second.refused} refused (503), backlog ${fmt(backlog)} jobs, Redis ${fmt(mb, 1)} MB`);
+    timeline.push({
+      second: i,
+      worker,
+      accepted_202: second.ok,
+      refused_503: second.refused,
+      other: second.other,
+      backlog_jobs: backlog,
+      redis_mb: mb,
+    });
+    progress.update(
+      `  second ${i}: worker ${worker}, ${second.ok} accepted, ${second.refused} refused (503), backlog ${fmt(backlog)} jobs, Redis ${fmt(mb, 1)} MB`,
+    );
     second = { ok: 0, refused: 0, other: 0 };
     if (i === phase) {
       worker = 'starting';
-      restart = svc.startWorker().then(() => { worker = 'running'; backAfter = (performance.now() - t0) / 1000 - phase; });
+      restart = svc.startWorker().then(() => {
+        worker = 'running';
+        backAfter = (performance.now() - t0) / 1000 - phase;
+      });
     }
     if (i > 4 * phase) break; // answers overdue: the load's own timeout ends it
   }
@@ -325,18 +441,33 @@ async function degradation(svc: Service, report: Report, rate: number): Promise<
   const first503 = timeline.find((t) => t.refused_503 > 0)?.second ?? null;
   const reopened = timeline.find((t) => t.second > phase && t.accepted_202 > 0 && t.refused_503 === 0)?.second ?? null;
   report.degradation = {
-    threshold_jobs: settings.maxBacklog, offered_rate: rate, phase_seconds: phase, worker_back_after_s: round(backAfter, 1),
-    timeline, retry_after: [...retryAfter], backlog_max: Math.max(...timeline.map((t) => t.backlog_jobs)),
-    redis_mb_before: round(mem0, 1), redis_mb_max: round(Math.max(...timeline.map((t) => t.redis_mb)), 1),
-    first_503_s: first503, reopened_s: reopened, drained_after_load_s: round(drained, 1), events_accepted: traffic.counts.accepted, verification,
+    threshold_jobs: settings.maxBacklog,
+    offered_rate: rate,
+    phase_seconds: phase,
+    worker_back_after_s: round(backAfter, 1),
+    timeline,
+    retry_after: [...retryAfter],
+    backlog_max: Math.max(...timeline.map((t) => t.backlog_jobs)),
+    redis_mb_before: round(mem0, 1),
+    redis_mb_max: round(Math.max(...timeline.map((t) => t.redis_mb)), 1),
+    first_503_s: first503,
+    reopened_s: reopened,
+    drained_after_load_s: round(drained, 1),
+    events_accepted: traffic.counts.accepted,
+    verification,
   };
   if (!verification.ok) {
-    report.failures.push(`degradation: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, ${verification.stored_not_accepted} stored although refused`);
+    report.failures.push(
+      `degradation: ${verification.lost} accepted event(s) missing, ${verification.stored_twice} stored twice, ${verification.stored_not_accepted} stored although refused`,
+    );
   }
-  if (load.errors || load.timeouts) report.failures.push(`degradation: ${load.errors} connection errors, ${load.timeouts} timeouts`);
-  progress.log(`  first 503 at ${first503 ?? '–'} s, backlog at most ${fmt(report.degradation.backlog_max)} jobs, Redis at most ${fmt(report.degradation.redis_mb_max, 1)} MB, `
-    + `worker consuming ${fmt(backAfter, 1)} s after its restart, accepting again at ${reopened ?? '–'} s; ${fmt(traffic.counts.accepted)} accepted, `
-    + `${fmt(verification.rows)} stored, ${verification.ok ? 'each once, none of the refused' : 'MISMATCH'}`);
+  if (load.errors || load.timeouts)
+    report.failures.push(`degradation: ${load.errors} connection errors, ${load.timeouts} timeouts`);
+  progress.log(
+    `  first 503 at ${first503 ?? '–'} s, backlog at most ${fmt(report.degradation.backlog_max)} jobs, Redis at most ${fmt(report.degradation.redis_mb_max, 1)} MB, ` +
+      `worker consuming ${fmt(backAfter, 1)} s after its restart, accepting again at ${reopened ?? '–'} s; ${fmt(traffic.counts.accepted)} accepted, ` +
+      `${fmt(verification.rows)} stored, ${verification.ok ? 'each once, none of the refused' : 'MISMATCH'}`,
+  );
 }
 
 // ---------------------------------------------------------------- targets
@@ -345,21 +476,66 @@ function targets(report: Report): Target[] {
   const row = (key: string) => report.rows.find((r) => r.key === key);
   const out: Target[] = [];
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : NaN);
-  const single = row('single'), expressSingle = row('express_single'), httpSingle = row('http_single');
+  const single = row('single'),
+    expressSingle = row('express_single'),
+    httpSingle = row('http_single');
   const r1 = ratio(single?.req_per_s, expressSingle?.req_per_s);
-  out.push({ figure: 'single events, req/s (closed loop)', value: fmt(single?.req_per_s), baseline: `bare Express ${fmt(expressSingle?.req_per_s)}`, ratio: pct(r1), target: '≥ 50 % of bare Express', pass: Number.isFinite(r1) ? r1 >= 0.5 : false });
-  out.push({ figure: 'single events, req/s (closed loop)', value: fmt(single?.req_per_s), baseline: `bare node:http ${fmt(httpSingle?.req_per_s)}`, ratio: pct(ratio(single?.req_per_s, httpSingle?.req_per_s)), target: '', pass: null });
+  out.push({
+    figure: 'single events, req/s (closed loop)',
+    value: fmt(single?.req_per_s),
+    baseline: `bare Express ${fmt(expressSingle?.req_per_s)}`,
+    ratio: pct(r1),
+    target: '≥ 50 % of bare Express',
+    pass: Number.isFinite(r1) ? r1 >= 0.5 : false,
+  });
+  out.push({
+    figure: 'single events, req/s (closed loop)',
+    value: fmt(single?.req_per_s),
+    baseline: `bare node:http ${fmt(httpSingle?.req_per_s)}`,
+    ratio: pct(ratio(single?.req_per_s, httpSingle?.req_per_s)),
+    target: '',
+    pass: null,
+  });
   const open1 = row('open_single');
   if (open1) {
-    out.push({ figure: `single events, p95 at ${fmt(open1.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(open1.latency_ms.p95, 1)} ms`, baseline: `${settings.openRate ? 'LOAD_RATE' : 'half of bare Express'}`, ratio: '', target: '≤ 15 ms', pass: open1.latency_ms.p95 <= 15 });
-    out.push({ figure: 'single events, answered ÷ offered (open loop)', value: `${fmt(open1.req_per_s)} req/s`, baseline: `${fmt(open1.open_loop!.offered_rate)} offered`, ratio: pct(open1.req_per_s / open1.open_loop!.offered_rate), target: '', pass: null });
+    out.push({
+      figure: `single events, p95 at ${fmt(open1.open_loop!.offered_rate)} req/s offered (open loop)`,
+      value: `${fmt(open1.latency_ms.p95, 1)} ms`,
+      baseline: `${settings.openRate ? 'LOAD_RATE' : 'half of bare Express'}`,
+      ratio: '',
+      target: '≤ 15 ms',
+      pass: open1.latency_ms.p95 <= 15,
+    });
+    out.push({
+      figure: 'single events, answered ÷ offered (open loop)',
+      value: `${fmt(open1.req_per_s)} req/s`,
+      baseline: `${fmt(open1.open_loop!.offered_rate)} offered`,
+      ratio: pct(open1.req_per_s / open1.open_loop!.offered_rate),
+      target: '',
+      pass: null,
+    });
   }
   const openB = row('open_batch100');
   if (openB) {
-    out.push({ figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`, value: `${fmt(openB.latency_ms.p95, 1)} ms`, baseline: settings.openBatchRate ? 'LOAD_BATCH_RATE' : '40 % of the closed-loop rate sustained', ratio: '', target: '≤ 30 ms', pass: openB.latency_ms.p95 <= 30 });
+    out.push({
+      figure: `batches of 100, p95 at ${fmt(openB.open_loop!.offered_rate)} req/s offered (open loop)`,
+      value: `${fmt(openB.latency_ms.p95, 1)} ms`,
+      baseline: settings.openBatchRate ? 'LOAD_BATCH_RATE' : '40 % of the closed-loop rate sustained',
+      ratio: '',
+      target: '≤ 30 ms',
+      pass: openB.latency_ms.p95 <= 30,
+    });
   }
-  const b100 = row('batch100'), express100 = row('express_batch100');
-  out.push({ figure: 'batches of 100, req/s (closed loop)', value: fmt(b100?.req_per_s), baseline: `bare Express ${fmt(express100?.req_per_s)}`, ratio: pct(ratio(b100?.req_per_s, express100?.req_per_s)), target: '', pass: null });
+  const b100 = row('batch100'),
+    express100 = row('express_batch100');
+  out.push({
+    figure: 'batches of 100, req/s (closed loop)',
+    value: fmt(b100?.req_per_s),
+    baseline: `bare Express ${fmt(express100?.req_per_s)}`,
+    ratio: pct(ratio(b100?.req_per_s, express100?.req_per_s)),
+    target: '',
+    pass: null,
+  });
   const copy = report.copy?.rows_per_s;
   for (const key of ['batch100', 'batch500', 'mix']) {
     const r = row(key);
@@ -367,16 +543,23 @@ function targets(report: Report): Target[] {
     const q = ratio(r.events_persisted_per_s, copy);
     const flat = r.backlog?.trend !== 'growing';
     out.push({
-      figure: `${r.name}, events persisted/s (backlog ${r.backlog?.trend})`, value: fmt(r.events_persisted_per_s), baseline: `COPY ${fmt(copy)} rows/s`, ratio: pct(q),
-      target: key === 'mix' ? '' : '≥ 40 % of COPY, backlog flat', pass: key === 'mix' ? null : Number.isFinite(q) && q >= 0.4 && flat,
+      figure: `${r.name}, events persisted/s (backlog ${r.backlog?.trend})`,
+      value: fmt(r.events_persisted_per_s),
+      baseline: `COPY ${fmt(copy)} rows/s`,
+      ratio: pct(q),
+      target: key === 'mix' ? '' : '≥ 40 % of COPY, backlog flat',
+      pass: key === 'mix' ? null : Number.isFinite(q) && q >= 0.4 && flat,
     });
   }
   const floor = workFloor(report);
   if (floor) {
     out.push({
       figure: `least CPU per stored event: HTTP bytes ${fmt(floor.http, 1)} + JSON.parse and validation ${fmt(floor.parseValidate, 1)} + raw row by COPY ${fmt(floor.copy, 1)} + ledger row ${fmt(floor.ledger, 1)} µs`,
-      value: `${fmt(floor.total, 1)} µs: at most ${fmt(floor.maxPerSecond)} events/s on ${floor.cores} cores`, baseline: `COPY ${fmt(copy)} rows/s`,
-      ratio: pct(ratio(floor.maxPerSecond, copy)), target: '', pass: null,
+      value: `${fmt(floor.total, 1)} µs: at most ${fmt(floor.maxPerSecond)} events/s on ${floor.cores} cores`,
+      baseline: `COPY ${fmt(copy)} rows/s`,
+      ratio: pct(ratio(floor.maxPerSecond, copy)),
+      target: '',
+      pass: null,
     });
   }
   return out;
@@ -388,7 +571,17 @@ function targets(report: Report): Target[] {
  * row (Postgres CPU per row of the COPY baseline) and its ledger row. Whatever the service adds
  * (sanitizer, dedupe, queue, worker, rollups) comes on top; all of it shares the machine's cores.
  */
-function workFloor(report: Report): { http: number; parseValidate: number; copy: number; ledger: number; total: number; cores: number; maxPerSecond: number } | null {
+function workFloor(
+  report: Report,
+): {
+  http: number;
+  parseValidate: number;
+  copy: number;
+  ledger: number;
+  total: number;
+  cores: number;
+  maxPerSecond: number;
+} | null {
   const http = report.rows.find((r) => r.key === 'http_batch100');
   const c = report.copy;
   const f = report.floor;
@@ -409,7 +602,9 @@ function workFloor(report: Report): { http: number; parseValidate: number; copy:
 async function versions(): Promise<{ postgres: string; redis: string }> {
   const c = new Client({ connectionString: settings.adminUrl });
   await c.connect();
-  const postgres = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0];
+  const postgres = (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(
+    ' ',
+  )[0];
   await c.end();
   const r = new Redis(settings.redisUrl, { lazyConnect: true });
   await r.connect();
@@ -422,7 +617,9 @@ async function cleanup(svc: Service | null): Promise<void> {
   progress.end();
   await svc?.stop().catch((e: unknown) => console.error(`stopping the service: ${(e as Error).message}`));
   await stopAll().catch(() => undefined);
-  await dropRedisKeys(settings.redisPrefix).catch((e: unknown) => console.error(`Redis keys left under ${settings.redisPrefix}: ${(e as Error).message}`));
+  await dropRedisKeys(settings.redisPrefix).catch((e: unknown) =>
+    console.error(`Redis keys left under ${settings.redisPrefix}: ${(e as Error).message}`),
+  );
   for (const db of [settings.database, settings.copyDatabase]) {
     await dropDatabase(db).catch((e: unknown) => console.error(`database ${db} left: ${(e as Error).message}`));
   }
@@ -443,13 +640,24 @@ async function main(): Promise<void> {
   const report: Report = {
     started_at: new Date().toISOString(),
     machine: {
-      cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model.trim(), memory_gib: Math.round(os.totalmem() / 2 ** 30),
-      os: `${os.type()} ${os.release()}`, node: process.versions.node, ...v,
+      cpus: os.cpus().length,
+      cpu_model: os.cpus()[0]?.model.trim(),
+      memory_gib: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()}`,
+      node: process.versions.node,
+      ...v,
     },
     settings: {
-      seconds: S, connections: settings.connections, batch_connections: settings.batchConnections,
-      open_rate: settings.openRate ?? 'half of bare Express', open_batch_rate: settings.openBatchRate ?? '40 % of the closed-loop batches of 100 sustained (persisted events/s ÷ 100)', open_sockets: settings.openSockets,
-      copy_rows: settings.copyRows, copy_chunk: settings.copyChunk, copy_streams: settings.copyStreams,
+      seconds: S,
+      connections: settings.connections,
+      batch_connections: settings.batchConnections,
+      open_rate: settings.openRate ?? 'half of bare Express',
+      open_batch_rate:
+        settings.openBatchRate ?? '40 % of the closed-loop batches of 100 sustained (persisted events/s ÷ 100)',
+      open_sockets: settings.openSockets,
+      copy_rows: settings.copyRows,
+      copy_chunk: settings.copyChunk,
+      copy_streams: settings.copyStreams,
     },
     rows: [],
     targets: [],
@@ -466,8 +674,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  progress.log(`Load harness: ${S} s per scenario, ${settings.connections} connections (single events), ${settings.batchConnections} (batches); `
-    + `${report.machine.cpus} cores, Node ${report.machine.node}, PostgreSQL ${v.postgres}, Redis ${v.redis}`);
+  progress.log(
+    `Load harness: ${S} s per scenario, ${settings.connections} connections (single events), ${settings.batchConnections} (batches); ` +
+      `${report.machine.cpus} cores, Node ${report.machine.node}, PostgreSQL ${v.postgres}, Redis ${v.redis}`,
+  );
   try {
     progress.log('Baselines:');
     // Any tenant id: the baselines only parse the bodies.
@@ -485,11 +695,47 @@ async function main(): Promise<void> {
     const expressSingle = report.rows.find((r) => r.key === 'express_single')?.req_per_s ?? 1000;
     const openRate = settings.openRate ?? Math.max(1, Math.round(expressSingle / 2));
     const defs: ScenarioDef[] = [
-      { key: 'single', name: 'single events', mode: 'closed', path: EVENTS_PATH, batch: null, connections: settings.connections },
-      { key: 'batch100', name: 'batches of 100', mode: 'closed', path: BATCH_PATH, batch: 100, connections: settings.batchConnections },
-      { key: 'batch500', name: 'batches of 500', mode: 'closed', path: BATCH_PATH, batch: 500, connections: settings.batchConnections },
-      { key: 'mix', name: 'batches of 100, 5 % duplicates, 1 % invalid', mode: 'closed', path: BATCH_PATH, batch: 100, connections: settings.batchConnections, plant: { duplicates: 0.05, invalid: 0.01 } },
-      { key: 'open_single', name: 'single events, open loop', mode: 'open', path: EVENTS_PATH, batch: null, rate: openRate },
+      {
+        key: 'single',
+        name: 'single events',
+        mode: 'closed',
+        path: EVENTS_PATH,
+        batch: null,
+        connections: settings.connections,
+      },
+      {
+        key: 'batch100',
+        name: 'batches of 100',
+        mode: 'closed',
+        path: BATCH_PATH,
+        batch: 100,
+        connections: settings.batchConnections,
+      },
+      {
+        key: 'batch500',
+        name: 'batches of 500',
+        mode: 'closed',
+        path: BATCH_PATH,
+        batch: 500,
+        connections: settings.batchConnections,
+      },
+      {
+        key: 'mix',
+        name: 'batches of 100, 5 % duplicates, 1 % invalid',
+        mode: 'closed',
+        path: BATCH_PATH,
+        batch: 100,
+        connections: settings.batchConnections,
+        plant: { duplicates: 0.05, invalid: 0.01 },
+      },
+      {
+        key: 'open_single',
+        name: 'single events, open loop',
+        mode: 'open',
+        path: EVENTS_PATH,
+        batch: null,
+        rate: openRate,
+      },
     ];
     for (const def of defs) await scenario(svc, def, report);
     // A moderate load for batches: 40 % of what the service sustained in closed loop, in this run:
@@ -498,11 +744,26 @@ async function main(): Promise<void> {
     const b100 = report.rows.find((r) => r.key === 'batch100');
     const closedBatch = b100?.events_persisted_per_s ? b100.events_persisted_per_s / 100 : 50;
     const openBatchRate = settings.openBatchRate ?? Math.max(1, Math.round(closedBatch * 0.4));
-    await scenario(svc, { key: 'open_batch100', name: 'batches of 100, open loop', mode: 'open', path: BATCH_PATH, batch: 100, rate: openBatchRate }, report);
+    await scenario(
+      svc,
+      {
+        key: 'open_batch100',
+        name: 'batches of 100, open loop',
+        mode: 'open',
+        path: BATCH_PATH,
+        batch: 100,
+        rate: openBatchRate,
+      },
+      report,
+    );
     await degradation(svc, report, openBatchRate);
 
-    const doubled = Number((await svc.db.query('SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw')).rows[0].n);
-    if (doubled !== 0) report.failures.push(`${doubled} event(s) stored twice in analytics_events_raw over the whole run`);
+    const doubled = Number(
+      (await svc.db.query('SELECT count(*) - count(DISTINCT (tenant_id, event_id)) AS n FROM analytics_events_raw'))
+        .rows[0].n,
+    );
+    if (doubled !== 0)
+      report.failures.push(`${doubled} event(s) stored twice in analytics_events_raw over the whole run`);
   } catch (err) {
     report.failures.push(`crash: ${(err as Error).stack ?? String(err)}`);
   } finally {

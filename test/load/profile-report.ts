@@ -13,7 +13,11 @@ import { fmt } from './harness/stats';
 function profilesIn(paths: string[]): string[] {
   return paths.flatMap((p) => {
     if (!statSync(p, { throwIfNoEntry: false })) throw new Error(`${p}: no such file or folder`);
-    if (statSync(p).isDirectory()) return readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => join(p, f));
+    if (statSync(p).isDirectory())
+      return readdirSync(p)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort()
+        .map((f) => join(p, f));
     return [p];
   });
 }
@@ -22,14 +26,18 @@ function main(): void {
   const args = process.argv.slice(2);
   const files = profilesIn(args.length ? args : ['results/profiles']);
   if (!files.length) {
-    console.error(`No .cpuprofile in ${args.join(', ') || 'results/profiles'}. Record some with LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=results/profiles" npm run test:analytics:load`);
+    console.error(
+      `No .cpuprofile in ${args.join(', ') || 'results/profiles'}. Record some with LOAD_NODE_ARGS="--cpu-prof --cpu-prof-dir=results/profiles" npm run test:analytics:load`,
+    );
     process.exit(2);
   }
   for (const file of files) {
     const s = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
     const share = (us: number) => `${fmt((100 * us) / Math.max(1, s.busy_us), 1).padStart(5)} %`;
     const title = `${s.script ?? 'node process'} (${file.split('/').pop()})`;
-    console.log(`\n${title}: ${fmt(s.busy_us / 1e6, 2)} s busy of ${fmt(s.wall_us / 1e6, 2)} s; garbage collection ${share(s.gc_us).trim()} of busy`);
+    console.log(
+      `\n${title}: ${fmt(s.busy_us / 1e6, 2)} s busy of ${fmt(s.wall_us / 1e6, 2)} s; garbage collection ${share(s.gc_us).trim()} of busy`,
+    );
     console.log('  busy time by package or source file (self):');
     for (const g of s.groups.slice(0, 15)) console.log(`  ${share(g.self_us)}  ${g.name}`);
     console.log('  busy time by function (self):');

@@ -15,24 +15,52 @@ const N = Number(process.env.BENCH_EVENTS ?? 200_000);
 const ROUNDS = 7;
 const validator = new EventValidator(new EnvelopeValidator());
 const schemas = new TenantSchemaSet([
-  { name: 'acme.quote_requested', kind: 'event', version: { model: 1, revision: 0, addition: 0 },
-    schema: { type: 'object', required: ['quote.id', 'quote.value'], properties: { 'quote.id': { type: 'string' }, 'quote.value': { type: 'number', minimum: 0 } } } },
-  { name: 'com.acme/agent/jsonschema', kind: 'iglu', version: { model: 1, revision: 0, addition: 0 },
-    schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, level: { type: 'integer' } } } },
+  {
+    name: 'acme.quote_requested',
+    kind: 'event',
+    version: { model: 1, revision: 0, addition: 0 },
+    schema: {
+      type: 'object',
+      required: ['quote.id', 'quote.value'],
+      properties: { 'quote.id': { type: 'string' }, 'quote.value': { type: 'number', minimum: 0 } },
+    },
+  },
+  {
+    name: 'com.acme/agent/jsonschema',
+    kind: 'iglu',
+    version: { model: 1, revision: 0, addition: 0 },
+    schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, level: { type: 'integer' } } },
+  },
 ]);
 const checks = eventChecks(validator, schemas);
 const rules = assessmentRules(AnalyticsConfig.fromEnvironment({})); // the service's defaults
 
 const base = (event_name: string, attributes: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
-  event_id: randomUUID(), event_name, occurred_at: new Date().toISOString(), tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
-  site_id: randomUUID(), session_id: randomUUID(), user_id: 'u_4821', source: 'voice_ws', attributes,
-  context: { locale: 'en-US', page: { url: '/checkout' }, device: { user_agent: 'Mozilla/5.0', viewport: { width: 1280, height: 720 } }, consent: { analytics: true, ads: false } },
+  event_id: randomUUID(),
+  event_name,
+  occurred_at: new Date().toISOString(),
+  tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
+  site_id: randomUUID(),
+  session_id: randomUUID(),
+  user_id: 'u_4821',
+  source: 'voice_ws',
+  attributes,
+  context: {
+    locale: 'en-US',
+    page: { url: '/checkout' },
+    device: { user_agent: 'Mozilla/5.0', viewport: { width: 1280, height: 720 } },
+    consent: { analytics: true, ads: false },
+  },
   ...extra,
 });
 const corpus = [
   ...BUILTIN_EVENTS.map((t) => base(t.name, structuredClone(t.example))),
   base('acme.quote_requested', { 'quote.id': 'q1', 'quote.value': 10 }),
-  base('voice.turn_started', { 'voice.session_id': 'vs', 'voice.turn_id': 't' }, { payload: { schema: 'iglu:com.acme/agent/jsonschema/1-0-0', data: { id: 'a', level: 2 } } }),
+  base(
+    'voice.turn_started',
+    { 'voice.session_id': 'vs', 'voice.turn_id': 't' },
+    { payload: { schema: 'iglu:com.acme/agent/jsonschema/1-0-0', data: { id: 'a', level: 2 } } },
+  ),
 ];
 const events = Array.from({ length: N }, (_, i) => corpus[i % corpus.length]);
 
@@ -50,5 +78,9 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 process.stderr.write('\n');
 rates.sort((a, b) => a - b);
-console.log(`validation of ${corpus.length} realistic event shapes, ${N.toLocaleString()} events x ${ROUNDS} rounds, one core:`);
-console.log(`  median ${Math.round(rates[Math.floor(ROUNDS / 2)]).toLocaleString()} events/s, slowest round ${Math.round(rates[0]).toLocaleString()} events/s (${(1e6 / rates[Math.floor(ROUNDS / 2)]).toFixed(2)} µs per event)`);
+console.log(
+  `validation of ${corpus.length} realistic event shapes, ${N.toLocaleString()} events x ${ROUNDS} rounds, one core:`,
+);
+console.log(
+  `  median ${Math.round(rates[Math.floor(ROUNDS / 2)]).toLocaleString()} events/s, slowest round ${Math.round(rates[0]).toLocaleString()} events/s (${(1e6 / rates[Math.floor(ROUNDS / 2)]).toFixed(2)} µs per event)`,
+);

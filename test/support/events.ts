@@ -10,9 +10,10 @@ export { OTHER_TENANT, TENANT } from './tenants';
  * without attributes gives that type's documented example attributes.
  */
 export function makeEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const typeExample = typeof overrides.event_name === 'string' && !('attributes' in overrides)
-    ? BUILTIN_EVENTS.find((t) => t.name === overrides.event_name)?.example
-    : undefined;
+  const typeExample =
+    typeof overrides.event_name === 'string' && !('attributes' in overrides)
+      ? BUILTIN_EVENTS.find((t) => t.name === overrides.event_name)?.example
+      : undefined;
   return {
     event_id: randomUUID(),
     event_name: 'voice.first_response',
@@ -23,7 +24,11 @@ export function makeEvent(overrides: Record<string, unknown> = {}): Record<strin
     user_id: 'u_4821',
     source: 'voice_ws',
     attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 412.5, 'gen_ai.request.model': 'gpt-4o-mini' },
-    context: { locale: 'en-US', device: { user_agent: 'agent/1.0', viewport: { width: 1280, height: 720 } }, consent: { analytics: true, ads: false } },
+    context: {
+      locale: 'en-US',
+      device: { user_agent: 'agent/1.0', viewport: { width: 1280, height: 720 } },
+      consent: { analytics: true, ads: false },
+    },
     ...(typeExample ? { attributes: structuredClone(typeExample) } : {}),
     ...overrides,
   };
@@ -33,7 +38,12 @@ export const EVENTS = '/api/v1/analytics/events';
 export const BATCH = '/api/v1/analytics/events/batch';
 
 /** Polls until `fn` returns true, or fails after `timeoutMs` naming what it waited for. */
-export async function waitFor(what: string, fn: () => Promise<boolean>, timeoutMs = 15000, everyMs = 50): Promise<void> {
+export async function waitFor(
+  what: string,
+  fn: () => Promise<boolean>,
+  timeoutMs = 15000,
+  everyMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await fn()) return;

@@ -13,13 +13,29 @@ export interface TenantKeys {
 }
 
 /** Inserts a tenant with one key per scope, as the CLI would, and returns the keys. */
-export async function seedTenant(db: Pool, id: string, opts: { name?: string; operator?: boolean; rps?: number; eps?: number; cors?: string[] } = {}): Promise<TenantKeys> {
-  await db.query(`INSERT INTO analytics_tenants (id, name, is_operator, rate_limit_rps, rate_limit_eps, cors_origins) VALUES ($1, $2, $3, $4, $5, $6)`,
-    [id, opts.name ?? `tenant ${id.slice(0, 4)}`, opts.operator ?? false, opts.rps ?? null, opts.eps ?? null, opts.cors ?? []]);
+export async function seedTenant(
+  db: Pool,
+  id: string,
+  opts: { name?: string; operator?: boolean; rps?: number; eps?: number; cors?: string[] } = {},
+): Promise<TenantKeys> {
+  await db.query(
+    `INSERT INTO analytics_tenants (id, name, is_operator, rate_limit_rps, rate_limit_eps, cors_origins) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [
+      id,
+      opts.name ?? `tenant ${id.slice(0, 4)}`,
+      opts.operator ?? false,
+      opts.rps ?? null,
+      opts.eps ?? null,
+      opts.cors ?? [],
+    ],
+  );
   const keys = { id } as TenantKeys;
   for (const scope of ['ingest', 'report', 'admin'] as Scope[]) {
     const k = generateApiKey();
-    await db.query(`INSERT INTO analytics_api_keys (id, tenant_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)`, [k.id, id, scope, k.secretHash, [scope]]);
+    await db.query(
+      `INSERT INTO analytics_api_keys (id, tenant_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)`,
+      [k.id, id, scope, k.secretHash, [scope]],
+    );
     keys[scope] = k.key;
   }
   return keys;

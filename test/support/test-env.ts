@@ -21,7 +21,11 @@ export async function request(url: string, init: RequestInit = {}): Promise<Http
   const res = await fetch(url, init);
   const text = await res.text();
   let json: any = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
   return { status: res.status, headers: res.headers, json, text };
 }
 
@@ -56,7 +60,10 @@ export interface TestEnv {
  * A private world for one test file: a database cloned from the migrated template and a Redis key
  * prefix of its own, so files run in parallel against the same servers without seeing each other.
  */
-export async function createTestEnv(overrides: Record<string, string> = {}, opts: { api?: boolean; worker?: boolean } = {}): Promise<TestEnv> {
+export async function createTestEnv(
+  overrides: Record<string, string> = {},
+  opts: { api?: boolean; worker?: boolean } = {},
+): Promise<TestEnv> {
   const id = randomBytes(4).toString('hex');
   const dbName = `analytics_t_${id}`;
   await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${TEMPLATE_DB}`));
@@ -75,15 +82,27 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
   const config = AnalyticsConfig.fromEnvironment(env);
   const db = new Pool({ connectionString: config.database.url, max: 4 });
   const redis = new Redis(config.redis.url);
-  const ingestQueue = new Queue(QueueName.Ingest, { connection: { host: config.redis.host, port: config.redis.port }, prefix: `${config.redis.prefix}:bull` });
+  const ingestQueue = new Queue(QueueName.Ingest, {
+    connection: { host: config.redis.host, port: config.redis.port },
+    prefix: `${config.redis.prefix}:bull`,
+  });
 
   const tenant = await seedTenant(db, TENANT, { name: 'acme' });
   const other = await seedTenant(db, OTHER_TENANT, { name: 'globex' });
   const operator = await seedTenant(db, OPERATOR_TENANT, { name: 'operators', operator: true });
-  const auth = (key: string | null | undefined): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {});
+  const auth = (key: string | null | undefined): Record<string, string> =>
+    key ? { authorization: `Bearer ${key}` } : {};
 
   const t: TestEnv = {
-    config, env, dbName, db, redis, ingestQueue, tenant, other, operator,
+    config,
+    env,
+    dbName,
+    db,
+    redis,
+    ingestQueue,
+    tenant,
+    other,
+    operator,
     url: '',
     post(path, body, key = tenant.ingest, headers = {}) {
       return request(`${t.url}${path}`, {
@@ -127,7 +146,11 @@ export async function createTestEnv(overrides: Record<string, string> = {}, opts
         // Connections being closed are let go first: FORCE would terminate them and their pool would
         // raise the termination as an unhandled error.
         for (let i = 0; i < 50; i++) {
-          if ((await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName])).rows[0].n === 0) break;
+          if (
+            (await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [dbName])).rows[0]
+              .n === 0
+          )
+            break;
           await new Promise((r) => setTimeout(r, 100));
         }
         await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -4,10 +4,14 @@ import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 
 /** The built service: dist/src, seen from test/support under jest or from dist/test/support when compiled. */
-export const DIST = basename(join(__dirname, '..', '..')) === 'dist' ? join(__dirname, '..', '..', 'src') : join(__dirname, '..', '..', 'dist', 'src');
+export const DIST =
+  basename(join(__dirname, '..', '..')) === 'dist'
+    ? join(__dirname, '..', '..', 'src')
+    : join(__dirname, '..', '..', 'dist', 'src');
 
 export function requireBuild(): void {
-  if (!existsSync(join(DIST, 'worker.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
+  if (!existsSync(join(DIST, 'worker.js')))
+    throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
 }
 
 /** Runs a role (`main.js` or `worker.js`) as a real child process; resolves its output and exit. */
@@ -19,15 +23,24 @@ export function runRole(script: 'main.js' | 'worker.js' | 'launcher.js', env: Re
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d) => { stdout += d; });
-  child.stderr!.on('data', (d) => { stderr += d; });
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })));
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     exited,
-    get stdout() { return stdout; },
-    get stderr() { return stderr; },
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
   };
 }
 
@@ -49,18 +62,31 @@ export async function startApiProcess(env: Record<string, string>, timeoutMs = 3
   const api = runRole('main.js', { ...env, PORT: String(port), HOST: '127.0.0.1' });
   const base = `http://127.0.0.1:${port}`;
   let exited = false;
-  void api.exited.then(() => { exited = true; });
+  void api.exited.then(() => {
+    exited = true;
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exited) throw new Error(`the api exited before it answered:\n${api.stdout}${api.stderr}`);
     try {
       if ((await fetch(`${base}/api/v1/analytics/health/live`)).status === 200) break;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     if (Date.now() > deadline) {
       api.child.kill('SIGKILL');
       throw new Error(`the api did not answer within ${timeoutMs} ms:\n${api.stdout}${api.stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { ...api, base, get stdout() { return api.stdout; }, get stderr() { return api.stderr; } };
+  return {
+    ...api,
+    base,
+    get stdout() {
+      return api.stdout;
+    },
+    get stderr() {
+      return api.stderr;
+    },
+  };
 }

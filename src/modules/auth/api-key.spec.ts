@@ -13,8 +13,14 @@ describe('API keys', () => {
     expect(a.secretHash).toHaveLength(32);
   });
 
-  it.each(['', 'ak_', 'Bearer x', 'ak_0123456789ab_short', 'ak_0123456789AB_' + 'a'.repeat(43), 'xk_0123456789ab_' + 'a'.repeat(43)])(
-    'refuses a malformed key %j', (k) => expect(parseApiKey(k)).toBeNull());
+  it.each([
+    '',
+    'ak_',
+    'Bearer x',
+    'ak_0123456789ab_short',
+    'ak_0123456789AB_' + 'a'.repeat(43),
+    'xk_0123456789ab_' + 'a'.repeat(43),
+  ])('refuses a malformed key %j', (k) => expect(parseApiKey(k)).toBeNull());
 
   it('lets admin do everything and keeps ingest and report apart', () => {
     expect(grants(['admin'], 'report')).toBe(true);
@@ -26,7 +32,9 @@ describe('API keys', () => {
 
   it('parses scope lists and names an unknown scope', () => {
     expect(parseScopes('ingest, report ingest')).toEqual(['ingest', 'report']);
-    expect(() => parseScopes('ingest,write')).toThrow('scopes must be a comma-separated list of ingest, report, admin (got "ingest,write")');
+    expect(() => parseScopes('ingest,write')).toThrow(
+      'scopes must be a comma-separated list of ingest, report, admin (got "ingest,write")',
+    );
     expect(() => parseScopes('')).toThrow();
   });
 });

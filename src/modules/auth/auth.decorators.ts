@@ -29,6 +29,11 @@ export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: Execution
 export function assertTenantAccess(principal: Principal, tenantId: string): void {
   if (principal.isOperator) return;
   if (tenantId.toLowerCase() !== principal.tenantId) {
-    throw new ProblemException(403, 'tenant-forbidden', 'Forbidden', `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`);
+    throw new ProblemException(
+      403,
+      'tenant-forbidden',
+      'Forbidden',
+      `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`,
+    );
   }
 }

@@ -12,7 +12,14 @@ import { TenantsModule } from './tenants.module';
 @Global()
 @Module({
   imports: [TenantsModule],
-  providers: [JwtVerifier, CredentialService, RateLimiter, RequestAuthorizer, AdminPagesMiddleware, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [
+    JwtVerifier,
+    CredentialService,
+    RateLimiter,
+    RequestAuthorizer,
+    AdminPagesMiddleware,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ],
   exports: [TenantsModule, CredentialService, RequestAuthorizer, AdminPagesMiddleware],
 })
 export class AuthModule {}

@@ -49,10 +49,18 @@ export class AuthRepository {
   async findKey(id: string): Promise<StoredKey | null> {
     const rows = await this.db.query(
       `SELECT k.id AS key_id, k.secret_hash, k.scopes, k.revoked_at, ${TENANT_COLUMNS}
-       FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id WHERE k.id = $1`, [id]);
+       FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id WHERE k.id = $1`,
+      [id],
+    );
     if (!rows.length) return null;
     const r = rows[0];
-    return { id: r.key_id, tenant: toTenant(r), secretHash: r.secret_hash, scopes: r.scopes, revoked: r.revoked_at !== null };
+    return {
+      id: r.key_id,
+      tenant: toTenant(r),
+      secretHash: r.secret_hash,
+      scopes: r.scopes,
+      revoked: r.revoked_at !== null,
+    };
   }
 
   async findTenant(id: string): Promise<TenantSettings | null> {
@@ -69,18 +77,34 @@ export class AuthRepository {
     return (await this.db.query(`SELECT count(*)::int AS n FROM analytics_tenants`))[0].n;
   }
 
-  async createTenant(t: { id?: string; name: string; isOperator: boolean; rateLimitRps?: number; rateLimitEps?: number; corsOrigins: string[] }): Promise<TenantSettings> {
+  async createTenant(t: {
+    id?: string;
+    name: string;
+    isOperator: boolean;
+    rateLimitRps?: number;
+    rateLimitEps?: number;
+    corsOrigins: string[];
+  }): Promise<TenantSettings> {
     const rows = await this.db.query(
       `INSERT INTO analytics_tenants AS t (id, name, is_operator, rate_limit_rps, rate_limit_eps, cors_origins)
        VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6) RETURNING ${TENANT_COLUMNS}`,
-      [t.id ?? null, t.name, t.isOperator, t.rateLimitRps ?? null, t.rateLimitEps ?? null, t.corsOrigins]);
+      [t.id ?? null, t.name, t.isOperator, t.rateLimitRps ?? null, t.rateLimitEps ?? null, t.corsOrigins],
+    );
     return toTenant(rows[0]);
   }
 
-  async updateTenant(id: string, patch: {
-    rateLimitRps?: number | null; rateLimitEps?: number | null; corsOrigins?: string[]; validationMode?: TenantSettings['validationMode'];
-    retentionDays?: number | null; pseudonymizeUserId?: boolean; redactKeys?: string[];
-  }): Promise<TenantSettings | null> {
+  async updateTenant(
+    id: string,
+    patch: {
+      rateLimitRps?: number | null;
+      rateLimitEps?: number | null;
+      corsOrigins?: string[];
+      validationMode?: TenantSettings['validationMode'];
+      retentionDays?: number | null;
+      pseudonymizeUserId?: boolean;
+      redactKeys?: string[];
+    },
+  ): Promise<TenantSettings | null> {
     // TypeORM answers an UPDATE with [rows, rowCount].
     const [rows] = await this.db.query(
       `UPDATE analytics_tenants AS t SET
@@ -92,25 +116,50 @@ export class AuthRepository {
          pseudonymize_user_id = COALESCE($10, pseudonymize_user_id),
          redact_keys     = COALESCE($11::text[], redact_keys)
        WHERE id = $1 RETURNING ${TENANT_COLUMNS}`,
-      [id, patch.rateLimitRps !== undefined, patch.rateLimitRps ?? null, patch.rateLimitEps !== undefined, patch.rateLimitEps ?? null, patch.corsOrigins ?? null,
-        patch.validationMode ?? null, patch.retentionDays !== undefined, patch.retentionDays ?? null, patch.pseudonymizeUserId ?? null, patch.redactKeys ?? null]);
+      [
+        id,
+        patch.rateLimitRps !== undefined,
+        patch.rateLimitRps ?? null,
+        patch.rateLimitEps !== undefined,
+        patch.rateLimitEps ?? null,
+        patch.corsOrigins ?? null,
+        patch.validationMode ?? null,
+        patch.retentionDays !== undefined,
+        patch.retentionDays ?? null,
+        patch.pseudonymizeUserId ?? null,
+        patch.redactKeys ?? null,
+      ],
+    );
     return rows.length ? toTenant(rows[0]) : null;
   }
 
-  async insertKey(k: { id: string; tenantId: string; name: string | null; secretHash: Buffer; scopes: Scope[] }): Promise<void> {
-    await this.db.query(`INSERT INTO analytics_api_keys (id, tenant_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)`,
-      [k.id, k.tenantId, k.name, k.secretHash, k.scopes]);
+  async insertKey(k: {
+    id: string;
+    tenantId: string;
+    name: string | null;
+    secretHash: Buffer;
+    scopes: Scope[];
+  }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO analytics_api_keys (id, tenant_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5)`,
+      [k.id, k.tenantId, k.name, k.secretHash, k.scopes],
+    );
   }
 
   async listKeys(tenantId?: string): Promise<KeyListing[]> {
     return this.db.query(
       `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.scopes, k.created_at, k.revoked_at
        FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id
-       WHERE $1::uuid IS NULL OR k.tenant_id = $1 ORDER BY t.name, k.created_at`, [tenantId ?? null]);
+       WHERE $1::uuid IS NULL OR k.tenant_id = $1 ORDER BY t.name, k.created_at`,
+      [tenantId ?? null],
+    );
   }
 
   async revokeKey(id: string): Promise<boolean> {
-    const [, revoked] = await this.db.query(`UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    const [, revoked] = await this.db.query(
+      `UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`,
+      [id],
+    );
     return revoked > 0;
   }
 }

@@ -7,7 +7,10 @@ import { Principal, TenantSettings } from './principal';
 
 /** Why a credential was refused: 401 (who are you?) or 503 (cannot tell right now). */
 export class CredentialError extends Error {
-  constructor(readonly status: 401 | 503, message: string) {
+  constructor(
+    readonly status: 401 | 503,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -41,7 +44,8 @@ export class CredentialService {
     const parsed = parseApiKey(presented);
     if (!parsed) throw new CredentialError(401, 'The API key is not valid.');
     const row = await this.cached(this.keys, parsed.id, () => this.repo.findKey(parsed.id));
-    if (!row || !secretMatches(parsed.secret, row.secretHash)) throw new CredentialError(401, 'The API key is not valid.');
+    if (!row || !secretMatches(parsed.secret, row.secretHash))
+      throw new CredentialError(401, 'The API key is not valid.');
     if (row.revoked) throw new CredentialError(401, 'The API key has been revoked.');
     return this.principal(row.tenant, row.scopes, 'api_key', row.id);
   }
@@ -56,8 +60,9 @@ export class CredentialService {
     if (typeof claims.tenantId !== 'string' || !UUID.test(claims.tenantId)) {
       throw new CredentialError(401, 'The token has no tenant_id claim holding a tenant UUID.');
     }
-    const scopes = (Array.isArray(claims.scope) ? claims.scope : String(claims.scope ?? '').split(' '))
-      .filter((s): s is Scope => (SCOPES as readonly string[]).includes(s as string));
+    const scopes = (Array.isArray(claims.scope) ? claims.scope : String(claims.scope ?? '').split(' ')).filter(
+      (s): s is Scope => (SCOPES as readonly string[]).includes(s as string),
+    );
     if (!scopes.length) throw new CredentialError(401, `The token's scope claim names none of ${SCOPES.join(', ')}.`);
     const tenantId = claims.tenantId.toLowerCase();
     const tenant = await this.cached(this.tenants, tenantId, () => this.repo.findTenant(tenantId));
@@ -72,7 +77,10 @@ export class CredentialService {
       via,
       credentialId,
       isOperator: t.isOperator,
-      limits: { rps: t.rateLimitRps ?? this.config.auth.rateLimitRps, eps: t.rateLimitEps ?? this.config.auth.rateLimitEps },
+      limits: {
+        rps: t.rateLimitRps ?? this.config.auth.rateLimitRps,
+        eps: t.rateLimitEps ?? this.config.auth.rateLimitEps,
+      },
       corsOrigins: t.corsOrigins,
       validationMode: t.validationMode,
       privacy: {
@@ -84,7 +92,11 @@ export class CredentialService {
     };
   }
 
-  private async cached<T>(cache: Map<string, { row: T | null; at: number }>, id: string, load: () => Promise<T | null>): Promise<T | null> {
+  private async cached<T>(
+    cache: Map<string, { row: T | null; at: number }>,
+    id: string,
+    load: () => Promise<T | null>,
+  ): Promise<T | null> {
     const hit = cache.get(id);
     const now = Date.now();
     if (hit && now - hit.at < this.config.auth.keyCacheMs) return hit.row;

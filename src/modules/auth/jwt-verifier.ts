@@ -20,7 +20,9 @@ export class JwtVerifier {
   constructor(@Inject(AnalyticsConfig) private readonly config: AnalyticsConfig) {
     const { secret, jwksUrl } = config.auth.jwt;
     this.secret = secret ? new TextEncoder().encode(secret) : null;
-    this.jwks = jwksUrl ? createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: 10 * 60 * 1000, timeoutDuration: 3000 }) : null;
+    this.jwks = jwksUrl
+      ? createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: 10 * 60 * 1000, timeoutDuration: 3000 })
+      : null;
   }
 
   get enabled(): boolean {
@@ -39,7 +41,11 @@ export class JwtVerifier {
     } else {
       throw new Error(`tokens signed with ${alg ?? 'an unknown algorithm'} are not accepted`);
     }
-    return { tenantId: payload.tenant_id, scope: payload.scope, subject: typeof payload.sub === 'string' ? payload.sub : 'jwt' };
+    return {
+      tenantId: payload.tenant_id,
+      scope: payload.scope,
+      subject: typeof payload.sub === 'string' ? payload.sub : 'jwt',
+    };
   }
 }
 

@@ -9,8 +9,10 @@ function fakeStore() {
     const key = `${tenant}:${window}`;
     const c = counts.get(key) ?? { r: 0, e: 0 };
     counts.set(key, c);
-    if (need.requests > 0 && c.r + need.requests > limits.rps) return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'requests' };
-    if (need.events > 0 && c.e + need.events > limits.eps) return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'events' };
+    if (need.requests > 0 && c.r + need.requests > limits.rps)
+      return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'requests' };
+    if (need.events > 0 && c.e + need.events > limits.eps)
+      return { ok: false, requests: c.r, events: c.e, grantedRequests: 0, grantedEvents: 0, exceeded: 'events' };
     const gr = need.requests + Math.max(0, Math.min(extra.requests, limits.rps - c.r - need.requests));
     const ge = need.events + Math.max(0, Math.min(extra.events, limits.eps - c.e - need.events));
     c.r += gr;
@@ -66,7 +68,9 @@ describe('LeasedRateLimits', () => {
       return store.reserve(tenant, window, limits, need, extra);
     };
     const limiter = new LeasedRateLimits(slow);
-    const d = await Promise.all(Array.from({ length: 50 }, () => limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)));
+    const d = await Promise.all(
+      Array.from({ length: 50 }, () => limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)),
+    );
     expect(d.every((x) => x.allowed)).toBe(true);
     expect(most).toBe(1);
     // One request reserved 1 + 20, the other 49 one each: 20 left in the lease.
@@ -91,7 +95,11 @@ describe('LeasedRateLimits', () => {
     expect([a.allowed, b.allowed]).toEqual([true, true]);
     expect(b.remaining).toBe(1);
     expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true, remaining: 0 });
-    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: false, remaining: 0, exceeded: 'requests' });
+    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({
+      allowed: false,
+      remaining: 0,
+      exceeded: 'requests',
+    });
     expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(100);
   });
 
@@ -142,7 +150,14 @@ describe('LeasedRateLimits', () => {
   });
 
   it('without Redis the request is let through', async () => {
-    const limiter = new LeasedRateLimits(async () => { throw new Error('connection refused'); });
-    expect(await limiter.take('t1', 5, { rps: 10, eps: 10 }, T0 + 250)).toEqual({ allowed: true, limit: 10, remaining: 10, resetMs: 750 });
+    const limiter = new LeasedRateLimits(async () => {
+      throw new Error('connection refused');
+    });
+    expect(await limiter.take('t1', 5, { rps: 10, eps: 10 }, T0 + 250)).toEqual({
+      allowed: true,
+      limit: 10,
+      remaining: 10,
+      resetMs: 750,
+    });
   });
 });

@@ -26,7 +26,13 @@ export interface Grant {
 }
 
 /** Reserves budget of a tenant's window in Redis: `need` must fit or nothing is counted; up to `extra` more is taken if it fits. */
-export type Reserve = (tenantId: string, window: number, limits: RateLimits, need: { requests: number; events: number }, extra: { requests: number; events: number }) => Promise<Grant>;
+export type Reserve = (
+  tenantId: string,
+  window: number,
+  limits: RateLimits,
+  need: { requests: number; events: number },
+  extra: { requests: number; events: number },
+) => Promise<Grant>;
 
 // Fixed one-second windows per tenant, requests and events checked and counted atomically: a
 // refused reservation counts against neither limit. What is needed must fit; the extra is taken
@@ -136,10 +142,14 @@ export class LeasedRateLimits {
     if (lease.refilling || lease.spent || extra.requests === 0) return;
     if (lease.requests * 2 >= extra.requests && lease.events * 2 >= extra.events) return;
     lease.refilling = true;
-    this.reserve(tenantId, lease.window, limits, NONE, extra).then(
-      (grant) => this.add(lease, grant, extra.requests),
-      (err) => this.logger.warn(`Rate limiter unavailable, lease not renewed: ${(err as Error).message}`),
-    ).finally(() => { lease.refilling = false; });
+    this.reserve(tenantId, lease.window, limits, NONE, extra)
+      .then(
+        (grant) => this.add(lease, grant, extra.requests),
+        (err) => this.logger.warn(`Rate limiter unavailable, lease not renewed: ${(err as Error).message}`),
+      )
+      .finally(() => {
+        lease.refilling = false;
+      });
   }
 
   /**
@@ -187,14 +197,39 @@ export class LeasedRateLimits {
 export class RateLimiter extends LeasedRateLimits {
   constructor(redis: RedisClient) {
     redis.defineCommand('analyticsRateLimit', { numberOfKeys: 2, lua: SCRIPT });
-    const run = (redis as unknown as {
-      analyticsRateLimit(k1: string, k2: string, rps: number, eps: number, nr: number, ne: number, xr: number, xe: number): Promise<number[]>;
-    }).analyticsRateLimit.bind(redis);
+    const run = (
+      redis as unknown as {
+        analyticsRateLimit(
+          k1: string,
+          k2: string,
+          rps: number,
+          eps: number,
+          nr: number,
+          ne: number,
+          xr: number,
+          xe: number,
+        ): Promise<number[]>;
+      }
+    ).analyticsRateLimit.bind(redis);
     super(async (tenantId, window, limits, need, extra) => {
       const [ok, requests, events, grantedRequests, grantedEvents, which] = await run(
-        redis.key('rl', tenantId, String(window), 'r'), redis.key('rl', tenantId, String(window), 'e'),
-        limits.rps, limits.eps, need.requests, need.events, extra.requests, extra.events);
-      return { ok: ok === 1, requests, events, grantedRequests, grantedEvents, exceeded: which === 1 ? 'requests' : which === 2 ? 'events' : undefined };
+        redis.key('rl', tenantId, String(window), 'r'),
+        redis.key('rl', tenantId, String(window), 'e'),
+        limits.rps,
+        limits.eps,
+        need.requests,
+        need.events,
+        extra.requests,
+        extra.events,
+      );
+      return {
+        ok: ok === 1,
+        requests,
+        events,
+        grantedRequests,
+        grantedEvents,
+        exceeded: which === 1 ? 'requests' : which === 2 ? 'events' : undefined,
+      };
     });
   }
 }

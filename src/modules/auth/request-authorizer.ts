@@ -42,8 +42,13 @@ export class RequestAuthorizer {
   async authorize(req: CallerRequest, needed: Scope, events: number, setHeader: SetHeader): Promise<Principal> {
     const principal = await this.authenticate(req);
     if (!grants(principal.scopes, needed)) {
-      throw new ProblemException(403, 'insufficient-scope', 'Forbidden',
-        `This endpoint needs the "${needed}" scope; this credential has ${principal.scopes.join(', ')}.`, { required_scope: needed });
+      throw new ProblemException(
+        403,
+        'insufficient-scope',
+        'Forbidden',
+        `This endpoint needs the "${needed}" scope; this credential has ${principal.scopes.join(', ')}.`,
+        { required_scope: needed },
+      );
     }
     checkOrigin(req, setHeader, principal);
     await this.limit(events, setHeader, principal);
@@ -71,17 +76,31 @@ export class RequestAuthorizer {
     setHeader('RateLimit-Remaining', String(d.remaining));
     setHeader('RateLimit-Reset', String(resetS));
     if (!d.allowed) {
-      const detail = d.exceeded === 'events'
-        ? `This tenant may send ${p.limits.eps} events per second; this request's ${events} would pass it. Retry after ${resetS} s${events > p.limits.eps ? ' with a smaller batch' : ''}.`
-        : `This tenant may make ${p.limits.rps} requests per second. Retry after ${resetS} s.`;
-      throw new ProblemException(429, 'rate-limited', 'Too many requests', detail,
-        { limit_requests_per_second: p.limits.rps, limit_events_per_second: p.limits.eps }, { 'Retry-After': String(resetS) });
+      const detail =
+        d.exceeded === 'events'
+          ? `This tenant may send ${p.limits.eps} events per second; this request's ${events} would pass it. Retry after ${resetS} s${events > p.limits.eps ? ' with a smaller batch' : ''}.`
+          : `This tenant may make ${p.limits.rps} requests per second. Retry after ${resetS} s.`;
+      throw new ProblemException(
+        429,
+        'rate-limited',
+        'Too many requests',
+        detail,
+        { limit_requests_per_second: p.limits.rps, limit_events_per_second: p.limits.eps },
+        { 'Retry-After': String(resetS) },
+      );
     }
   }
 }
 
 function unauthorized(detail: string): ProblemException {
-  return new ProblemException(401, 'unauthorized', 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="analytics"' });
+  return new ProblemException(
+    401,
+    'unauthorized',
+    'Unauthorized',
+    detail,
+    {},
+    { 'WWW-Authenticate': 'Bearer realm="analytics"' },
+  );
 }
 
 /**
@@ -93,8 +112,12 @@ function checkOrigin(req: CallerRequest, setHeader: SetHeader, p: Principal): vo
   if (typeof origin !== 'string') return;
   if (origin === `${req.protocol}://${req.headers.host}`) return;
   if (!p.corsOrigins.includes(origin) && !p.corsOrigins.includes('*')) {
-    throw new ProblemException(403, 'origin-forbidden', 'Forbidden',
-      `Origin ${origin.slice(0, 200)} is not in this tenant's CORS allow-list.`);
+    throw new ProblemException(
+      403,
+      'origin-forbidden',
+      'Forbidden',
+      `Origin ${origin.slice(0, 200)} is not in this tenant's CORS allow-list.`,
+    );
   }
   setHeader('Access-Control-Allow-Origin', origin);
   setHeader('Vary', 'Origin');

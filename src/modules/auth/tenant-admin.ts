@@ -13,8 +13,19 @@ export interface IssuedKey {
 export class TenantAdmin {
   constructor(private readonly repo: AuthRepository) {}
 
-  createTenant(input: { id?: string; name: string; isOperator?: boolean; rateLimitRps?: number; rateLimitEps?: number; corsOrigins?: string[] }): Promise<TenantSettings> {
-    return this.repo.createTenant({ ...input, isOperator: input.isOperator ?? false, corsOrigins: input.corsOrigins ?? [] });
+  createTenant(input: {
+    id?: string;
+    name: string;
+    isOperator?: boolean;
+    rateLimitRps?: number;
+    rateLimitEps?: number;
+    corsOrigins?: string[];
+  }): Promise<TenantSettings> {
+    return this.repo.createTenant({
+      ...input,
+      isOperator: input.isOperator ?? false,
+      corsOrigins: input.corsOrigins ?? [],
+    });
   }
 
   /** Issues a key; the full key exists only in the return value, never in storage. */
@@ -29,7 +40,8 @@ export class TenantAdmin {
     if ((await this.repo.countTenants()) > 0) return null;
     const tenant = await this.createTenant({ name: 'demo', isOperator: true });
     const keys = [];
-    for (const scope of ['ingest', 'report', 'admin'] as Scope[]) keys.push(await this.issueKey(tenant.id, [scope], `demo ${scope}`));
+    for (const scope of ['ingest', 'report', 'admin'] as Scope[])
+      keys.push(await this.issueKey(tenant.id, [scope], `demo ${scope}`));
     return { tenant, keys };
   }
 }

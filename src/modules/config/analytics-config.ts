@@ -36,7 +36,13 @@ export class AnalyticsConfig {
     keyCacheMs: number;
     jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   };
-  readonly rollups!: { enabled: boolean; retentionDays: number; minuteRetentionDays: number; foldIntervalMs: number; foldBatch: number };
+  readonly rollups!: {
+    enabled: boolean;
+    retentionDays: number;
+    minuteRetentionDays: number;
+    foldIntervalMs: number;
+    foldBatch: number;
+  };
   readonly reporting!: { defaultTimeoutMs: number; maxTimeseriesPoints: number };
   readonly worker!: {
     concurrency: number;
@@ -75,13 +81,24 @@ export class AnalyticsConfig {
         rateLimitRps: e.ANALYTICS_RATE_LIMIT_RPS,
         rateLimitEps: e.ANALYTICS_RATE_LIMIT_EPS,
         keyCacheMs: e.ANALYTICS_KEY_CACHE_MS,
-        jwt: { secret: e.ANALYTICS_JWT_SECRET, jwksUrl: e.ANALYTICS_JWT_JWKS_URL, issuer: e.ANALYTICS_JWT_ISSUER, audience: e.ANALYTICS_JWT_AUDIENCE },
+        jwt: {
+          secret: e.ANALYTICS_JWT_SECRET,
+          jwksUrl: e.ANALYTICS_JWT_JWKS_URL,
+          issuer: e.ANALYTICS_JWT_ISSUER,
+          audience: e.ANALYTICS_JWT_AUDIENCE,
+        },
       },
       rollups: {
-        enabled: e.ANALYTICS_ENABLE_ROLLUPS, retentionDays: e.ANALYTICS_ROLLUP_RETENTION_DAYS, minuteRetentionDays: e.ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS,
-        foldIntervalMs: e.ANALYTICS_ROLLUP_FOLD_INTERVAL_MS, foldBatch: e.ANALYTICS_ROLLUP_FOLD_BATCH,
+        enabled: e.ANALYTICS_ENABLE_ROLLUPS,
+        retentionDays: e.ANALYTICS_ROLLUP_RETENTION_DAYS,
+        minuteRetentionDays: e.ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS,
+        foldIntervalMs: e.ANALYTICS_ROLLUP_FOLD_INTERVAL_MS,
+        foldBatch: e.ANALYTICS_ROLLUP_FOLD_BATCH,
       },
-      reporting: { defaultTimeoutMs: e.ANALYTICS_REPORT_TIMEOUT_MS, maxTimeseriesPoints: e.ANALYTICS_MAX_TIMESERIES_POINTS },
+      reporting: {
+        defaultTimeoutMs: e.ANALYTICS_REPORT_TIMEOUT_MS,
+        maxTimeseriesPoints: e.ANALYTICS_MAX_TIMESERIES_POINTS,
+      },
       worker: {
         concurrency: e.ANALYTICS_WORKER_CONCURRENCY,
         nice: e.ANALYTICS_WORKER_NICE,

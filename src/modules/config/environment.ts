@@ -1,5 +1,17 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, validateSync } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
 
 const toBool = ({ value }: { value: unknown }) => {
   if (typeof value !== 'string') return value;
@@ -19,7 +31,10 @@ export class Environment {
   @IsIn(['development', 'test', 'production'])
   NODE_ENV: string = 'development';
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT: number = 3000;
 
   @IsString()
@@ -34,103 +49,185 @@ export class Environment {
   @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'must be 1-64 characters of letters, digits, ":", "_" or "-"' })
   ANALYTICS_REDIS_PREFIX: string = 'analytics';
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(10000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10000)
   ANALYTICS_MAX_BATCH_SIZE: number = 500;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(10240)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10240)
   ANALYTICS_MAX_PAYLOAD_KB: number = 500;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(7 * 24 * 3600 * 1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(7 * 24 * 3600 * 1000)
   ANALYTICS_CLOCK_SKEW_TOLERANCE_MS: number = 24 * 3600 * 1000;
 
-  @Transform(toInt) @IsInt() @Min(1000) @Max(7 * 24 * 3600 * 1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  @Max(7 * 24 * 3600 * 1000)
   ANALYTICS_DEDUPE_WINDOW_MS: number = 60 * 1000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
   ANALYTICS_RETENTION_DAYS: number = 90;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   ANALYTICS_ENABLE_ROLLUPS: boolean = true;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(36500)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(36500)
   ANALYTICS_ROLLUP_RETENTION_DAYS: number = 730;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(3650)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3650)
   ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: number = 14;
 
   /** How often the worker folds pending events into rollups when no job kicked it (ms). */
-  @Transform(toInt) @IsInt() @Min(10) @Max(60000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(60000)
   ANALYTICS_ROLLUP_FOLD_INTERVAL_MS: number = 200;
 
   /** Most events folded in one rollup transaction. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(100000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100000)
   ANALYTICS_ROLLUP_FOLD_BATCH: number = 5000;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   ANALYTICS_DEBUG_MODE: boolean = false;
 
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   ANALYTICS_AUTO_MIGRATE?: boolean;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   ANALYTICS_SWAGGER_ENABLED: boolean = true;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
   ANALYTICS_BATCH_LINGER_MS: number = 5;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
   ANALYTICS_MAX_QUEUE_BACKLOG: number = 10000;
 
-  @Transform(toInt) @IsInt() @Min(2) @Max(256)
+  @Transform(toInt)
+  @IsInt()
+  @Min(2)
+  @Max(256)
   ANALYTICS_MAX_NESTING_DEPTH: number = 16;
 
-  @Transform(toInt) @IsInt() @Min(16) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  @Max(1_000_000)
   ANALYTICS_MAX_STRING_LENGTH: number = 8192;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(64)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(64)
   ANALYTICS_WORKER_CONCURRENCY: number = 4;
 
   /** CPU priority (nice) the worker process lowers itself to: on a shared machine the api answers first. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(19)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(19)
   ANALYTICS_WORKER_NICE: number = 0;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   ANALYTICS_JOB_ATTEMPTS: number = 12;
 
-  @Transform(toInt) @IsInt() @Min(10) @Max(3600 * 1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3600 * 1000)
   ANALYTICS_JOB_BACKOFF_MS: number = 1000;
 
-  @Transform(toInt) @IsInt() @Min(500) @Max(3600 * 1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(500)
+  @Max(3600 * 1000)
   ANALYTICS_WORKER_LOCK_MS: number = 30000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(366)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(366)
   ANALYTICS_PARTITION_DAYS_AHEAD: number = 7;
 
-  @Transform(toInt) @IsInt() @Min(100) @Max(600_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
   ANALYTICS_REPORT_TIMEOUT_MS: number = 10_000;
 
-  @Transform(toInt) @IsInt() @Min(10) @Max(1_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(1_000_000)
   ANALYTICS_MAX_TIMESERIES_POINTS: number = 10_000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(10_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
   ANALYTICS_RATE_LIMIT_RPS: number = 1000;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(100_000_000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
   ANALYTICS_RATE_LIMIT_EPS: number = 50000;
 
-  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
   ANALYTICS_KEY_CACHE_MS: number = 1000;
 
-  @IsOptional() @IsString() @MinLength(32, { message: 'must be at least 32 characters (an HS256 secret)' })
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'must be at least 32 characters (an HS256 secret)' })
   ANALYTICS_JWT_SECRET?: string;
 
-  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL of a JWKS document' })
+  @IsOptional()
+  @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL of a JWKS document' })
   ANALYTICS_JWT_JWKS_URL?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   ANALYTICS_JWT_ISSUER?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   ANALYTICS_JWT_AUDIENCE?: string;
 
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
@@ -142,7 +239,13 @@ export class Environment {
 export class ConfigError extends Error {}
 
 export function parseEnvironment(env: Record<string, string | undefined>): Environment {
-  const optional = ['ANALYTICS_AUTO_MIGRATE', 'ANALYTICS_JWT_SECRET', 'ANALYTICS_JWT_JWKS_URL', 'ANALYTICS_JWT_ISSUER', 'ANALYTICS_JWT_AUDIENCE'];
+  const optional = [
+    'ANALYTICS_AUTO_MIGRATE',
+    'ANALYTICS_JWT_SECRET',
+    'ANALYTICS_JWT_JWKS_URL',
+    'ANALYTICS_JWT_ISSUER',
+    'ANALYTICS_JWT_AUDIENCE',
+  ];
   const known = Object.keys(new Environment()).concat(optional);
   const raw: Record<string, string> = {};
   for (const key of known) {
@@ -156,7 +259,9 @@ export function parseEnvironment(env: Record<string, string | undefined>): Envir
       const constraints = e.constraints ?? {};
       // A value of the wrong type fails its bounds too; the type is the one thing to say then.
       const typeRule = ['isInt', 'isBoolean'].find((k) => k in constraints);
-      const reasons = (typeRule ? [constraints[typeRule]] : Object.values(constraints)).map((m) => m.replace(`${e.property} `, ''));
+      const reasons = (typeRule ? [constraints[typeRule]] : Object.values(constraints)).map((m) =>
+        m.replace(`${e.property} `, ''),
+      );
       const shown = e.property.includes('SECRET') ? '(hidden)' : JSON.stringify(raw[e.property]);
       return `${e.property} ${reasons.join('; ')} (got ${shown})`;
     });

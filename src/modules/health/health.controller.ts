@@ -1,6 +1,12 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorFunction, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorFunction,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
 import { ProblemException } from '../../common/problem';
 import { Public } from '../auth/auth.decorators';
 import { QueueHealthIndicator } from './queue.health';
@@ -8,15 +14,30 @@ import { RedisHealthIndicator } from './redis.health';
 
 const CHECK_TIMEOUT_MS = 1500;
 
-const healthy = ApiResponse({ status: 200, description: 'Every check is up', schema: { example: { status: 'ok', info: { postgres: { status: 'up' } }, error: {}, details: { postgres: { status: 'up' } } } } });
+const healthy = ApiResponse({
+  status: 200,
+  description: 'Every check is up',
+  schema: {
+    example: { status: 'ok', info: { postgres: { status: 'up' } }, error: {}, details: { postgres: { status: 'up' } } },
+  },
+});
 const unhealthy = ApiResponse({
   status: 503,
   description: 'A check is down; `failing` names it and `checks` holds every result',
-  content: { 'application/problem+json': { schema: { example: {
-    type: 'https://analytics.dev/problems/unhealthy', title: 'Unhealthy', status: 503,
-    detail: 'Failing check(s): postgres', failing: ['postgres'],
-    checks: { postgres: { status: 'down', message: 'connect ECONNREFUSED 127.0.0.1:5432' } },
-  } } } },
+  content: {
+    'application/problem+json': {
+      schema: {
+        example: {
+          type: 'https://analytics.dev/problems/unhealthy',
+          title: 'Unhealthy',
+          status: 503,
+          detail: 'Failing check(s): postgres',
+          failing: ['postgres'],
+          checks: { postgres: { status: 'down', message: 'connect ECONNREFUSED 127.0.0.1:5432' } },
+        },
+      },
+    },
+  },
 });
 
 @ApiTags('health')
@@ -30,22 +51,27 @@ export class HealthController {
     private readonly queue: QueueHealthIndicator,
   ) {}
 
-  private readonly postgresCheck: HealthIndicatorFunction = () => this.db.pingCheck('postgres', { timeout: CHECK_TIMEOUT_MS });
+  private readonly postgresCheck: HealthIndicatorFunction = () =>
+    this.db.pingCheck('postgres', { timeout: CHECK_TIMEOUT_MS });
   private readonly redisCheck: HealthIndicatorFunction = () => this.redis.isHealthy('redis', CHECK_TIMEOUT_MS);
   private readonly queueCheck: HealthIndicatorFunction = () => this.queue.isHealthy('ingest_queue', CHECK_TIMEOUT_MS);
 
   @Get('health')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Service health: Postgres, Redis and the ingest queue backlog' })
-  @healthy @unhealthy
+  @healthy
+  @unhealthy
   service(): Promise<HealthCheckResult> {
     return this.run([this.postgresCheck, this.redisCheck, this.queueCheck]);
   }
 
   @Get('events/health')
   @HealthCheck({ swaggerDocumentation: false })
-  @ApiOperation({ summary: 'Ingestion health: whether events can be accepted now (Redis reachable, backlog under its limit)' })
-  @healthy @unhealthy
+  @ApiOperation({
+    summary: 'Ingestion health: whether events can be accepted now (Redis reachable, backlog under its limit)',
+  })
+  @healthy
+  @unhealthy
   ingestion(): Promise<HealthCheckResult> {
     return this.run([this.redisCheck, this.queueCheck]);
   }
@@ -60,7 +86,8 @@ export class HealthController {
   @Get('health/ready')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness probe: Postgres and Redis answer' })
-  @healthy @unhealthy
+  @healthy
+  @unhealthy
   ready(): Promise<HealthCheckResult> {
     return this.run([this.postgresCheck, this.redisCheck]);
   }
@@ -72,8 +99,10 @@ export class HealthController {
       if (!(err instanceof ServiceUnavailableException)) throw err;
       const result = err.getResponse() as HealthCheckResult;
       const failing = Object.keys(result.error ?? {});
-      throw new ProblemException(503, 'unhealthy', 'Unhealthy', `Failing check(s): ${failing.join(', ')}`,
-        { failing, checks: result.details });
+      throw new ProblemException(503, 'unhealthy', 'Unhealthy', `Failing check(s): ${failing.join(', ')}`, {
+        failing,
+        checks: result.details,
+      });
     }
   }
 }

@@ -19,7 +19,10 @@ export class QueueHealthIndicator {
     const check = this.indicator.check(key);
     const limit = this.config.ingestion.maxQueueBacklog;
     try {
-      const counts = await withDeadline(this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'failed'), timeoutMs);
+      const counts = await withDeadline(
+        this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'failed'),
+        timeoutMs,
+      );
       const backlog = (counts.waiting ?? 0) + (counts.delayed ?? 0) + (counts.prioritized ?? 0);
       const data = { backlog, limit, active: counts.active ?? 0, failed: counts.failed ?? 0 };
       return backlog > limit

@@ -5,7 +5,10 @@ import { withDeadline } from './deadline';
 
 @Injectable()
 export class RedisHealthIndicator {
-  constructor(private readonly redis: RedisClient, private readonly indicator: HealthIndicatorService) {}
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly indicator: HealthIndicatorService,
+  ) {}
 
   async isHealthy(key = 'redis', timeoutMs = 1500) {
     const check = this.indicator.check(key);

@@ -92,7 +92,8 @@ export class AdmissionStore {
     const subjectKey = (tenantId: string, kind: 's' | 'u', id: string) => {
       const k = `${tenantId}|${kind}|${id}`;
       let key = hashed.get(k);
-      if (key === undefined) hashed.set(k, (key = this.redis.key('consent', tenantId, kind, hash('sha256', id, 'hex').slice(0, 32))));
+      if (key === undefined)
+        hashed.set(k, (key = this.redis.key('consent', tenantId, kind, hash('sha256', id, 'hex').slice(0, 32))));
       return key;
     };
     const perEvent: (string | number)[] = [];
@@ -113,8 +114,17 @@ export class AdmissionStore {
       }
     }
     const keys = [...subjects.keys(), ...events.map((e) => this.dedupeKey(e))];
-    const replies = await (this.redis as unknown as { analyticsAdmit(numKeys: number, ...args: (string | number)[]): Promise<number[]> })
-      .analyticsAdmit(keys.length, ...keys, subjects.size, events.length, this.config.ingestion.dedupeWindowMs, ...ttls, ...perEvent);
+    const replies = await (
+      this.redis as unknown as { analyticsAdmit(numKeys: number, ...args: (string | number)[]): Promise<number[]> }
+    ).analyticsAdmit(
+      keys.length,
+      ...keys,
+      subjects.size,
+      events.length,
+      this.config.ingestion.dedupeWindowMs,
+      ...ttls,
+      ...perEvent,
+    );
     return replies.map((r) => CODES[r]);
   }
 

@@ -34,7 +34,8 @@ export class BacklogGate implements OnModuleDestroy {
       const c = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
       const backlog = (c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0);
       const limit = this.config.ingestion.maxQueueBacklog;
-      if (backlog > limit && this.backlog <= limit) this.logger.warn(`Backlog ${backlog} jobs exceeds ${limit}: ingestion answers 503 until it drains`);
+      if (backlog > limit && this.backlog <= limit)
+        this.logger.warn(`Backlog ${backlog} jobs exceeds ${limit}: ingestion answers 503 until it drains`);
       if (backlog <= limit && this.backlog > limit) this.logger.log(`Backlog ${backlog} jobs: ingestion accepts again`);
       this.backlog = backlog;
     } catch {

@@ -3,7 +3,12 @@ import { AssessmentRules, assessEvent } from './event-assessment';
 
 const validator = new EnvelopeValidator();
 const validate = { envelope: (e: unknown) => validator.validate(e), content: () => [] };
-const rules: AssessmentRules = { maxDepth: 8, maxStringLength: 100, clockSkewToleranceMs: 3_600_000, retentionDays: 10 };
+const rules: AssessmentRules = {
+  maxDepth: 8,
+  maxStringLength: 100,
+  clockSkewToleranceMs: 3_600_000,
+  retentionDays: 10,
+};
 const NOW = new Date('2026-11-28T12:00:00.000Z');
 
 const valid = () => ({
@@ -26,7 +31,9 @@ describe('assessEvent', () => {
         occurred_at: '2026-11-28T11:59:00.123456Z',
         received_at: '2026-11-28T12:00:00.000Z',
         tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
-        site_id: null, session_id: null, user_id: null,
+        site_id: null,
+        session_id: null,
+        user_id: null,
         source: 'voice_ws',
         attributes: { 'voice.turn_id': 't1' },
         context: null,
@@ -41,15 +48,32 @@ describe('assessEvent', () => {
   });
 
   it('lists every envelope error at once, each with pointer, keyword and message', () => {
-    const a = assessEvent({ ...valid(), event_id: 'nope', source: 'tv', attributes: 3, tenant_id: undefined }, validate, rules, NOW);
+    const a = assessEvent(
+      { ...valid(), event_id: 'nope', source: 'tv', attributes: 3, tenant_id: undefined },
+      validate,
+      rules,
+      NOW,
+    );
     expect(a.ok).toBe(false);
     if (a.ok) return;
-    expect(a.errors).toEqual(expect.arrayContaining([
-      { pointer: '/tenant_id', keyword: 'required', message: '/tenant_id is required', schema: 'envelope' },
-      { pointer: '/event_id', keyword: 'format', message: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)', schema: 'envelope' },
-      { pointer: '/source', keyword: 'enum', message: '/source must be one of web, widget, voice_ws, server', schema: 'envelope' },
-      { pointer: '/attributes', keyword: 'type', message: '/attributes must be an object', schema: 'envelope' },
-    ]));
+    expect(a.errors).toEqual(
+      expect.arrayContaining([
+        { pointer: '/tenant_id', keyword: 'required', message: '/tenant_id is required', schema: 'envelope' },
+        {
+          pointer: '/event_id',
+          keyword: 'format',
+          message: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)',
+          schema: 'envelope',
+        },
+        {
+          pointer: '/source',
+          keyword: 'enum',
+          message: '/source must be one of web, widget, voice_ws, server',
+          schema: 'envelope',
+        },
+        { pointer: '/attributes', keyword: 'type', message: '/attributes must be an object', schema: 'envelope' },
+      ]),
+    );
     expect(a.errors).toHaveLength(4);
     expect(a.eventId).toBeNull(); // "nope" is not echoed back as an id
   });
@@ -66,8 +90,20 @@ describe('assessEvent', () => {
   it('names the rule that refused a time', () => {
     const future = assessEvent({ ...valid(), occurred_at: '2026-11-28T15:00:00Z' }, validate, rules, NOW);
     const old = assessEvent({ ...valid(), occurred_at: '2026-01-01T00:00:00Z' }, validate, rules, NOW);
-    expect(!future.ok && future.errors).toEqual([{ pointer: '/occurred_at', keyword: 'clockSkew', message: '/occurred_at is 3 h in the future; at most 1 h of clock skew is tolerated' }]);
-    expect(!old.ok && old.errors).toEqual([{ pointer: '/occurred_at', keyword: 'retention', message: '/occurred_at is older than the retention window of 10 days' }]);
+    expect(!future.ok && future.errors).toEqual([
+      {
+        pointer: '/occurred_at',
+        keyword: 'clockSkew',
+        message: '/occurred_at is 3 h in the future; at most 1 h of clock skew is tolerated',
+      },
+    ]);
+    expect(!old.ok && old.errors).toEqual([
+      {
+        pointer: '/occurred_at',
+        keyword: 'retention',
+        message: '/occurred_at is older than the retention window of 10 days',
+      },
+    ]);
   });
 
   it('refuses a date that does not exist', () => {
@@ -76,20 +112,49 @@ describe('assessEvent', () => {
     expect(!a.ok && a.errors[0].pointer).toBe('/occurred_at');
   });
 
-  it.each([['a string', 'x'], ['an array', []], ['null', null]])('refuses %s as an event', (_l, raw) => {
-    expect(assessEvent(raw, validate, rules, NOW)).toEqual({ ok: false, eventId: null, errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }] });
+  it.each([
+    ['a string', 'x'],
+    ['an array', []],
+    ['null', null],
+  ])('refuses %s as an event', (_l, raw) => {
+    expect(assessEvent(raw, validate, rules, NOW)).toEqual({
+      ok: false,
+      eventId: null,
+      errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }],
+    });
   });
 
   it('returns the normalized event for quarantine when only the content schemas fail', () => {
-    const contentError = { pointer: '/attributes/x', keyword: 'type', message: '/attributes/x must be a number', schema: 'builtin:voice.turn_started' };
+    const contentError = {
+      pointer: '/attributes/x',
+      keyword: 'type',
+      message: '/attributes/x must be a number',
+      schema: 'builtin:voice.turn_started',
+    };
     const a = assessEvent(valid(), { ...validate, content: () => [contentError] }, rules, NOW);
-    expect(a).toMatchObject({ ok: false, eventId: '123e4567-e89b-12d3-a456-426614174000', errors: [contentError], quarantine: { event_name: 'voice.turn_started' } });
-    const late = assessEvent({ ...valid(), occurred_at: '2020-01-01T00:00:00Z' }, { ...validate, content: () => [contentError] }, rules, NOW);
+    expect(a).toMatchObject({
+      ok: false,
+      eventId: '123e4567-e89b-12d3-a456-426614174000',
+      errors: [contentError],
+      quarantine: { event_name: 'voice.turn_started' },
+    });
+    const late = assessEvent(
+      { ...valid(), occurred_at: '2020-01-01T00:00:00Z' },
+      { ...validate, content: () => [contentError] },
+      rules,
+      NOW,
+    );
     expect(late).not.toHaveProperty('quarantine'); // a time-window refusal is final
   });
 
   it('runs the structural guard before the schema', () => {
     const a = assessEvent({ ...valid(), attributes: { s: 'y'.repeat(101) } }, validate, rules, NOW);
-    expect(!a.ok && a.errors).toEqual([{ pointer: '/attributes/s', keyword: 'maxLength', message: '/attributes/s is 101 characters long; the limit is 100' }]);
+    expect(!a.ok && a.errors).toEqual([
+      {
+        pointer: '/attributes/s',
+        keyword: 'maxLength',
+        message: '/attributes/s is 101 characters long; the limit is 100',
+      },
+    ]);
   });
 });

@@ -24,7 +24,12 @@ export interface EventChecks {
 /** The rules of the configuration, with the service-wide retention (a tenant's own may replace it). */
 export function assessmentRules(config: AnalyticsConfig): AssessmentRules {
   const i = config.ingestion;
-  return { maxDepth: i.maxNestingDepth, maxStringLength: i.maxStringLength, clockSkewToleranceMs: i.clockSkewToleranceMs, retentionDays: config.privacy.retentionDays };
+  return {
+    maxDepth: i.maxNestingDepth,
+    maxStringLength: i.maxStringLength,
+    clockSkewToleranceMs: i.clockSkewToleranceMs,
+    retentionDays: config.privacy.retentionDays,
+  };
 }
 
 /** The validator's two stages, the content one against a tenant's schemas. */
@@ -39,11 +44,16 @@ const DAY_MS = 86_400_000;
  * schemas. Pure: the checks and the clock are passed in, so it is unit-testable.
  */
 export function assessEvent(raw: unknown, checks: EventChecks, rules: AssessmentRules, now: Date): Assessment {
-  const eventId = typeof (raw as { event_id?: unknown })?.event_id === 'string'
-    ? ((raw as { event_id: string }).event_id.slice(0, 64))
-    : null;
+  const eventId =
+    typeof (raw as { event_id?: unknown })?.event_id === 'string'
+      ? (raw as { event_id: string }).event_id.slice(0, 64)
+      : null;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { ok: false, eventId: null, errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }] };
+    return {
+      ok: false,
+      eventId: null,
+      errors: [{ pointer: '', keyword: 'type', message: 'the event must be a JSON object' }],
+    };
   }
   const structural = checkPayload(raw, rules);
   if (structural.length) return { ok: false, eventId: safeId(eventId), errors: structural };
@@ -53,7 +63,11 @@ export function assessEvent(raw: unknown, checks: EventChecks, rules: Assessment
   if (!errors.some((x) => x.pointer === '/occurred_at') && typeof e.occurred_at === 'string') {
     const t = Date.parse(e.occurred_at);
     if (Number.isNaN(t)) {
-      errors.push({ pointer: '/occurred_at', keyword: 'format', message: '/occurred_at is not a date-time that exists' });
+      errors.push({
+        pointer: '/occurred_at',
+        keyword: 'format',
+        message: '/occurred_at is not a date-time that exists',
+      });
     } else if (t > now.getTime() + rules.clockSkewToleranceMs) {
       errors.push({
         pointer: '/occurred_at',

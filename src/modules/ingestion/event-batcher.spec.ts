@@ -6,7 +6,13 @@ describe('EventBatcher', () => {
 
   it('sends the first addition of a quiet stream at once, with whatever arrived in the same turn', async () => {
     const flushes: number[][] = [];
-    const b = new EventBatcher<number>(async (items) => { flushes.push(items); return items.map(() => undefined); }, { maxItems: 100, lingerMs: 5 });
+    const b = new EventBatcher<number>(
+      async (items) => {
+        flushes.push(items);
+        return items.map(() => undefined);
+      },
+      { maxItems: 100, lingerMs: 5 },
+    );
     const done = Promise.all([b.add([1]), b.add([2, 3])]);
     expect(flushes).toEqual([]);
     jest.advanceTimersByTime(0); // the end of this turn of the event loop, no linger
@@ -16,7 +22,13 @@ describe('EventBatcher', () => {
 
   it('groups additions that arrive within the linger time after a flush into one flush, in order, when the linger ends', async () => {
     const flushes: number[][] = [];
-    const b = new EventBatcher<number>(async (items) => { flushes.push(items); return items.map(() => undefined); }, { maxItems: 100, lingerMs: 5 });
+    const b = new EventBatcher<number>(
+      async (items) => {
+        flushes.push(items);
+        return items.map(() => undefined);
+      },
+      { maxItems: 100, lingerMs: 5 },
+    );
     const first = b.add([1]);
     jest.advanceTimersByTime(0);
     await first;
@@ -39,7 +51,13 @@ describe('EventBatcher', () => {
 
   it('flushes at once when the group reaches its size limit', async () => {
     const flushes: number[][] = [];
-    const b = new EventBatcher<number>(async (items) => { flushes.push(items); return items.map(() => undefined); }, { maxItems: 3, lingerMs: 1000 });
+    const b = new EventBatcher<number>(
+      async (items) => {
+        flushes.push(items);
+        return items.map(() => undefined);
+      },
+      { maxItems: 3, lingerMs: 1000 },
+    );
     await Promise.all([b.add([1, 2]), b.add([3])]);
     expect(flushes).toEqual([[1, 2, 3]]);
     const later = b.add([4]);
@@ -52,7 +70,13 @@ describe('EventBatcher', () => {
 
   it('rejects every caller of a failed flush and keeps working afterwards', async () => {
     let fail = true;
-    const b = new EventBatcher<number>(async (items) => { if (fail) throw new Error('redis down'); return items.map(() => undefined); }, { maxItems: 10, lingerMs: 1 });
+    const b = new EventBatcher<number>(
+      async (items) => {
+        if (fail) throw new Error('redis down');
+        return items.map(() => undefined);
+      },
+      { maxItems: 10, lingerMs: 1 },
+    );
     const a1 = b.add([1]);
     const a2 = b.add([2]);
     jest.advanceTimersByTime(1);
@@ -65,7 +89,10 @@ describe('EventBatcher', () => {
   });
 
   it('gives each caller the results of its own items, in order', async () => {
-    const b = new EventBatcher<number, string>(async (items) => items.map((n) => `r${n}`), { maxItems: 100, lingerMs: 5 });
+    const b = new EventBatcher<number, string>(async (items) => items.map((n) => `r${n}`), {
+      maxItems: 100,
+      lingerMs: 5,
+    });
     const answers = Promise.all([b.add([1]), b.add([2, 3]), b.add([4])]);
     jest.advanceTimersByTime(0);
     expect(await answers).toEqual([['r1'], ['r2', 'r3'], ['r4']]);

@@ -59,9 +59,18 @@ export class IngestRoute {
       const read = await readJson(req, this.limitKb);
       if ('problem' in read) return sendProblem(res, read.problem, headers);
       const { body } = read;
-      const principal = await this.authorizer.authorize({ headers: req.headers, protocol: requestProtocol(req) }, 'ingest', eventsCarried(kind, body),
-        (name, value) => { headers[name] = value; });
-      const answer = kind === 'single' ? await this.ingestion.ingestOne(body, principal) : await this.ingestion.ingestBatch(body, principal);
+      const principal = await this.authorizer.authorize(
+        { headers: req.headers, protocol: requestProtocol(req) },
+        'ingest',
+        eventsCarried(kind, body),
+        (name, value) => {
+          headers[name] = value;
+        },
+      );
+      const answer =
+        kind === 'single'
+          ? await this.ingestion.ingestOne(body, principal)
+          : await this.ingestion.ingestBatch(body, principal);
       sendJson(res, 202, answer, headers);
     } catch (err) {
       const p = toProblem(err, this.logger);

@@ -48,8 +48,15 @@ export class IngestStats implements OnModuleDestroy {
   }
 
   async read(tenantId: string | null): Promise<IngestCounters> {
-    const raw = await this.redis.hgetall(tenantId ? this.redis.key('stats', 'tenant', tenantId) : this.redis.key('stats', 'all'));
-    return { accepted: Number(raw.accepted ?? 0), duplicate: Number(raw.duplicate ?? 0), dropped: Number(raw.dropped ?? 0), rejected: Number(raw.rejected ?? 0) };
+    const raw = await this.redis.hgetall(
+      tenantId ? this.redis.key('stats', 'tenant', tenantId) : this.redis.key('stats', 'all'),
+    );
+    return {
+      accepted: Number(raw.accepted ?? 0),
+      duplicate: Number(raw.duplicate ?? 0),
+      dropped: Number(raw.dropped ?? 0),
+      rejected: Number(raw.rejected ?? 0),
+    };
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -18,7 +18,11 @@ import { IngestStats } from './ingest-stats';
 import { BacklogGate } from './backlog-gate';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
-const FOREIGN_TENANT = { pointer: '/tenant_id', keyword: 'tenant', message: '/tenant_id is not the tenant of this API key' };
+const FOREIGN_TENANT = {
+  pointer: '/tenant_id',
+  keyword: 'tenant',
+  message: '/tenant_id is not the tenant of this API key',
+};
 
 /** What a request hands to the queue: events to store, and events to keep in quarantine. */
 export type Outgoing = { store: StoredEvent } | { quarantine: QuarantinedEvent };
@@ -53,15 +57,23 @@ export class IngestionService implements OnModuleDestroy {
   ) {
     this.rules = assessmentRules(config);
     const i = config.ingestion;
-    this.singles = new EventBatcher((items) => this.admitAndEnqueue(items), { maxItems: i.maxBatchSize, lingerMs: i.batchLingerMs });
+    this.singles = new EventBatcher((items) => this.admitAndEnqueue(items), {
+      maxItems: i.maxBatchSize,
+      lingerMs: i.batchLingerMs,
+    });
   }
 
   /** One event: its verdict, or a 400 problem listing its errors when it is rejected. */
   async ingestOne(body: unknown, principal: Principal): Promise<EventVerdict> {
     const [verdict] = await this.ingest([body], principal, (items) => this.singles.add(items));
     if (verdict.status === 'rejected') {
-      throw new ProblemException(400, 'invalid-event', 'Invalid event',
-        verdict.errors!.map((e) => e.message).join('; '), { errors: verdict.errors, result: verdict });
+      throw new ProblemException(
+        400,
+        'invalid-event',
+        'Invalid event',
+        verdict.errors!.map((e) => e.message).join('; '),
+        { errors: verdict.errors, result: verdict },
+      );
     }
     return verdict;
   }
@@ -76,36 +88,76 @@ export class IngestionService implements OnModuleDestroy {
   private readBatch(body: unknown): { events: unknown[]; batchId?: string } {
     const max = this.config.ingestion.maxBatchSize;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-      throw new ProblemException(400, 'invalid-batch', 'Invalid batch', 'The body must be a JSON object {"events": [...], "batch_id"?: string}.');
+      throw new ProblemException(
+        400,
+        'invalid-batch',
+        'Invalid batch',
+        'The body must be a JSON object {"events": [...], "batch_id"?: string}.',
+      );
     }
     const { events, batch_id: batchId, ...rest } = body as Record<string, unknown>;
     const unknown = Object.keys(rest);
     if (unknown.length) {
-      throw new ProblemException(400, 'invalid-batch', 'Invalid batch', `Unknown field(s) in the batch: ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; expected events and batch_id.`);
+      throw new ProblemException(
+        400,
+        'invalid-batch',
+        'Invalid batch',
+        `Unknown field(s) in the batch: ${unknown
+          .slice(0, 5)
+          .map((k) => JSON.stringify(k.slice(0, 40)))
+          .join(', ')}; expected events and batch_id.`,
+      );
     }
     if (!Array.isArray(events)) {
-      throw new ProblemException(400, 'invalid-batch', 'Invalid batch', '/events is required and must be an array of events.');
+      throw new ProblemException(
+        400,
+        'invalid-batch',
+        'Invalid batch',
+        '/events is required and must be an array of events.',
+      );
     }
     if (events.length === 0) {
       throw new ProblemException(400, 'invalid-batch', 'Invalid batch', '/events is empty; send at least one event.');
     }
     if (events.length > max) {
-      throw new ProblemException(413, 'batch-too-large', 'Batch too large',
-        `/events holds ${events.length} events; the limit is ${max} (ANALYTICS_MAX_BATCH_SIZE). Split the batch.`, { limit: max });
+      throw new ProblemException(
+        413,
+        'batch-too-large',
+        'Batch too large',
+        `/events holds ${events.length} events; the limit is ${max} (ANALYTICS_MAX_BATCH_SIZE). Split the batch.`,
+        { limit: max },
+      );
     }
-    if (batchId !== undefined && (typeof batchId !== 'string' || batchId.length < 1 || batchId.length > 128 || batchId.includes('\u0000'))) {
-      throw new ProblemException(400, 'invalid-batch', 'Invalid batch', '/batch_id must be a string of 1 to 128 characters.');
+    if (
+      batchId !== undefined &&
+      (typeof batchId !== 'string' || batchId.length < 1 || batchId.length > 128 || batchId.includes('\u0000'))
+    ) {
+      throw new ProblemException(
+        400,
+        'invalid-batch',
+        'Invalid batch',
+        '/batch_id must be a string of 1 to 128 characters.',
+      );
     }
     return { events, batchId: batchId as string | undefined };
   }
 
-  private async ingest(raw: unknown[], principal: Principal, send: (items: Admissible[]) => Promise<Admission[]>): Promise<EventVerdict[]> {
+  private async ingest(
+    raw: unknown[],
+    principal: Principal,
+    send: (items: Admissible[]) => Promise<Admission[]>,
+  ): Promise<EventVerdict[]> {
     const { tenantId } = principal;
     const wait = this.backlog.retryAfter();
     if (wait !== null) {
-      throw new ProblemException(503, 'backlog', 'Service unavailable',
+      throw new ProblemException(
+        503,
+        'backlog',
+        'Service unavailable',
         `The workers are behind (more than ${this.config.ingestion.maxQueueBacklog} jobs waiting, ANALYTICS_MAX_QUEUE_BACKLOG); nothing was stored. Retry after ${wait} s.`,
-        {}, { 'Retry-After': String(wait) });
+        {},
+        { 'Retry-After': String(wait) },
+      );
     }
     const now = new Date();
     const schemas = await this.schemaSet(tenantId);
@@ -121,7 +173,12 @@ export class IngestionService implements OnModuleDestroy {
       } else if (a.ok) {
         candidates.push({ index, item: { store: a.event }, event: a.event });
       } else if (a.quarantine && principal.validationMode === 'quarantine') {
-        candidates.push({ index, item: { quarantine: { event: a.quarantine, errors: a.errors } }, event: a.quarantine, errors: a.errors });
+        candidates.push({
+          index,
+          item: { quarantine: { event: a.quarantine, errors: a.errors } },
+          event: a.quarantine,
+          errors: a.errors,
+        });
       } else {
         results[index] = { index, event_id: a.eventId, status: 'rejected', errors: a.errors };
       }
@@ -131,16 +188,37 @@ export class IngestionService implements OnModuleDestroy {
     // and the dedupe claim in one round trip to Redis (quarantined events claim their key too: a
     // resend is a duplicate, not a second copy), and the claimed events into the queue.
     if (candidates.length) {
-      const clean = this.privacy.sanitize(candidates.map((c) => c.event), principal.privacy, schemas);
+      const clean = this.privacy.sanitize(
+        candidates.map((c) => c.event),
+        principal.privacy,
+        schemas,
+      );
       const { retentionDays } = principal.privacy;
-      const admitted = await send(candidates.map((c, i) => ({
-        received: c.event,
-        outgoing: 'store' in c.item ? { store: clean[i] } : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
-        retentionDays,
-      })));
+      const admitted = await send(
+        candidates.map((c, i) => ({
+          received: c.event,
+          outgoing:
+            'store' in c.item
+              ? { store: clean[i] }
+              : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
+          retentionDays,
+        })),
+      );
       candidates.forEach((c, i) => {
-        const status = admitted[i] === 'claimed' ? ('store' in c.item ? 'accepted' : 'quarantined') : admitted[i] === 'dropped' ? 'dropped' : 'duplicate';
-        results[c.index] = { index: c.index, event_id: c.event.event_id, status, ...(status === 'quarantined' ? { errors: c.errors } : {}) };
+        const status =
+          admitted[i] === 'claimed'
+            ? 'store' in c.item
+              ? 'accepted'
+              : 'quarantined'
+            : admitted[i] === 'dropped'
+              ? 'dropped'
+              : 'duplicate';
+        results[c.index] = {
+          index: c.index,
+          event_id: c.event.event_id,
+          status,
+          ...(status === 'quarantined' ? { errors: c.errors } : {}),
+        };
       });
     }
     const counts = {
@@ -151,10 +229,17 @@ export class IngestionService implements OnModuleDestroy {
     };
     this.stats.record(tenantId, counts);
     if (this.config.debug) {
-      this.logger.debug(`ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected or quarantined`);
+      this.logger.debug(
+        `ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected or quarantined`,
+      );
       // Decisions go through the sanitizer too: an error message may quote what the client sent.
       for (const r of results) {
-        if (r.errors) this.logger.debug(sanitizeText(`event ${r.event_id ?? `#${r.index}`} ${r.status}: ${r.errors.map((e) => e.message).join('; ')}`));
+        if (r.errors)
+          this.logger.debug(
+            sanitizeText(
+              `event ${r.event_id ?? `#${r.index}`} ${r.status}: ${r.errors.map((e) => e.message).join('; ')}`,
+            ),
+          );
       }
     }
     return results;
@@ -165,7 +250,9 @@ export class IngestionService implements OnModuleDestroy {
       return await this.schemas.forTenant(tenantId);
     } catch (err) {
       this.logger.warn(`Tenant schemas unavailable: ${(err as Error).message}`);
-      throw unavailable('This tenant\'s schemas cannot be loaded right now (database unavailable); nothing was stored. Retry shortly.');
+      throw unavailable(
+        "This tenant's schemas cannot be loaded right now (database unavailable); nothing was stored. Retry shortly.",
+      );
     }
   }
 
@@ -174,7 +261,12 @@ export class IngestionService implements OnModuleDestroy {
    * queue; answers each event's admission. If the queue refuses them, their claims are given back.
    */
   private async admitAndEnqueue(items: Admissible[]): Promise<Admission[]> {
-    const admitted = await this.guard(() => this.admission.admit(items.map((i) => i.received), items.map((i) => i.retentionDays)));
+    const admitted = await this.guard(() =>
+      this.admission.admit(
+        items.map((i) => i.received),
+        items.map((i) => i.retentionDays),
+      ),
+    );
     const claimed = items.filter((_, i) => admitted[i] === 'claimed');
     if (claimed.length) {
       try {
@@ -195,7 +287,8 @@ export class IngestionService implements OnModuleDestroy {
     const jobs: { name: JobName; data: JobPayloads[JobName] }[] = [];
     if (store.length) jobs.push({ name: 'persist-events', data: { events: store } });
     if (quarantine.length) jobs.push({ name: 'quarantine-events', data: { events: quarantine } });
-    const added: Promise<unknown> = jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data) : this.queue.addBulk(jobs);
+    const added: Promise<unknown> =
+      jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data) : this.queue.addBulk(jobs);
     await withTimeout(added, ENQUEUE_TIMEOUT_MS, 'queue add timed out');
   }
 
@@ -221,6 +314,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
   let timer: NodeJS.Timeout;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
   ]);
 }

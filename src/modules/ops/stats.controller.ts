@@ -18,14 +18,25 @@ export class StatsController {
   @Get()
   @ApiOperation({
     summary: 'Service statistics (admin)',
-    description: 'Verdict counters of the caller\'s tenant. An operator tenant also sees the queues, the events not yet folded into rollups, and service-wide totals, and may name any tenant.',
+    description:
+      "Verdict counters of the caller's tenant. An operator tenant also sees the queues, the events not yet folded into rollups, and service-wide totals, and may name any tenant.",
   })
-  @ApiQuery({ name: 'tenantId', required: false, description: 'A tenant other than the caller\'s own (operators only)' })
-  @ApiResponse({ status: 200, schema: { example: {
-    tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10', ingestion: { accepted: 1520, duplicate: 12, dropped: 4, rejected: 3 },
-    service: { uptime_s: 3600, ingestion: { accepted: 91200, duplicate: 410, dropped: 20, rejected: 77 }, queues: { ingest: { waiting: 0, active: 1, delayed: 0, failed: 0, completed: 1000 } },
-      rollups: { enabled: true, pending_events: 0 } },
-  } } })
+  @ApiQuery({ name: 'tenantId', required: false, description: "A tenant other than the caller's own (operators only)" })
+  @ApiResponse({
+    status: 200,
+    schema: {
+      example: {
+        tenant_id: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
+        ingestion: { accepted: 1520, duplicate: 12, dropped: 4, rejected: 3 },
+        service: {
+          uptime_s: 3600,
+          ingestion: { accepted: 91200, duplicate: 410, dropped: 20, rejected: 77 },
+          queues: { ingest: { waiting: 0, active: 1, delayed: 0, failed: 0, completed: 1000 } },
+          rollups: { enabled: true, pending_events: 0 },
+        },
+      },
+    },
+  })
   read(@CurrentPrincipal() principal: Principal, @Query('tenantId') tenantId?: string): Promise<ServiceStats> {
     if (tenantId !== undefined && !UUID.test(tenantId)) {
       throw new ProblemException(400, 'invalid-query', 'Invalid query', 'tenantId must be a tenant UUID.');

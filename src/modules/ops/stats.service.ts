@@ -35,13 +35,20 @@ export class StatsService {
     if (!withService) return { tenant_id: tenantId, ingestion: own };
     const states = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
     const [all, ingest, maintenance, pending] = await Promise.all([
-      this.counters.read(null), this.ingest.getJobCounts(...states), this.maintenance.getJobCounts(...states), this.rollups.pendingCount(),
+      this.counters.read(null),
+      this.ingest.getJobCounts(...states),
+      this.maintenance.getJobCounts(...states),
+      this.rollups.pendingCount(),
     ]);
     return {
       tenant_id: tenantId,
       ingestion: own,
-      service: { uptime_s: Math.round((Date.now() - this.started) / 1000), ingestion: all, queues: { ingest, maintenance },
-        rollups: { enabled: this.config.rollups.enabled, pending_events: pending } },
+      service: {
+        uptime_s: Math.round((Date.now() - this.started) / 1000),
+        ingestion: all,
+        queues: { ingest, maintenance },
+        rollups: { enabled: this.config.rollups.enabled, pending_events: pending },
+      },
     };
   }
 }

@@ -20,18 +20,27 @@ export class ErasureRepository {
   async create(tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<ErasureRequest> {
     const rows = await this.db.query(
       `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_hash) VALUES ($1, $2, $3)
-       RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`, [tenantId, type, hash]);
+       RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`,
+      [tenantId, type, hash],
+    );
     return rows[0];
   }
 
   async find(tenantId: string, id: string): Promise<ErasureRequest | null> {
     const rows = await this.db.query(
-      `SELECT id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted FROM analytics_erasures WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+      `SELECT id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted FROM analytics_erasures WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    );
     return rows[0] ?? null;
   }
 
-  async subject(id: string): Promise<{ tenant_id: string; subject_type: 'user' | 'session'; subject_hash: Buffer; requested_at: Date } | null> {
-    const rows = await this.db.query(`SELECT tenant_id, subject_type, subject_hash, requested_at FROM analytics_erasures WHERE id = $1`, [id]);
+  async subject(
+    id: string,
+  ): Promise<{ tenant_id: string; subject_type: 'user' | 'session'; subject_hash: Buffer; requested_at: Date } | null> {
+    const rows = await this.db.query(
+      `SELECT tenant_id, subject_type, subject_hash, requested_at FROM analytics_erasures WHERE id = $1`,
+      [id],
+    );
     return rows[0] ?? null;
   }
 
@@ -47,9 +56,14 @@ export class ErasureRepository {
   }
 
   async complete(tx: EntityManager, id: string, rows: number): Promise<void> {
-    await tx.query(`UPDATE analytics_erasures SET status = 'completed', rows_deleted = $2, completed_at = now() WHERE id = $1`, [id, rows]);
+    await tx.query(
+      `UPDATE analytics_erasures SET status = 'completed', rows_deleted = $2, completed_at = now() WHERE id = $1`,
+      [id, rows],
+    );
     await tx.query(
       `INSERT INTO analytics_erasure_audit (erasure_id, tenant_id, subject_type, rows_deleted, requested_at)
-       SELECT id, tenant_id, subject_type, rows_deleted, requested_at FROM analytics_erasures WHERE id = $1`, [id]);
+       SELECT id, tenant_id, subject_type, rows_deleted, requested_at FROM analytics_erasures WHERE id = $1`,
+      [id],
+    );
   }
 }

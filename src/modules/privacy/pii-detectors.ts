@@ -41,20 +41,39 @@ const digitsOf = (s: string) => s.replace(/\D/g, '');
 // Order matters: structured secrets first, then numbers with checksums, then addresses, then phones.
 const DETECTORS: Detector[] = [
   { kind: 'jwt', pattern: /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
-  { kind: 'token', pattern: /\b(?:bearer|basic|token)\s+[A-Za-z0-9._~+/-]{16,}=*|\bak_[0-9a-f]{12}_[A-Za-z0-9_-]{43}\b|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bAKIA[0-9A-Z]{16}\b/gi },
+  {
+    kind: 'token',
+    pattern:
+      /\b(?:bearer|basic|token)\s+[A-Za-z0-9._~+/-]{16,}=*|\bak_[0-9a-f]{12}_[A-Za-z0-9_-]{43}\b|\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|\bgh[pousr]_[A-Za-z0-9]{30,}\b|\bAKIA[0-9A-Z]{16}\b/gi,
+  },
   { kind: 'email', pattern: /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/g },
   { kind: 'iban', pattern: /\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b/g, accept: ibanValid },
   { kind: 'card', pattern: /(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])/g, accept: (m) => luhnValid(digitsOf(m)) },
   { kind: 'ssn', pattern: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g },
-  { kind: 'ipv6', pattern: /(?<![\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?|::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4})(?![\w:])/g,
-    accept: (m) => /[a-fA-F]/.test(m) || m.includes('::') || m.split(':').length === 8 },
-  { kind: 'ipv4', pattern: /(?<![\d.])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\d.])/g },
-  { kind: 'phone', pattern: /(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4})(?![\w.-])/g,
-    accept: (m) => { const n = digitsOf(m).length; return n >= 9 && n <= 15; } },
+  {
+    kind: 'ipv6',
+    pattern:
+      /(?<![\w:])(?:(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|(?:[0-9a-fA-F]{1,4}:){1,7}:(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?|::(?:[0-9a-fA-F]{1,4}:){0,6}[0-9a-fA-F]{1,4})(?![\w:])/g,
+    accept: (m) => /[a-fA-F]/.test(m) || m.includes('::') || m.split(':').length === 8,
+  },
+  {
+    kind: 'ipv4',
+    pattern: /(?<![\d.])(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}(?![\d.])/g,
+  },
+  {
+    kind: 'phone',
+    pattern:
+      /(?<![\w+.-])(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]?\d{2,4}){1,4}|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}|\d{3}[ .-]\d{3}[ .-]\d{4})(?![\w.-])/g,
+    accept: (m) => {
+      const n = digitsOf(m).length;
+      return n >= 9 && n <= 15;
+    },
+  },
 ];
 
 // Values that look like personal data to a regex but are not: protected before detection.
-const PROTECTED = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g;
+const PROTECTED =
+  /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g;
 
 /** Replaces every detected value with `[redacted:<kind>]`. */
 // Every detector needs a digit, an "@" or a token marker: text with none of them cannot match.
@@ -100,7 +119,10 @@ export function coarsenIp(value: string): string | null {
     const missing = 8 - headParts.length - tailParts.length;
     if (value.includes('::') ? missing < 1 : headParts.length !== 8) return null;
     const groups = [...headParts, ...Array(value.includes('::') ? missing : 0).fill('0'), ...tailParts];
-    return `${groups.slice(0, 3).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::`;
+    return `${groups
+      .slice(0, 3)
+      .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+      .join(':')}::`;
   }
   return null;
 }

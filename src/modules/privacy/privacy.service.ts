@@ -29,12 +29,14 @@ const BUILTIN_PII = new Map(BUILTIN_EVENTS.map((t) => [t.name, piiAttributes(t.a
 export class PrivacyService {
   sanitize(events: StoredEvent[], privacy: TenantPrivacy, schemas: TenantSchemaSet): StoredEvent[] {
     const pseudo = (v: string) => pseudonymize(privacy.pseudonymSecret, v);
-    return events.map((e) => sanitizeEvent(e, {
-      extraSensitiveKeys: privacy.redactKeys,
-      piiAttributes: BUILTIN_PII.get(e.event_name) ?? piiAttributes(schemas.versions(e.event_name).at(-1)?.schema),
-      pseudonymizeUserId: privacy.pseudonymizeUserId,
-      pseudonymize: pseudo,
-    }));
+    return events.map((e) =>
+      sanitizeEvent(e, {
+        extraSensitiveKeys: privacy.redactKeys,
+        piiAttributes: BUILTIN_PII.get(e.event_name) ?? piiAttributes(schemas.versions(e.event_name).at(-1)?.schema),
+        pseudonymizeUserId: privacy.pseudonymizeUserId,
+        pseudonymize: pseudo,
+      }),
+    );
   }
 
   /** The user id as it is stored, for erasure and export requests that name the original. */

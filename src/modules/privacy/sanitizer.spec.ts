@@ -3,10 +3,26 @@ import { LOOK_ALIKES, PLANTED, SENSITIVE_KEYS } from '../../../test/support/pii-
 import { coarsenIp, ibanValid, luhnValid, redactText } from './pii-detectors';
 import { SanitizerPolicy, sanitizeEvent } from './sanitizer';
 
-const policy: SanitizerPolicy = { extraSensitiveKeys: [], piiAttributes: new Map(), pseudonymizeUserId: false, pseudonymize: (v) => `pseudo(${v.length})` };
+const policy: SanitizerPolicy = {
+  extraSensitiveKeys: [],
+  piiAttributes: new Map(),
+  pseudonymizeUserId: false,
+  pseudonymize: (v) => `pseudo(${v.length})`,
+};
 const event = (over: Partial<StoredEvent>): StoredEvent => ({
-  event_id: 'e', event_name: 'kb.search', occurred_at: '2026-11-28T10:00:00Z', received_at: '2026-11-28T10:00:00Z', tenant_id: 't',
-  site_id: null, session_id: null, user_id: null, source: 'web', attributes: {}, context: null, payload: null, ...over,
+  event_id: 'e',
+  event_name: 'kb.search',
+  occurred_at: '2026-11-28T10:00:00Z',
+  received_at: '2026-11-28T10:00:00Z',
+  tenant_id: 't',
+  site_id: null,
+  session_id: null,
+  user_id: null,
+  source: 'web',
+  attributes: {},
+  context: null,
+  payload: null,
+  ...over,
 });
 
 describe('PII detectors', () => {
@@ -17,12 +33,15 @@ describe('PII detectors', () => {
     expect(ibanValid('DE89370400440532013001')).toBe(false);
   });
 
-  it.each(PLANTED.filter((p) => p.kind !== 'secret-key').map((p) => [p.kind, p.value]))('redacts %s %s in free text', (kind, value) => {
-    const out = redactText(`note: ${value} (see above)`);
-    expect(out).not.toContain(value);
-    expect(out).toMatch(/\[redacted:[a-z0-9]+\]/);
-    if (!['token'].includes(kind)) expect(out).toContain(`[redacted:${kind}]`);
-  });
+  it.each(PLANTED.filter((p) => p.kind !== 'secret-key').map((p) => [p.kind, p.value]))(
+    'redacts %s %s in free text',
+    (kind, value) => {
+      const out = redactText(`note: ${value} (see above)`);
+      expect(out).not.toContain(value);
+      expect(out).toMatch(/\[redacted:[a-z0-9]+\]/);
+      if (!['token'].includes(kind)) expect(out).toContain(`[redacted:${kind}]`);
+    },
+  );
 
   it.each(LOOK_ALIKES)('leaves %s alone', (value) => {
     expect(redactText(value)).toBe(value);
@@ -52,33 +71,78 @@ describe('PII detectors', () => {
 
 describe('sanitizeEvent', () => {
   it('redacts everywhere: nested values, arrays, keys, URLs, context, payload', () => {
-    const out = sanitizeEvent(event({
-      attributes: { 'kb.query': 'mail me at jane@example.com', nested: { list: ['call +1 415 555 0134', { deep: '4111 1111 1111 1111' }] }, 'jane@example.com': 1 },
-      context: { page: { url: 'https://shop.example.com/account/jane@example.com?token=abc&email=x@y.io#top', referrer: 'https://www.google.com/search?q=jane+doe' },
-        device: { user_agent: 'agent contact: bob@example.org' } },
-      payload: { schema: 'iglu:com.acme/x/jsonschema/1-0-0', data: { ip: '203.0.113.77', note: 'from 198.51.100.23' } },
-    }), policy);
+    const out = sanitizeEvent(
+      event({
+        attributes: {
+          'kb.query': 'mail me at jane@example.com',
+          nested: { list: ['call +1 415 555 0134', { deep: '4111 1111 1111 1111' }] },
+          'jane@example.com': 1,
+        },
+        context: {
+          page: {
+            url: 'https://shop.example.com/account/jane@example.com?token=abc&email=x@y.io#top',
+            referrer: 'https://www.google.com/search?q=jane+doe',
+          },
+          device: { user_agent: 'agent contact: bob@example.org' },
+        },
+        payload: {
+          schema: 'iglu:com.acme/x/jsonschema/1-0-0',
+          data: { ip: '203.0.113.77', note: 'from 198.51.100.23' },
+        },
+      }),
+      policy,
+    );
     expect(out.attributes).toEqual({
       'kb.query': 'mail me at [redacted:email]',
       nested: { list: ['call [redacted:phone]', { deep: '[redacted:card]' }] },
       '[redacted:email]': 1,
     });
-    expect(out.context).toEqual({ page: { url: '/account/[redacted:email]', referrer: 'www.google.com' }, device: { user_agent: 'agent contact: [redacted:email]' } });
-    expect(out.payload).toEqual({ schema: 'iglu:com.acme/x/jsonschema/1-0-0', data: { ip: '203.0.113.0', note: 'from [redacted:ipv4]' } });
+    expect(out.context).toEqual({
+      page: { url: '/account/[redacted:email]', referrer: 'www.google.com' },
+      device: { user_agent: 'agent contact: [redacted:email]' },
+    });
+    expect(out.payload).toEqual({
+      schema: 'iglu:com.acme/x/jsonschema/1-0-0',
+      data: { ip: '203.0.113.0', note: 'from [redacted:ipv4]' },
+    });
   });
 
   it.each(SENSITIVE_KEYS)('redacts the value of %s whatever it holds', (key) => {
-    expect(sanitizeEvent(event({ attributes: { [key]: 'plain-looking-value', count: 3 } }), policy).attributes).toEqual({ [key]: `[redacted:${key.split('.').pop()!.replace(/-/g, '_')}]`, count: 3 });
+    expect(sanitizeEvent(event({ attributes: { [key]: 'plain-looking-value', count: 3 } }), policy).attributes).toEqual(
+      { [key]: `[redacted:${key.split('.').pop()!.replace(/-/g, '_')}]`, count: 3 },
+    );
   });
 
   it('keeps counts and names that only look sensitive', () => {
-    const attrs = { 'gen_ai.usage.input_tokens': 512, 'gen_ai.tool.name': 'navigation.goto', 'ai.tool.success': true, 'voice.first_response_ms': 412.5 };
+    const attrs = {
+      'gen_ai.usage.input_tokens': 512,
+      'gen_ai.tool.name': 'navigation.goto',
+      'ai.tool.success': true,
+      'voice.first_response_ms': 412.5,
+    };
     expect(sanitizeEvent(event({ attributes: attrs }), policy).attributes).toEqual(attrs);
   });
 
   it('truncates long free text, strips query strings from URL values, and applies x-pii and tenant keys', () => {
-    const out = sanitizeEvent(event({ attributes: { 'kb.query': 'q'.repeat(800), link: 'https://u:p@docs.example.com/a/b?session=123', 'acme.customer': 'Jane', 'acme.member_no': 'M-1', 'acme.loyalty': 'gold' } }),
-      { ...policy, extraSensitiveKeys: ['loyalty'], piiAttributes: new Map([['acme.customer', 'redact'], ['acme.member_no', 'pseudonymize']]) });
+    const out = sanitizeEvent(
+      event({
+        attributes: {
+          'kb.query': 'q'.repeat(800),
+          link: 'https://u:p@docs.example.com/a/b?session=123',
+          'acme.customer': 'Jane',
+          'acme.member_no': 'M-1',
+          'acme.loyalty': 'gold',
+        },
+      }),
+      {
+        ...policy,
+        extraSensitiveKeys: ['loyalty'],
+        piiAttributes: new Map([
+          ['acme.customer', 'redact'],
+          ['acme.member_no', 'pseudonymize'],
+        ]),
+      },
+    );
     expect((out.attributes['kb.query'] as string).length).toBe(500);
     expect(out.attributes.link).toBe('https://docs.example.com/a/b');
     expect(out.attributes['acme.customer']).toBe('[redacted:x-pii]');
@@ -88,7 +152,9 @@ describe('sanitizeEvent', () => {
 
   it('pseudonymizes user ids when the tenant asks, and always when they are personal data', () => {
     expect(sanitizeEvent(event({ user_id: 'u_4821' }), policy).user_id).toBe('u_4821');
-    expect(sanitizeEvent(event({ user_id: 'u_4821' }), { ...policy, pseudonymizeUserId: true }).user_id).toBe('pseudo(6)');
+    expect(sanitizeEvent(event({ user_id: 'u_4821' }), { ...policy, pseudonymizeUserId: true }).user_id).toBe(
+      'pseudo(6)',
+    );
     expect(sanitizeEvent(event({ user_id: 'jane@example.com' }), policy).user_id).toBe('pseudo(16)');
   });
 

@@ -13,10 +13,44 @@ export interface SanitizerPolicy {
 }
 
 const SENSITIVE = new Set([
-  'password', 'passwd', 'pwd', 'secret', 'token', 'authorization', 'auth', 'api_key', 'apikey', 'cookie', 'cookies',
-  'set_cookie', 'email', 'email_address', 'mail', 'phone', 'phone_number', 'telephone', 'mobile', 'ssn',
-  'social_security_number', 'credit_card', 'card_number', 'cvv', 'cvc', 'iban', 'first_name', 'last_name', 'full_name',
-  'birth_date', 'date_of_birth', 'dob', 'street', 'street_address', 'passport', 'passport_number', 'national_id', 'tax_id',
+  'password',
+  'passwd',
+  'pwd',
+  'secret',
+  'token',
+  'authorization',
+  'auth',
+  'api_key',
+  'apikey',
+  'cookie',
+  'cookies',
+  'set_cookie',
+  'email',
+  'email_address',
+  'mail',
+  'phone',
+  'phone_number',
+  'telephone',
+  'mobile',
+  'ssn',
+  'social_security_number',
+  'credit_card',
+  'card_number',
+  'cvv',
+  'cvc',
+  'iban',
+  'first_name',
+  'last_name',
+  'full_name',
+  'birth_date',
+  'date_of_birth',
+  'dob',
+  'street',
+  'street_address',
+  'passport',
+  'passport_number',
+  'national_id',
+  'tax_id',
 ]);
 // Names that hold a credential whatever they are called around it: access_token, user.password_hash, x_api_secret.
 const SENSITIVE_PART = /(^|_)(password|passwd|secret|token|apikey|api_key|private_key)(_|$)/;
@@ -29,7 +63,10 @@ const segments = new Map<string, string>();
 function lastSegment(key: string): string {
   let seg = segments.get(key);
   if (seg === undefined) {
-    seg = key.slice(key.lastIndexOf('.') + 1).toLowerCase().replace(/-/g, '_');
+    seg = key
+      .slice(key.lastIndexOf('.') + 1)
+      .toLowerCase()
+      .replace(/-/g, '_');
     if (segments.size > 50_000) segments.clear(); // bounded: clients may send endless distinct keys
     segments.set(key, seg);
   }
@@ -70,7 +107,8 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEv
     for (const [k, v] of Object.entries(o)) {
       let key = text(k);
       while (Object.prototype.hasOwnProperty.call(out, key)) key = `${key}#`;
-      out[key] = sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth);
+      out[key] =
+        sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth);
     }
     return out;
   };

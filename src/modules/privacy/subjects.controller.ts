@@ -29,7 +29,10 @@ export class SubjectsController {
   ) {}
 
   /** The subject as stored: pseudonymized user ids are derived from the original the caller names. */
-  private subject(p: Principal, q: { user_id?: unknown; session_id?: unknown }): { type: 'user' | 'session'; value: string } {
+  private subject(
+    p: Principal,
+    q: { user_id?: unknown; session_id?: unknown },
+  ): { type: 'user' | 'session'; value: string } {
     const hasUser = typeof q.user_id === 'string' && q.user_id.length > 0;
     const hasSession = typeof q.session_id === 'string' && q.session_id.length > 0;
     if (hasUser === hasSession) throw invalid('Name exactly one subject: user_id or session_id.');
@@ -43,41 +46,87 @@ export class SubjectsController {
 
   @Post('erasure')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Erase every stored event of a user or session (admin)',
-    description: 'Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. Rollups are anonymous aggregates and are not changed. The audit log records when, which tenant and how many rows, never the subject.' })
+  @ApiOperation({
+    summary: 'Erase every stored event of a user or session (admin)',
+    description:
+      'Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. Rollups are anonymous aggregates and are not changed. The audit log records when, which tenant and how many rows, never the subject.',
+  })
   @ApiBody({ schema: { example: { user_id: 'u_4821' } } })
-  @ApiResponse({ status: 202, schema: { example: { request_id: '6f1c…', status: 'pending', status_url: '/api/v1/analytics/subjects/erasure/6f1c…' } } })
+  @ApiResponse({
+    status: 202,
+    schema: {
+      example: { request_id: '6f1c…', status: 'pending', status_url: '/api/v1/analytics/subjects/erasure/6f1c…' },
+    },
+  })
   @ApiResponse({ status: 400, description: 'Neither or both of user_id and session_id' })
-  async erase(@CurrentPrincipal() p: Principal, @Body() body: unknown): Promise<{ request_id: string; status: string; status_url: string }> {
+  async erase(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: unknown,
+  ): Promise<{ request_id: string; status: string; status_url: string }> {
     const s = this.subject(p, (body ?? {}) as Record<string, unknown>);
     const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest());
-    await this.maintenance.add('erase-subject', { erasureId: request.id }, { attempts: 10, backoff: { type: 'exponential', delay: 1000 } });
-    return { request_id: request.id, status: request.status, status_url: `/api/v1/analytics/subjects/erasure/${request.id}` };
+    await this.maintenance.add(
+      'erase-subject',
+      { erasureId: request.id },
+      { attempts: 10, backoff: { type: 'exponential', delay: 1000 } },
+    );
+    return {
+      request_id: request.id,
+      status: request.status,
+      status_url: `/api/v1/analytics/subjects/erasure/${request.id}`,
+    };
   }
 
   @Get('erasure/:id')
   @ApiOperation({ summary: 'The status of an erasure request and how many rows it deleted (admin)' })
-  @ApiResponse({ status: 200, schema: { example: { id: '6f1c…', subject_type: 'user', status: 'completed', requested_at: '2025-01-15T10:30:00.000Z', completed_at: '2025-01-15T10:30:01.200Z', rows_deleted: 42 } } })
+  @ApiResponse({
+    status: 200,
+    schema: {
+      example: {
+        id: '6f1c…',
+        subject_type: 'user',
+        status: 'completed',
+        requested_at: '2025-01-15T10:30:00.000Z',
+        completed_at: '2025-01-15T10:30:01.200Z',
+        rows_deleted: 42,
+      },
+    },
+  })
   @ApiResponse({ status: 404, description: 'No such request for this tenant' })
   async status(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<Omit<ErasureRequest, 'tenant_id'>> {
     const found = UUID.test(id) ? await this.erasures.find(p.tenantId, id) : null;
-    if (!found) throw new ProblemException(404, 'erasure-not-found', 'Not found', `No erasure request ${id.slice(0, 40)} for this tenant.`);
+    if (!found)
+      throw new ProblemException(
+        404,
+        'erasure-not-found',
+        'Not found',
+        `No erasure request ${id.slice(0, 40)} for this tenant.`,
+      );
     const { tenant_id: _tenant, ...rest } = found;
     return rest;
   }
 
   @Get('export')
   @ApiOperation({ summary: 'Every stored event of a user or session, as NDJSON (admin)' })
-  @ApiQuery({ name: 'user_id', required: false, description: 'The original user id (pseudonymized here when the tenant pseudonymizes)' })
+  @ApiQuery({
+    name: 'user_id',
+    required: false,
+    description: 'The original user id (pseudonymized here when the tenant pseudonymizes)',
+  })
   @ApiQuery({ name: 'session_id', required: false })
   @ApiProduces('application/x-ndjson')
   @ApiResponse({ status: 200, description: 'One stored event per line, oldest first' })
-  async export(@CurrentPrincipal() p: Principal, @Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+  async export(
+    @CurrentPrincipal() p: Principal,
+    @Query() query: Record<string, unknown>,
+    @Res() res: Response,
+  ): Promise<void> {
     const s = this.subject(p, query);
     res.status(200).type('application/x-ndjson');
     res.setHeader('Content-Disposition', 'attachment; filename="subject-export.ndjson"');
     for await (const page of this.subjects.export(p.tenantId, s.type, s.value)) {
-      if (!res.write(page.map((row) => JSON.stringify(row)).join('\n') + '\n')) await new Promise((r) => res.once('drain', r));
+      if (!res.write(page.map((row) => JSON.stringify(row)).join('\n') + '\n'))
+        await new Promise((r) => res.once('drain', r));
     }
     res.end();
   }

@@ -35,7 +35,10 @@ export function walkUnit(events: UnitEvent[], o: FunnelOptions): number[] {
         if (next && next.name === o.steps[k] && next.at - first.at <= o.windowMs) found = pos + 1;
       } else {
         for (let j = pos + 1; j < events.length && events[j].at - first.at <= o.windowMs; j++) {
-          if (events[j].name === o.steps[k]) { found = j; break; }
+          if (events[j].name === o.steps[k]) {
+            found = j;
+            break;
+          }
         }
       }
       if (found < 0) break;
@@ -64,7 +67,12 @@ export function summarizeFunnel(chains: number[][], steps: string[]): FunnelStep
     const previous = k === 0 ? reached.length : chains.filter((c) => c.length > k - 1).length;
     const first = chains.filter((c) => c.length > 0).length;
     const gaps = k === 0 ? [] : reached.map((c) => c[k] - c[k - 1]).sort((a, b) => a - b);
-    const median = gaps.length === 0 ? null : gaps.length % 2 ? gaps[(gaps.length - 1) / 2] : (gaps[gaps.length / 2 - 1] + gaps[gaps.length / 2]) / 2;
+    const median =
+      gaps.length === 0
+        ? null
+        : gaps.length % 2
+          ? gaps[(gaps.length - 1) / 2]
+          : (gaps[gaps.length / 2 - 1] + gaps[gaps.length / 2]) / 2;
     return {
       step: k + 1,
       event,

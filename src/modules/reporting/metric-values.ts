@@ -26,12 +26,17 @@ export function mergeCell(into: Cell, c: Cell): void {
  */
 export function valueOf(m: ResolvedMetric, c: Cell): number | null {
   switch (m.definition.aggregation) {
-    case 'count': return c.count;
-    case 'sum': return c.sum;
-    case 'avg': return c.count ? c.sum / c.count : null;
+    case 'count':
+      return c.count;
+    case 'sum':
+      return c.sum;
+    case 'avg':
+      return c.count ? c.sum / c.count : null;
     case 'rate':
-    case 'distinct_rate': return c.count ? c.num / c.count : null;
-    case 'percentile': return c.sketch && c.sketch.count ? c.sketch.quantile(m.quantile!) : null;
+    case 'distinct_rate':
+      return c.count ? c.num / c.count : null;
+    case 'percentile':
+      return c.sketch && c.sketch.count ? c.sketch.quantile(m.quantile!) : null;
   }
 }
 
@@ -71,6 +76,10 @@ export function cellsFromEvents(m: ResolvedMetric, events: RawEvent[], buckets: 
       if (def.aggregation === 'percentile') (c.sketch ??= new DDSketch()).add(Math.max(0, value));
     }
   }
-  if (def.aggregation === 'distinct_rate') sets.forEach((s, i) => { cells[i].count = s.d.size; cells[i].num = s.n.size; });
+  if (def.aggregation === 'distinct_rate')
+    sets.forEach((s, i) => {
+      cells[i].count = s.d.size;
+      cells[i].num = s.n.size;
+    });
   return cells;
 }

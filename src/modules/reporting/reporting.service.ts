@@ -35,7 +35,10 @@ export class ReportingService {
 
   catalog() {
     return METRICS.map((m) => ({
-      name: m.name, aggregation: m.aggregation, unit: m.unit, description: m.description,
+      name: m.name,
+      aggregation: m.aggregation,
+      unit: m.unit,
+      description: m.description,
       names: m.aggregation === 'percentile' ? Object.keys(QUANTILES).map((q) => `${m.name}.${q}`) : [m.name],
       ...(m.listed ? { listed: m.listed.map((q) => `${m.name}.${q}`) } : {}),
     }));
@@ -46,15 +49,37 @@ export class ReportingService {
     const q = this.read(body);
     assertTenantAccess(principal, q.tenantId);
     const metric = resolveMetric(q.metric)!;
-    const plan = planTimeseries(q.from, q.to, q.grain, this.config.reporting.maxTimeseriesPoints, metric.definition.aggregation === 'distinct_rate');
+    const plan = planTimeseries(
+      q.from,
+      q.to,
+      q.grain,
+      this.config.reporting.maxTimeseriesPoints,
+      metric.definition.aggregation === 'distinct_rate',
+    );
     if ('error' in plan) throw invalid(plan.error);
-    const { cells, level } = await this.load(q, metric, plan.buckets, plan.grainMs, plan.level, this.config.rollups.enabled && plan.exactFromRollups);
+    const { cells, level } = await this.load(
+      q,
+      metric,
+      plan.buckets,
+      plan.grainMs,
+      plan.level,
+      this.config.rollups.enabled && plan.exactFromRollups,
+    );
     const agg = metric.definition.aggregation;
     return {
       metric: q.metric,
       grain: q.grain,
-      points: plan.buckets.map((b, i) => ({ t: new Date(b).toISOString(), value: valueOf(metric, cells[i]), count: cells[i].count })),
-      meta: { level, buckets: plan.buckets.length, query_ms: round(performance.now() - started), empty_value: agg === 'count' || agg === 'sum' ? 0 : null },
+      points: plan.buckets.map((b, i) => ({
+        t: new Date(b).toISOString(),
+        value: valueOf(metric, cells[i]),
+        count: cells[i].count,
+      })),
+      meta: {
+        level,
+        buckets: plan.buckets.length,
+        query_ms: round(performance.now() - started),
+        empty_value: agg === 'count' || agg === 'sum' ? 0 : null,
+      },
     };
   }
 
@@ -63,11 +88,25 @@ export class ReportingService {
    * range: rollup cells merged (sketches too), and distinct rates that span several rollup buckets
    * counted from raw events as one bucket.
    */
-  async summary(body: unknown, principal: Principal): Promise<{ from: string; to: string; metrics: Record<string, { value: number | null; count: number }>; meta: { query_ms: number } }> {
+  async summary(
+    body: unknown,
+    principal: Principal,
+  ): Promise<{
+    from: string;
+    to: string;
+    metrics: Record<string, { value: number | null; count: number }>;
+    meta: { query_ms: number };
+  }> {
     const started = performance.now();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
     const { metrics, ...rest } = body as Record<string, unknown>;
-    if (!Array.isArray(metrics) || metrics.length === 0 || metrics.length > 30 || metrics.some((m) => typeof m !== 'string')) {
+    if (
+      !Array.isArray(metrics) ||
+      metrics.length === 0 ||
+      metrics.length > 30 ||
+      metrics.some((m) => typeof m !== 'string')
+    ) {
       throw invalid('metrics must be a list of 1 to 30 metric names.');
     }
     const out: Record<string, { value: number | null; count: number }> = {};
@@ -77,39 +116,81 @@ export class ReportingService {
       assertTenantAccess(principal, q.tenantId);
       const metric = resolveMetric(name)!;
       const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
-      const plan = planTimeseries(q.from, q.to, aligned ? '1d' : '1h', Number.MAX_SAFE_INTEGER, metric.definition.aggregation === 'distinct_rate');
+      const plan = planTimeseries(
+        q.from,
+        q.to,
+        aligned ? '1d' : '1h',
+        Number.MAX_SAFE_INTEGER,
+        metric.definition.aggregation === 'distinct_rate',
+      );
       if ('error' in plan) throw invalid(plan.error);
       covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
-      const oneBucket = plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
+      const oneBucket =
+        plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
       const { cells } = oneBucket
-        ? await this.load(q, metric, plan.buckets, plan.grainMs, plan.level, this.config.rollups.enabled && plan.exactFromRollups)
+        ? await this.load(
+            q,
+            metric,
+            plan.buckets,
+            plan.grainMs,
+            plan.level,
+            this.config.rollups.enabled && plan.exactFromRollups,
+          )
         : await this.load(q, metric, [plan.buckets[0]], plan.buckets.length * plan.grainMs, plan.level, false);
       const total = emptyCell();
       for (const c of cells) mergeCell(total, c);
       out[name] = { value: valueOf(metric, total), count: total.count };
     }
     // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
-    return { from: new Date(covered.from).toISOString(), to: new Date(covered.to).toISOString(), metrics: out, meta: { query_ms: round(performance.now() - started) } };
+    return {
+      from: new Date(covered.from).toISOString(),
+      to: new Date(covered.to).toISOString(),
+      metrics: out,
+      meta: { query_ms: round(performance.now() - started) },
+    };
   }
 
   /** A funnel from raw events: per step the units that reached it, conversions and median times. */
-  async funnel(body: unknown, principal: Principal): Promise<{ steps: FunnelStep[]; meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number } }> {
+  async funnel(
+    body: unknown,
+    principal: Principal,
+  ): Promise<{
+    steps: FunnelStep[];
+    meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number };
+  }> {
     const started = performance.now();
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
     const b = body as Record<string, unknown>;
-    const unknown = Object.keys(b).filter((k) => !['tenantId', 'steps', 'from', 'to', 'window_seconds', 'unit', 'order'].includes(k));
+    const unknown = Object.keys(b).filter(
+      (k) => !['tenantId', 'steps', 'from', 'to', 'window_seconds', 'unit', 'order'].includes(k),
+    );
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
     if (typeof b.tenantId !== 'string' || !UUID.test(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
     const name = new RegExp(EVENT_NAME_PATTERN);
-    if (!Array.isArray(b.steps) || b.steps.length < 2 || b.steps.length > 10 || b.steps.some((s) => typeof s !== 'string' || !name.test(s))) {
-      throw invalid('steps must be 2 to 10 event names, e.g. ["commerce.view", "commerce.add_to_cart", "commerce.checkout"].');
+    if (
+      !Array.isArray(b.steps) ||
+      b.steps.length < 2 ||
+      b.steps.length > 10 ||
+      b.steps.some((s) => typeof s !== 'string' || !name.test(s))
+    ) {
+      throw invalid(
+        'steps must be 2 to 10 event names, e.g. ["commerce.view", "commerce.add_to_cart", "commerce.checkout"].',
+      );
     }
     const from = typeof b.from === 'string' ? Date.parse(b.from) : NaN;
     const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
-    if (Number.isNaN(from) || Number.isNaN(to) || to <= from) throw invalid('from and to must be RFC 3339 date-times, to after from.');
+    if (Number.isNaN(from) || Number.isNaN(to) || to <= from)
+      throw invalid('from and to must be RFC 3339 date-times, to after from.');
     if (to - from > 90 * 86_400_000) throw invalid('A funnel covers at most 90 days.');
     const windowSeconds = b.window_seconds ?? 3600;
-    if (typeof windowSeconds !== 'number' || !Number.isInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > 30 * 86400) throw invalid('window_seconds must be an integer from 1 to 2592000 (30 days).');
+    if (
+      typeof windowSeconds !== 'number' ||
+      !Number.isInteger(windowSeconds) ||
+      windowSeconds < 1 ||
+      windowSeconds > 30 * 86400
+    )
+      throw invalid('window_seconds must be an integer from 1 to 2592000 (30 days).');
     const unit = b.unit ?? 'session_id';
     if (unit !== 'session_id' && unit !== 'user_id') throw invalid('unit must be session_id or user_id.');
     const order = b.order ?? 'ordered';
@@ -122,10 +203,24 @@ export class ReportingService {
     let rows: { unit: string; event_name: string; at: Date }[];
     try {
       // Strict order must see every event of a unit; ordered needs only the steps' events.
-      rows = await this.events.forFunnel({ tenantId, unit, eventNames: order === 'strict' ? null : [...new Set(steps)], from: new Date(from), to: new Date(to + windowSeconds * 1000) }, timeout);
+      rows = await this.events.forFunnel(
+        {
+          tenantId,
+          unit,
+          eventNames: order === 'strict' ? null : [...new Set(steps)],
+          from: new Date(from),
+          to: new Date(to + windowSeconds * 1000),
+        },
+        timeout,
+      );
     } catch (err) {
       if ((err as { code?: string }).code === '57014') {
-        throw new ProblemException(504, 'report-timeout', 'Report timed out', `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range.`);
+        throw new ProblemException(
+          504,
+          'report-timeout',
+          'Report timed out',
+          `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range.`,
+        );
       }
       throw err;
     }
@@ -144,57 +239,113 @@ export class ReportingService {
     if (current.length) chains.push(walkUnit(current, options));
     return {
       steps: summarizeFunnel(chains, steps),
-      meta: { units: chains.filter((c) => c.length > 0).length, window_seconds: windowSeconds, unit, order, query_ms: round(performance.now() - started) },
+      meta: {
+        units: chains.filter((c) => c.length > 0).length,
+        window_seconds: windowSeconds,
+        unit,
+        order,
+        query_ms: round(performance.now() - started),
+      },
     };
   }
 
   /** The cells of some buckets, from rollups or from raw events; a timeout becomes a 504. */
-  private async load(q: ReturnType<ReportingService['read']>, metric: NonNullable<ReturnType<typeof resolveMetric>>, buckets: number[], grainMs: number,
-    level: 'm' | 'h' | 'd', fromRollups: boolean): Promise<{ cells: Cell[]; level: TimeseriesAnswer['meta']['level'] }> {
+  private async load(
+    q: ReturnType<ReportingService['read']>,
+    metric: NonNullable<ReturnType<typeof resolveMetric>>,
+    buckets: number[],
+    grainMs: number,
+    level: 'm' | 'h' | 'd',
+    fromRollups: boolean,
+  ): Promise<{ cells: Cell[]; level: TimeseriesAnswer['meta']['level'] }> {
     const def = metric.definition;
     const from = new Date(buckets[0]);
     const to = new Date(buckets[buckets.length - 1] + grainMs);
     const timeout = this.config.reporting.defaultTimeoutMs;
     try {
       if (fromRollups) {
-        const rows = await this.rollups.read({ tenantId: q.tenantId, metric: def.name, level, siteId: q.siteId ?? ALL_SITES, source: q.source ?? ALL_SOURCES, from, to }, timeout);
+        const rows = await this.rollups.read(
+          {
+            tenantId: q.tenantId,
+            metric: def.name,
+            level,
+            siteId: q.siteId ?? ALL_SITES,
+            source: q.source ?? ALL_SOURCES,
+            from,
+            to,
+          },
+          timeout,
+        );
         const cells = buckets.map(emptyCell);
         for (const r of rows) {
           const i = Math.floor((r.bucket.getTime() - buckets[0]) / grainMs);
-          mergeCell(cells[i], { count: Number(r.count), num: Number(r.num), sum: r.sum, min: r.min, max: r.max, sketch: r.sketch ? DDSketch.decode(r.sketch as Buffer) : null });
+          mergeCell(cells[i], {
+            count: Number(r.count),
+            num: Number(r.num),
+            sum: r.sum,
+            min: r.min,
+            max: r.max,
+            sketch: r.sketch ? DDSketch.decode(r.sketch as Buffer) : null,
+          });
         }
         return { cells, level };
       }
       const names = [def.of.event, def.numerator?.event].filter((n): n is string => !!n);
-      const rows = await this.events.forReport({ tenantId: q.tenantId, eventNames: names.includes('*') ? null : [...new Set(names)], siteId: q.siteId, source: q.source, from, to }, timeout);
+      const rows = await this.events.forReport(
+        {
+          tenantId: q.tenantId,
+          eventNames: names.includes('*') ? null : [...new Set(names)],
+          siteId: q.siteId,
+          source: q.source,
+          from,
+          to,
+        },
+        timeout,
+      );
       return { cells: cellsFromEvents(metric, rows, buckets, grainMs), level: 'raw' };
     } catch (err) {
       if ((err as { code?: string }).code === '57014') {
-        throw new ProblemException(504, 'report-timeout', 'Report timed out',
-          `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range or a coarser grain.`);
+        throw new ProblemException(
+          504,
+          'report-timeout',
+          'Report timed out',
+          `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range or a coarser grain.`,
+        );
       }
       throw err;
     }
   }
 
   private read(body: unknown) {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('The body must be a JSON object {tenantId, metric, from, to, grain}.');
+    if (body === null || typeof body !== 'object' || Array.isArray(body))
+      throw invalid('The body must be a JSON object {tenantId, metric, from, to, grain}.');
     const b = body as Record<string, unknown>;
-    const unknown = Object.keys(b).filter((k) => !['tenantId', 'metric', 'from', 'to', 'grain', 'site_id', 'source'].includes(k));
+    const unknown = Object.keys(b).filter(
+      (k) => !['tenantId', 'metric', 'from', 'to', 'grain', 'site_id', 'source'].includes(k),
+    );
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
     if (typeof b.tenantId !== 'string' || !UUID.test(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
     if (typeof b.metric !== 'string' || !resolveMetric(b.metric)) {
-      throw invalid(`metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`);
+      throw invalid(
+        `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`,
+      );
     }
     const from = typeof b.from === 'string' ? Date.parse(b.from) : NaN;
     const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
     if (Number.isNaN(from) || Number.isNaN(to)) throw invalid('from and to must be RFC 3339 date-times.');
     if (typeof b.grain !== 'string') throw invalid('grain must be one of 1m, 5m, 15m, 1h, 1d.');
-    if (b.site_id !== undefined && (typeof b.site_id !== 'string' || !UUID.test(b.site_id))) throw invalid('site_id must be a UUID.');
-    if (b.source !== undefined && !(EVENT_SOURCES as readonly unknown[]).includes(b.source)) throw invalid(`source must be one of ${EVENT_SOURCES.join(', ')}.`);
+    if (b.site_id !== undefined && (typeof b.site_id !== 'string' || !UUID.test(b.site_id)))
+      throw invalid('site_id must be a UUID.');
+    if (b.source !== undefined && !(EVENT_SOURCES as readonly unknown[]).includes(b.source))
+      throw invalid(`source must be one of ${EVENT_SOURCES.join(', ')}.`);
     return {
-      tenantId: b.tenantId.toLowerCase(), metric: b.metric, from, to, grain: b.grain,
-      siteId: (b.site_id as string | undefined)?.toLowerCase() ?? null, source: (b.source as string | undefined) ?? null,
+      tenantId: b.tenantId.toLowerCase(),
+      metric: b.metric,
+      from,
+      to,
+      grain: b.grain,
+      siteId: (b.site_id as string | undefined)?.toLowerCase() ?? null,
+      source: (b.source as string | undefined) ?? null,
     };
   }
 }

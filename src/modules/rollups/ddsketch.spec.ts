@@ -31,8 +31,12 @@ function expectAccurate(values: number[], sketch: DDSketch): void {
 describe('DDSketch', () => {
   const r = rng(42);
   const distributions: Record<string, () => number[]> = {
-    'skewed (log-normal latencies)': () => Array.from({ length: 50_000 }, () => Math.exp(5 + 1.2 * Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r()))),
-    'bimodal (cache hits and misses)': () => Array.from({ length: 40_000 }, (_, i) => (i % 3 ? 2 + r() * 3 : 800 + r() * 400)),
+    'skewed (log-normal latencies)': () =>
+      Array.from({ length: 50_000 }, () =>
+        Math.exp(5 + 1.2 * Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r())),
+      ),
+    'bimodal (cache hits and misses)': () =>
+      Array.from({ length: 40_000 }, (_, i) => (i % 3 ? 2 + r() * 3 : 800 + r() * 400)),
     constant: () => Array(10_000).fill(412.5),
     'heavy tail with zeros': () => Array.from({ length: 30_000 }, (_, i) => (i % 10 === 0 ? 0 : 1 / (r() ** 2 + 1e-6))),
   };

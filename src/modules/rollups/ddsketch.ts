@@ -21,7 +21,8 @@ export class DDSketch {
   count = 0;
 
   add(value: number, times = 1): this {
-    if (!(value >= 0) || !Number.isFinite(value)) throw new RangeError(`DDSketch takes finite values ≥ 0 (got ${value})`);
+    if (!(value >= 0) || !Number.isFinite(value))
+      throw new RangeError(`DDSketch takes finite values ≥ 0 (got ${value})`);
     if (value <= MIN_VALUE) this.zero += times;
     else {
       const i = Math.ceil(Math.log(value) / LOG_GAMMA);
@@ -60,7 +61,10 @@ export class DDSketch {
   encode(): Buffer {
     const out: number[] = [];
     const varint = (n: number) => {
-      while (n >= 0x80) { out.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80); }
+      while (n >= 0x80) {
+        out.push((n % 0x80) | 0x80);
+        n = Math.floor(n / 0x80);
+      }
       out.push(n);
     };
     varint(this.zero);

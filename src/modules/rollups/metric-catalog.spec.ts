@@ -4,14 +4,31 @@ import { BUILTIN_EVENTS } from '../schema-registry/builtin-events';
 describe('metric catalog', () => {
   it('holds every metric the brief lists', () => {
     const names = metricNames();
-    for (const listed of ['voice.first_response_ms.p50', 'voice.first_response_ms.p95', 'voice.first_response_ms.p99', 'voice.barge_in_count',
-      'voice.asr_partial_latency_ms.p95', 'ai.tool_calls.count', 'ai.tool_calls.success_rate', 'ai.navigation_optimism_rate',
-      'ai.tool_chain_length.avg', 'kb.hit_rate', 'kb.search_latency_ms.p95', 'kb.relevance_score.avg', 'commerce.conversion_rate',
-      'booking.hold_to_confirm_rate', 'system.error_rate']) expect(names).toContain(listed);
+    for (const listed of [
+      'voice.first_response_ms.p50',
+      'voice.first_response_ms.p95',
+      'voice.first_response_ms.p99',
+      'voice.barge_in_count',
+      'voice.asr_partial_latency_ms.p95',
+      'ai.tool_calls.count',
+      'ai.tool_calls.success_rate',
+      'ai.navigation_optimism_rate',
+      'ai.tool_chain_length.avg',
+      'kb.hit_rate',
+      'kb.search_latency_ms.p95',
+      'kb.relevance_score.avg',
+      'commerce.conversion_rate',
+      'booking.hold_to_confirm_rate',
+      'system.error_rate',
+    ])
+      expect(names).toContain(listed);
   });
 
   it('answers any quantile of a latency metric, and nothing else', () => {
-    expect(resolveMetric('voice.first_response_ms.p99.9')).toMatchObject({ quantile: 0.999, definition: { name: 'voice.first_response_ms' } });
+    expect(resolveMetric('voice.first_response_ms.p99.9')).toMatchObject({
+      quantile: 0.999,
+      definition: { name: 'voice.first_response_ms' },
+    });
     expect(resolveMetric('kb.search_latency_ms.p75')?.quantile).toBe(0.75);
     expect(resolveMetric('voice.first_response_ms')).toBeNull();
     expect(resolveMetric('voice.first_response_ms.p42')).toBeNull();
@@ -22,7 +39,10 @@ describe('metric catalog', () => {
   it('measures optimistic navigations that then succeeded, among optimistic navigations', () => {
     const m = resolveMetric('ai.navigation_optimism_rate')!.definition;
     expect(m.of.where).toEqual([{ attribute: 'ai.navigation.optimistic', equals: true }]);
-    expect(m.numerator!.where).toEqual([{ attribute: 'ai.navigation.optimistic', equals: true }, { attribute: 'ai.tool.success', equals: true }]);
+    expect(m.numerator!.where).toEqual([
+      { attribute: 'ai.navigation.optimistic', equals: true },
+      { attribute: 'ai.tool.success', equals: true },
+    ]);
   });
 
   it('names only built-in event types and their declared attributes', () => {

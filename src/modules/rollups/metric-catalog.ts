@@ -30,41 +30,129 @@ export interface MetricDefinition {
   listed?: string[];
 }
 
-export const QUANTILES: Record<string, number> = { p50: 0.5, p75: 0.75, p90: 0.9, p95: 0.95, p99: 0.99, 'p99.9': 0.999 };
+export const QUANTILES: Record<string, number> = {
+  p50: 0.5,
+  p75: 0.75,
+  p90: 0.9,
+  p95: 0.95,
+  p99: 0.99,
+  'p99.9': 0.999,
+};
 
 export const METRICS: MetricDefinition[] = [
-  { name: 'voice.first_response_ms', aggregation: 'percentile', unit: 'ms', listed: ['p50', 'p95', 'p99'],
-    description: 'Time from end of user speech to the first response audio.', of: { event: 'voice.first_response' }, attribute: 'voice.first_response_ms' },
-  { name: 'voice.barge_in_count', aggregation: 'count', unit: 'events',
-    description: 'How often users interrupted the assistant.', of: { event: 'voice.barge_in' } },
-  { name: 'voice.asr_partial_latency_ms', aggregation: 'percentile', unit: 'ms', listed: ['p95'],
-    description: 'Latency of partial speech-recognition results.', of: { event: 'voice.asr_partial' }, attribute: 'voice.asr_latency_ms' },
-  { name: 'ai.tool_calls.count', aggregation: 'count', unit: 'calls',
-    description: 'Tool calls that finished (successfully or not).', of: { event: 'ai.tool_call_completed' } },
-  { name: 'ai.tool_calls.success_rate', aggregation: 'rate', unit: 'ratio 0..1',
-    description: 'Share of finished tool calls that succeeded.', of: { event: 'ai.tool_call_completed' },
-    numerator: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.tool.success', equals: true }] } },
-  { name: 'ai.navigation_optimism_rate', aggregation: 'rate', unit: 'ratio 0..1',
-    description: 'Share of optimistic navigations (the UI moved before the tool confirmed) whose tool call then succeeded.',
+  {
+    name: 'voice.first_response_ms',
+    aggregation: 'percentile',
+    unit: 'ms',
+    listed: ['p50', 'p95', 'p99'],
+    description: 'Time from end of user speech to the first response audio.',
+    of: { event: 'voice.first_response' },
+    attribute: 'voice.first_response_ms',
+  },
+  {
+    name: 'voice.barge_in_count',
+    aggregation: 'count',
+    unit: 'events',
+    description: 'How often users interrupted the assistant.',
+    of: { event: 'voice.barge_in' },
+  },
+  {
+    name: 'voice.asr_partial_latency_ms',
+    aggregation: 'percentile',
+    unit: 'ms',
+    listed: ['p95'],
+    description: 'Latency of partial speech-recognition results.',
+    of: { event: 'voice.asr_partial' },
+    attribute: 'voice.asr_latency_ms',
+  },
+  {
+    name: 'ai.tool_calls.count',
+    aggregation: 'count',
+    unit: 'calls',
+    description: 'Tool calls that finished (successfully or not).',
+    of: { event: 'ai.tool_call_completed' },
+  },
+  {
+    name: 'ai.tool_calls.success_rate',
+    aggregation: 'rate',
+    unit: 'ratio 0..1',
+    description: 'Share of finished tool calls that succeeded.',
+    of: { event: 'ai.tool_call_completed' },
+    numerator: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.tool.success', equals: true }] },
+  },
+  {
+    name: 'ai.navigation_optimism_rate',
+    aggregation: 'rate',
+    unit: 'ratio 0..1',
+    description:
+      'Share of optimistic navigations (the UI moved before the tool confirmed) whose tool call then succeeded.',
     of: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.navigation.optimistic', equals: true }] },
-    numerator: { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.navigation.optimistic', equals: true }, { attribute: 'ai.tool.success', equals: true }] } },
-  { name: 'ai.tool_chain_length.avg', aggregation: 'avg', unit: 'calls',
-    description: 'Average number of tool calls per completed chain.', of: { event: 'ai.tool_chain_completed' }, attribute: 'ai.tool_chain.length' },
-  { name: 'kb.hit_rate', aggregation: 'distinct_rate', unit: 'ratio 0..1',
-    description: 'Share of searches whose results were used: distinct kb.search_id with a kb.hit ÷ distinct kb.search_id searched, per bucket.',
-    of: { event: 'kb.search', distinct: 'kb.search_id' }, numerator: { event: 'kb.hit', distinct: 'kb.search_id' } },
-  { name: 'kb.search_latency_ms', aggregation: 'percentile', unit: 'ms', listed: ['p95'],
-    description: 'Knowledge-base search time.', of: { event: 'kb.search' }, attribute: 'kb.latency_ms' },
-  { name: 'kb.relevance_score.avg', aggregation: 'avg', unit: 'score 0..1',
-    description: 'Average relevance of the results used.', of: { event: 'kb.hit' }, attribute: 'kb.relevance_score' },
-  { name: 'commerce.conversion_rate', aggregation: 'distinct_rate', unit: 'ratio 0..1',
+    numerator: {
+      event: 'ai.tool_call_completed',
+      where: [
+        { attribute: 'ai.navigation.optimistic', equals: true },
+        { attribute: 'ai.tool.success', equals: true },
+      ],
+    },
+  },
+  {
+    name: 'ai.tool_chain_length.avg',
+    aggregation: 'avg',
+    unit: 'calls',
+    description: 'Average number of tool calls per completed chain.',
+    of: { event: 'ai.tool_chain_completed' },
+    attribute: 'ai.tool_chain.length',
+  },
+  {
+    name: 'kb.hit_rate',
+    aggregation: 'distinct_rate',
+    unit: 'ratio 0..1',
+    description:
+      'Share of searches whose results were used: distinct kb.search_id with a kb.hit ÷ distinct kb.search_id searched, per bucket.',
+    of: { event: 'kb.search', distinct: 'kb.search_id' },
+    numerator: { event: 'kb.hit', distinct: 'kb.search_id' },
+  },
+  {
+    name: 'kb.search_latency_ms',
+    aggregation: 'percentile',
+    unit: 'ms',
+    listed: ['p95'],
+    description: 'Knowledge-base search time.',
+    of: { event: 'kb.search' },
+    attribute: 'kb.latency_ms',
+  },
+  {
+    name: 'kb.relevance_score.avg',
+    aggregation: 'avg',
+    unit: 'score 0..1',
+    description: 'Average relevance of the results used.',
+    of: { event: 'kb.hit' },
+    attribute: 'kb.relevance_score',
+  },
+  {
+    name: 'commerce.conversion_rate',
+    aggregation: 'distinct_rate',
+    unit: 'ratio 0..1',
     description: 'Sessions with a checkout ÷ sessions with a view, per bucket.',
-    of: { event: 'commerce.view', distinct: 'session_id' }, numerator: { event: 'commerce.checkout', distinct: 'session_id' } },
-  { name: 'booking.hold_to_confirm_rate', aggregation: 'distinct_rate', unit: 'ratio 0..1',
+    of: { event: 'commerce.view', distinct: 'session_id' },
+    numerator: { event: 'commerce.checkout', distinct: 'session_id' },
+  },
+  {
+    name: 'booking.hold_to_confirm_rate',
+    aggregation: 'distinct_rate',
+    unit: 'ratio 0..1',
     description: 'Holds confirmed ÷ holds placed (distinct booking.hold_id), per bucket.',
-    of: { event: 'booking.slot_hold', distinct: 'booking.hold_id' }, numerator: { event: 'booking.confirmed', distinct: 'booking.hold_id' } },
-  { name: 'system.error_rate', aggregation: 'rate', unit: 'ratio 0..1',
-    description: 'system.error events ÷ all events of the tenant.', of: { event: '*' }, numerator: { event: 'system.error' } },
+    of: { event: 'booking.slot_hold', distinct: 'booking.hold_id' },
+    numerator: { event: 'booking.confirmed', distinct: 'booking.hold_id' },
+  },
+  {
+    name: 'system.error_rate',
+    aggregation: 'rate',
+    unit: 'ratio 0..1',
+    description: 'system.error events ÷ all events of the tenant.',
+    of: { event: '*' },
+    numerator: { event: 'system.error' },
+  },
 ];
 
 export interface ResolvedMetric {
@@ -84,5 +172,7 @@ export function resolveMetric(name: string): ResolvedMetric | null {
 
 /** Every name a client may ask for: listed quantiles first, then the rest. */
 export function metricNames(): string[] {
-  return METRICS.flatMap((m) => (m.aggregation === 'percentile' ? Object.keys(QUANTILES).map((q) => `${m.name}.${q}`) : [m.name]));
+  return METRICS.flatMap((m) =>
+    m.aggregation === 'percentile' ? Object.keys(QUANTILES).map((q) => `${m.name}.${q}`) : [m.name],
+  );
 }

@@ -3,7 +3,9 @@ import { RELATIVE_ACCURACY } from './ddsketch';
 
 const sel = (s: EventSelector) => {
   const base = s.event === '*' ? 'every event' : `\`${s.event}\` events`;
-  const where = s.where ? ` where ${s.where.map((w) => `\`${w.attribute}\` = ${JSON.stringify(w.equals)}`).join(' and ')}` : '';
+  const where = s.where
+    ? ` where ${s.where.map((w) => `\`${w.attribute}\` = ${JSON.stringify(w.equals)}`).join(' and ')}`
+    : '';
   return s.distinct ? `distinct \`${s.distinct}\` of ${base}${where}` : `${base}${where}`;
 };
 
@@ -26,7 +28,9 @@ export function renderMetricsDoc(): string {
     '  endpoint counts a multi-bucket range as one bucket. The numerator is not restricted to units of',
     '  the denominator (a checkout whose view fell in an earlier bucket still counts).',
     `- **percentile**: from a DDSketch-style mergeable sketch with ${RELATIVE_ACCURACY * 100} % relative accuracy; any of`,
-    `  ${Object.keys(QUANTILES).map((q) => `\`.${q}\``).join(', ')} can be asked for; null for an empty bucket.`,
+    `  ${Object.keys(QUANTILES)
+      .map((q) => `\`.${q}\``)
+      .join(', ')} can be asked for; null for an empty bucket.`,
     '- An event missing an optional attribute a metric measures is left out of that metric.',
     '- Filters `site_id` and `source` are exact: rollups are kept per site and source and for all of them.',
     '',
@@ -34,8 +38,13 @@ export function renderMetricsDoc(): string {
     '|---|---|---|---|---|---|---|',
   ];
   for (const m of METRICS) {
-    const name = m.aggregation === 'percentile' ? `\`${m.name}.pNN\`${m.listed ? ` (listed: ${m.listed.map((q) => `.${q}`).join(', ')})` : ''}` : `\`${m.name}\``;
-    out.push(`| ${name} | ${m.aggregation} | ${m.unit} | ${sel(m.of)} | ${m.numerator ? sel(m.numerator) : ''} | ${m.attribute ? `\`${m.attribute}\`` : ''} | ${m.description} |`);
+    const name =
+      m.aggregation === 'percentile'
+        ? `\`${m.name}.pNN\`${m.listed ? ` (listed: ${m.listed.map((q) => `.${q}`).join(', ')})` : ''}`
+        : `\`${m.name}\``;
+    out.push(
+      `| ${name} | ${m.aggregation} | ${m.unit} | ${sel(m.of)} | ${m.numerator ? sel(m.numerator) : ''} | ${m.attribute ? `\`${m.attribute}\`` : ''} | ${m.description} |`,
+    );
   }
   out.push(
     '',
@@ -47,10 +56,10 @@ export function renderMetricsDoc(): string {
     'count). Edge cases:',
     '',
     '- **Start.** A chain starts at a step-1 event inside [`from`, `to`]. Later steps may fall after `to`, inside',
-    '  the conversion window (`window_seconds`, default 3600), which is measured from the chain\'s first step.',
-    '- **Order.** Each next step is the earliest event of that step\'s name after the previous step\'s event, in',
+    "  the conversion window (`window_seconds`, default 3600), which is measured from the chain's first step.",
+    "- **Order.** Each next step is the earliest event of that step's name after the previous step's event, in",
     '  (time, event id) order: an equal timestamp counts as later when the event sorts after. `ordered` (default)',
-    '  allows other events in between; `strict` allows none of the unit\'s events, of any type, in between.',
+    "  allows other events in between; `strict` allows none of the unit's events, of any type, in between.",
     '- **Repeated steps** (`view → view → checkout`) need as many distinct events: one event never fills two steps.',
     '- **Several attempts.** Each unit counts once, with the chain that gets furthest; among those, the earliest.',
     '  Its times give the medians.',

@@ -4,7 +4,9 @@ import { EventSelector, METRICS, MetricDefinition } from './metric-catalog';
 
 export type RollupLevel = 'm' | 'h' | 'd';
 export const LEVELS: { level: RollupLevel; ms: number }[] = [
-  { level: 'm', ms: 60_000 }, { level: 'h', ms: 3_600_000 }, { level: 'd', ms: 86_400_000 },
+  { level: 'm', ms: 60_000 },
+  { level: 'h', ms: 3_600_000 },
+  { level: 'd', ms: 86_400_000 },
 ];
 export const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 export const NO_SITE = '00000000-0000-0000-0000-000000000000';
@@ -51,7 +53,10 @@ export function field(e: Pick<StoredEvent, 'attributes' | 'session_id' | 'user_i
   return e.attributes[name];
 }
 
-export function matches(sel: EventSelector, e: Pick<StoredEvent, 'event_name' | 'attributes' | 'session_id' | 'user_id'>): boolean {
+export function matches(
+  sel: EventSelector,
+  e: Pick<StoredEvent, 'event_name' | 'attributes' | 'session_id' | 'user_id'>,
+): boolean {
   if (sel.event !== '*' && sel.event !== e.event_name) return false;
   return !sel.where || sel.where.every((w) => field(e, w.attribute) === w.equals);
 }
@@ -80,7 +85,8 @@ function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
   for (const { level, ms } of LEVELS) {
     const bucket = new Date(Math.floor(t / ms) * ms).toISOString();
     for (const site_id of [site, ALL_SITES]) {
-      for (const source of [e.source, ALL_SOURCES]) slots.push({ level, bucket, site_id, source, suffix: slotSuffix(level, site_id, source, bucket) });
+      for (const source of [e.source, ALL_SOURCES])
+        slots.push({ level, bucket, site_id, source, suffix: slotSuffix(level, site_id, source, bucket) });
     }
   }
   cache.set(cacheKey, slots);
@@ -92,7 +98,10 @@ function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
  * aggregated per rollup row, and the distinct units that distinct-rate metrics must try to add.
  * Pure, so the fold and the brute-force check in tests share nothing but the catalog.
  */
-export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = METRICS): { deltas: Map<string, RollupDelta>; members: Membership[] } {
+export function foldEvents(
+  events: StoredEvent[],
+  metrics: MetricDefinition[] = METRICS,
+): { deltas: Map<string, RollupDelta>; members: Membership[] } {
   // Deltas by "tenant|metric", then by slot suffix: the long suffix strings are shared between
   // events (see slotsOf), so most lookups hash nothing new.
   const deltas = new Map<string, Map<string, RollupDelta>>();
@@ -105,11 +114,24 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       const inNum = m.numerator ? matches(m.numerator, e) : false;
       if (!inOf && !inNum) continue;
       if (m.aggregation === 'distinct_rate') {
-        for (const [side, sel, hit] of [['d', m.of, inOf], ['n', m.numerator!, inNum]] as const) {
+        for (const [side, sel, hit] of [
+          ['d', m.of, inOf],
+          ['n', m.numerator!, inNum],
+        ] as const) {
           const unit = hit ? field(e, sel.distinct!) : undefined;
           if (unit === undefined || unit === null || unit === '') continue;
           slots ??= slotsOf(e, slotCache);
-          for (const sl of slots) members.push({ tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source, side, unit: String(unit) });
+          for (const sl of slots)
+            members.push({
+              tenant_id: e.tenant_id,
+              metric: m.name,
+              level: sl.level,
+              bucket: sl.bucket,
+              site_id: sl.site_id,
+              source: sl.source,
+              side,
+              unit: String(unit),
+            });
         }
         continue;
       }
@@ -122,7 +144,18 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
       if (!rows) deltas.set(prefix, (rows = new Map()));
       for (const sl of slots) {
         let d = rows.get(sl.suffix);
-        if (!d) rows.set(sl.suffix, (d = emptyDelta({ tenant_id: e.tenant_id, metric: m.name, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source })));
+        if (!d)
+          rows.set(
+            sl.suffix,
+            (d = emptyDelta({
+              tenant_id: e.tenant_id,
+              metric: m.name,
+              level: sl.level,
+              bucket: sl.bucket,
+              site_id: sl.site_id,
+              source: sl.source,
+            })),
+          );
         if (inOf) d.count++;
         if (inNum) d.num++;
         if (typeof value === 'number' && inOf) {
@@ -141,7 +174,20 @@ export function foldEvents(events: StoredEvent[], metrics: MetricDefinition[] = 
 }
 
 function emptyDelta(k: RollupKey): RollupDelta {
-  return { tenant_id: k.tenant_id, metric: k.metric, level: k.level, bucket: k.bucket, site_id: k.site_id, source: k.source, count: 0, num: 0, sum: 0, min: null, max: null, sketch: null };
+  return {
+    tenant_id: k.tenant_id,
+    metric: k.metric,
+    level: k.level,
+    bucket: k.bucket,
+    site_id: k.site_id,
+    source: k.source,
+    count: 0,
+    num: 0,
+    sum: 0,
+    min: null,
+    max: null,
+    sketch: null,
+  };
 }
 
 /** Counts members new to their bucket into their rows' deltas: `d` the denominator, `n` the numerator. */

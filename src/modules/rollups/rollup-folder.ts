@@ -62,7 +62,10 @@ export class RollupFolder {
     }
     const wait = this.lastRoundAt + this.config.rollups.foldIntervalMs - Date.now();
     if (wait > 0) {
-      this.soon ??= setTimeout(() => { this.soon = null; this.kick(); }, wait);
+      this.soon ??= setTimeout(() => {
+        this.soon = null;
+        this.kick();
+      }, wait);
       return;
     }
     this.again = false;
@@ -74,7 +77,9 @@ export class RollupFolder {
 
   private async drain(): Promise<void> {
     try {
-      while (!this.stopped && (await this.round()) === this.config.rollups.foldBatch) { /* a full round: more may wait */ }
+      while (!this.stopped && (await this.round()) === this.config.rollups.foldBatch) {
+        /* a full round: more may wait */
+      }
     } catch (err) {
       // Nothing was lost: the round rolled back and its events are pending still. Said once a minute at most.
       if (Date.now() - this.lastError > 60_000) {

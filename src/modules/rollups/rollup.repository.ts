@@ -12,21 +12,32 @@ export class RollupRepository {
 
   /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
   async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
-    const [, rows] = await this.db.query(`DELETE FROM analytics_rollups WHERE level = ANY($1::char(1)[]) AND bucket < $2`, [levels, cutoff]);
-    const [, members] = await this.db.query(`DELETE FROM analytics_rollup_members WHERE level = ANY($1::char(1)[]) AND bucket < $2`, [levels, cutoff]);
+    const [, rows] = await this.db.query(
+      `DELETE FROM analytics_rollups WHERE level = ANY($1::char(1)[]) AND bucket < $2`,
+      [levels, cutoff],
+    );
+    const [, members] = await this.db.query(
+      `DELETE FROM analytics_rollup_members WHERE level = ANY($1::char(1)[]) AND bucket < $2`,
+      [levels, cutoff],
+    );
     return { rows, members };
   }
 
   /** Rows of one metric at one level and dimension, in [from, to), under a statement timeout. */
-  async read(q: { tenantId: string; metric: string; level: string; siteId: string; source: string; from: Date; to: Date }, timeoutMs: number):
-    Promise<{ bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]> {
+  async read(
+    q: { tenantId: string; metric: string; level: string; siteId: string; source: string; from: Date; to: Date },
+    timeoutMs: number,
+  ): Promise<
+    { bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]
+  > {
     return this.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
       return tx.query(
         `SELECT bucket, count, num, sum, min, max, sketch FROM analytics_rollups
          WHERE tenant_id = $1 AND metric = $2 AND level = $3 AND site_id = $4 AND source = $5 AND bucket >= $6 AND bucket < $7
          ORDER BY bucket`,
-        [q.tenantId, q.metric, q.level, q.siteId, q.source, q.from, q.to]);
+        [q.tenantId, q.metric, q.level, q.siteId, q.source, q.from, q.to],
+      );
     });
   }
 
@@ -36,12 +47,36 @@ export class RollupRepository {
    */
   async takePending(tx: EntityManager, limit: number): Promise<StoredEvent[]> {
     // TypeORM answers a DELETE … RETURNING with [rows, count].
-    const [rows]: [{ tenant_id: string; event_name: string; occurred_at: Date; site_id: string | null; session_id: string | null; user_id: string | null; source: string; attributes: Record<string, unknown> }[], number] = await tx.query(
+    const [rows]: [
+      {
+        tenant_id: string;
+        event_name: string;
+        occurred_at: Date;
+        site_id: string | null;
+        session_id: string | null;
+        user_id: string | null;
+        source: string;
+        attributes: Record<string, unknown>;
+      }[],
+      number,
+    ] = await tx.query(
       `DELETE FROM analytics_rollup_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending LIMIT $1))
-       RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`, [limit]);
+       RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`,
+      [limit],
+    );
     return rows.map((r) => ({
-      tenant_id: r.tenant_id, event_name: r.event_name, occurred_at: r.occurred_at.toISOString(), site_id: r.site_id, session_id: r.session_id,
-      user_id: r.user_id, source: r.source, attributes: r.attributes, event_id: '', received_at: '', context: null, payload: null,
+      tenant_id: r.tenant_id,
+      event_name: r.event_name,
+      occurred_at: r.occurred_at.toISOString(),
+      site_id: r.site_id,
+      session_id: r.session_id,
+      user_id: r.user_id,
+      source: r.source,
+      attributes: r.attributes,
+      event_id: '',
+      received_at: '',
+      context: null,
+      payload: null,
     }));
   }
 
@@ -59,7 +94,17 @@ export class RollupRepository {
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::text[])
        ON CONFLICT DO NOTHING
        RETURNING tenant_id, metric, level, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket, site_id, source, side, unit`,
-      [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('side'), col('unit')]);
+      [
+        col('tenant_id'),
+        col('metric'),
+        col('level'),
+        col('bucket'),
+        col('site_id'),
+        col('source'),
+        col('side'),
+        col('unit'),
+      ],
+    );
   }
 
   /**
@@ -85,8 +130,21 @@ export class RollupRepository {
        RETURNING (r.xmax = 0) AS inserted, CASE WHEN r.xmax = 0 THEN NULL ELSE r.sketch END AS sketch,
                  r.tenant_id, r.metric, r.level, r.site_id, r.source,
                  to_char(r.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket`,
-      [col('tenant_id'), col('metric'), col('level'), col('bucket'), col('site_id'), col('source'), col('count'), col('num'), col('sum'),
-        col('min'), col('max'), deltas.map((d) => (d.sketch ? d.sketch.encode() : null))]);
+      [
+        col('tenant_id'),
+        col('metric'),
+        col('level'),
+        col('bucket'),
+        col('site_id'),
+        col('source'),
+        col('count'),
+        col('num'),
+        col('sum'),
+        col('min'),
+        col('max'),
+        deltas.map((d) => (d.sketch ? d.sketch.encode() : null)),
+      ],
+    );
     const byKey = new Map(deltas.map((d) => [rollupKey(d), d]));
     const merged: { d: RollupDelta; sketch: Buffer }[] = [];
     for (const r of rows) {
@@ -102,7 +160,15 @@ export class RollupRepository {
          AS v(tenant_id, metric, level, bucket, site_id, source, sketch)
        WHERE r.tenant_id = v.tenant_id AND r.metric = v.metric AND r.level = v.level AND r.site_id = v.site_id
          AND r.source = v.source AND r.bucket = v.bucket`,
-      [merged.map((m) => m.d.tenant_id), merged.map((m) => m.d.metric), merged.map((m) => m.d.level), merged.map((m) => m.d.bucket),
-        merged.map((m) => m.d.site_id), merged.map((m) => m.d.source), merged.map((m) => m.sketch)]);
+      [
+        merged.map((m) => m.d.tenant_id),
+        merged.map((m) => m.d.metric),
+        merged.map((m) => m.d.level),
+        merged.map((m) => m.d.bucket),
+        merged.map((m) => m.d.site_id),
+        merged.map((m) => m.d.source),
+        merged.map((m) => m.sketch),
+      ],
+    );
   }
 }

@@ -12,7 +12,10 @@ import { RollupRepository } from './rollup.repository';
  */
 @Injectable()
 export class RollupService {
-  constructor(private readonly repo: RollupRepository, @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig) {}
+  constructor(
+    private readonly repo: RollupRepository,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+  ) {}
 
   get enabled(): boolean {
     return this.config.rollups.enabled;

@@ -28,15 +28,28 @@ function describe(e: ErrorObject, prefix: string): EventError {
       return { pointer, keyword: e.keyword, message: `${pointer} is not a known field` };
     }
     case 'format':
-      return { pointer: at, keyword: e.keyword, message: `${at} must be ${FORMAT_NAMES[String(p.format)] ?? `in ${String(p.format)} format`}` };
+      return {
+        pointer: at,
+        keyword: e.keyword,
+        message: `${at} must be ${FORMAT_NAMES[String(p.format)] ?? `in ${String(p.format)} format`}`,
+      };
     case 'enum':
-      return { pointer: at, keyword: e.keyword, message: `${at} must be one of ${(p.allowedValues as unknown[]).join(', ')}` };
+      return {
+        pointer: at,
+        keyword: e.keyword,
+        message: `${at} must be one of ${(p.allowedValues as unknown[]).join(', ')}`,
+      };
     case 'type':
       return { pointer: at, keyword: e.keyword, message: `${at || 'the event'} must be ${article(String(p.type))}` };
     case 'pattern':
-      return { pointer: at, keyword: e.keyword, message: at === '/event_name'
-        ? `${at} must be dotted lower-case, a namespace and a name (e.g. voice.turn_started)`
-        : `${at} must match ${String(p.pattern)}` };
+      return {
+        pointer: at,
+        keyword: e.keyword,
+        message:
+          at === '/event_name'
+            ? `${at} must be dotted lower-case, a namespace and a name (e.g. voice.turn_started)`
+            : `${at} must match ${String(p.pattern)}`,
+      };
     default:
       return { pointer: at, keyword: e.keyword, message: `${at || 'the event'} ${e.message ?? 'is invalid'}` };
   }

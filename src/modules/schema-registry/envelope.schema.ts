@@ -19,9 +19,23 @@ export const ENVELOPE_SCHEMA = {
   required: ['event_id', 'event_name', 'occurred_at', 'tenant_id', 'source', 'attributes'],
   additionalProperties: false,
   properties: {
-    event_id: { type: 'string', format: 'uuid', description: 'UUID chosen by the client; the idempotency key within the tenant.' },
-    event_name: { type: 'string', maxLength: 128, pattern: EVENT_NAME_PATTERN, description: 'Dotted lower-case type, e.g. voice.turn_started; selects the attribute schema.' },
-    occurred_at: { type: 'string', format: 'date-time', maxLength: 64, description: 'RFC 3339 with a zone; at most the clock-skew tolerance ahead, no older than the retention.' },
+    event_id: {
+      type: 'string',
+      format: 'uuid',
+      description: 'UUID chosen by the client; the idempotency key within the tenant.',
+    },
+    event_name: {
+      type: 'string',
+      maxLength: 128,
+      pattern: EVENT_NAME_PATTERN,
+      description: 'Dotted lower-case type, e.g. voice.turn_started; selects the attribute schema.',
+    },
+    occurred_at: {
+      type: 'string',
+      format: 'date-time',
+      maxLength: 64,
+      description: 'RFC 3339 with a zone; at most the clock-skew tolerance ahead, no older than the retention.',
+    },
     received_at: { type: 'string', maxLength: 64, description: 'Set by the server; a client value is ignored.' },
     tenant_id: { type: 'string', format: 'uuid', description: 'Must be the tenant of the credential.' },
     site_id: { type: 'string', format: 'uuid', description: 'Site or app the event comes from; a report filter.' },
@@ -29,12 +43,20 @@ export const ENVELOPE_SCHEMA = {
     user_id: { type: 'string', minLength: 1, maxLength: 256, description: 'Pseudonymous user id.' },
     source: { type: 'string', enum: EVENT_SOURCES, description: 'What sent the event.' },
     attributes: { type: 'object', description: 'Validated against the schema of event_name.' },
-    payload: { ...SELF_DESCRIBING, description: 'A self-describing custom payload, validated against exactly the Iglu schema it names.' },
+    payload: {
+      ...SELF_DESCRIBING,
+      description: 'A self-describing custom payload, validated against exactly the Iglu schema it names.',
+    },
     context: {
       type: 'object',
       description: 'Where and under which consent the event happened.',
       properties: {
-        entities: { type: 'array', maxItems: 20, items: SELF_DESCRIBING, description: 'Self-describing context entities.' },
+        entities: {
+          type: 'array',
+          maxItems: 20,
+          items: SELF_DESCRIBING,
+          description: 'Self-describing context entities.',
+        },
         page: {
           type: 'object',
           properties: {

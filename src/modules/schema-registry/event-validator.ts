@@ -35,8 +35,13 @@ export class EventValidator {
     } else {
       const custom = schemas.latestEvent(name);
       if (custom) run(custom.validate, event.attributes, '/attributes', custom.ref, errors);
-      else errors.push({ pointer: '/event_name', keyword: 'unknownEvent', schema: 'registry',
-        message: `/event_name "${name}" is neither a built-in event type nor a schema this tenant has published` });
+      else
+        errors.push({
+          pointer: '/event_name',
+          keyword: 'unknownEvent',
+          schema: 'registry',
+          message: `/event_name "${name}" is neither a built-in event type nor a schema this tenant has published`,
+        });
     }
     const payload = event.payload as { schema: string; data: unknown } | undefined;
     if (payload) this.selfDescribing(payload, '/payload', schemas, errors);
@@ -45,17 +50,30 @@ export class EventValidator {
     return errors;
   }
 
-  private selfDescribing(sd: { schema: string; data: unknown }, at: string, schemas: TenantSchemaSet, errors: EventError[]): void {
+  private selfDescribing(
+    sd: { schema: string; data: unknown },
+    at: string,
+    schemas: TenantSchemaSet,
+    errors: EventError[],
+  ): void {
     const key = parseIgluUri(sd.schema);
     if (!key) {
-      errors.push({ pointer: `${at}/schema`, keyword: 'igluUri', schema: 'registry',
-        message: `${at}/schema must be an Iglu URI iglu:vendor/name/jsonschema/MODEL-REVISION-ADDITION (got ${JSON.stringify(sd.schema.slice(0, 100))})` });
+      errors.push({
+        pointer: `${at}/schema`,
+        keyword: 'igluUri',
+        schema: 'registry',
+        message: `${at}/schema must be an Iglu URI iglu:vendor/name/jsonschema/MODEL-REVISION-ADDITION (got ${JSON.stringify(sd.schema.slice(0, 100))})`,
+      });
       return;
     }
     const resolved = schemas.iglu(key.name, key.version);
     if (!resolved) {
-      errors.push({ pointer: `${at}/schema`, keyword: 'unknownSchema', schema: sd.schema,
-        message: `${at}/schema ${sd.schema} is not a schema this tenant has published` });
+      errors.push({
+        pointer: `${at}/schema`,
+        keyword: 'unknownSchema',
+        schema: sd.schema,
+        message: `${at}/schema ${sd.schema} is not a schema this tenant has published`,
+      });
       return;
     }
     run(resolved.validate, sd.data, `${at}/data`, resolved.ref, errors);

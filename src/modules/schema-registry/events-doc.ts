@@ -32,8 +32,12 @@ export function renderEventsDoc(): string {
   const required = new Set<string>(ENVELOPE_SCHEMA.required);
   for (const [name, raw] of Object.entries(ENVELOPE_SCHEMA.properties)) {
     const s = raw as Record<string, unknown>;
-    const type = s.enum ? (s.enum as string[]).map((v) => `\`${v}\``).join(', ') : `${s.type}${s.format ? ` (${s.format})` : ''}`;
-    out.push(`| \`${name}\` | ${type} | ${required.has(name) ? 'yes' : 'no'} | ${(s.description as string | undefined) ?? ''} |`);
+    const type = s.enum
+      ? (s.enum as string[]).map((v) => `\`${v}\``).join(', ')
+      : `${s.type}${s.format ? ` (${s.format})` : ''}`;
+    out.push(
+      `| \`${name}\` | ${type} | ${required.has(name) ? 'yes' : 'no'} | ${(s.description as string | undefined) ?? ''} |`,
+    );
   }
   out.push(
     '',
@@ -53,10 +57,19 @@ export function renderEventsDoc(): string {
   );
   for (const t of BUILTIN_EVENTS) {
     const req = new Set((t.attributes.required as string[] | undefined) ?? []);
-    out.push(`### \`${t.name}\``, '', t.description, '', '| attribute | type | required | constraints | meaning |', '|---|---|---|---|---|');
+    out.push(
+      `### \`${t.name}\``,
+      '',
+      t.description,
+      '',
+      '| attribute | type | required | constraints | meaning |',
+      '|---|---|---|---|---|',
+    );
     for (const [name, s] of Object.entries(t.attributes.properties)) {
       const conditional = name === 'error.type' && t.attributes.if ? 'when `ai.tool.success` is false' : 'no';
-      out.push(`| \`${name}\` | ${s.type} | ${req.has(name) ? 'yes' : conditional} | ${constraints(s)} | ${s.description} |`);
+      out.push(
+        `| \`${name}\` | ${s.type} | ${req.has(name) ? 'yes' : conditional} | ${constraints(s)} | ${s.description} |`,
+      );
     }
     out.push('', 'Example attributes:', '', '```json', JSON.stringify(t.example, null, 2), '```', '');
   }

@@ -28,7 +28,9 @@ describe('checkPayload', () => {
   });
 
   it('bounds string length and refuses numbers that overflowed to Infinity', () => {
-    expect(checkPayload({ s: '12345678901', n: Infinity, m: 1e308 }, limits).map((e) => [e.pointer, e.keyword])).toEqual([
+    expect(
+      checkPayload({ s: '12345678901', n: Infinity, m: 1e308 }, limits).map((e) => [e.pointer, e.keyword]),
+    ).toEqual([
       ['/s', 'maxLength'],
       ['/n', 'number'],
     ]);

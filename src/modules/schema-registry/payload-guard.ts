@@ -15,7 +15,8 @@ function escapePointer(key: string): string {
 function badText(s: string): string | null {
   if (s.includes('\u0000')) return 'contains a NUL character (\\u0000), which cannot be stored';
   // Most text has no surrogate at all: one plain scan spares it the look-around expression.
-  if (ANY_SURROGATE.test(s) && LONE_SURROGATE.test(s)) return 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
+  if (ANY_SURROGATE.test(s) && LONE_SURROGATE.test(s))
+    return 'contains an unpaired UTF-16 surrogate, which is not valid Unicode';
   return null;
 }
 
@@ -38,7 +39,11 @@ export function checkPayload(value: unknown, limits: PayloadLimits): EventError[
         errors.push({ pointer, keyword: 'text', message: `${pointer || '/'} ${why}` });
       } else if (v.length > limits.maxStringLength) {
         const pointer = at();
-        errors.push({ pointer, keyword: 'maxLength', message: `${pointer} is ${v.length} characters long; the limit is ${limits.maxStringLength}` });
+        errors.push({
+          pointer,
+          keyword: 'maxLength',
+          message: `${pointer} is ${v.length} characters long; the limit is ${limits.maxStringLength}`,
+        });
       }
       return;
     }
@@ -52,7 +57,11 @@ export function checkPayload(value: unknown, limits: PayloadLimits): EventError[
     if (v === null || typeof v !== 'object') return;
     if (depth >= limits.maxDepth) {
       const pointer = at();
-      errors.push({ pointer, keyword: 'maxDepth', message: `${pointer} is nested more than ${limits.maxDepth} levels deep` });
+      errors.push({
+        pointer,
+        keyword: 'maxDepth',
+        message: `${pointer} is nested more than ${limits.maxDepth} levels deep`,
+      });
       return;
     }
     if (Array.isArray(v)) {
@@ -68,9 +77,15 @@ export function checkPayload(value: unknown, limits: PayloadLimits): EventError[
       if (why || key.length > 256) {
         const parent = at();
         const child = `${parent}/${escapePointer(why ? key.replace(/[\u0000\ud800-\udfff]/g, '\ufffd') : key)}`;
-        errors.push(why
-          ? { pointer: child, keyword: 'propertyName', message: `property name at ${child} ${why}` }
-          : { pointer: child.slice(0, 64), keyword: 'propertyName', message: `a property name under ${parent || '/'} is ${key.length} characters long; the limit is 256` });
+        errors.push(
+          why
+            ? { pointer: child, keyword: 'propertyName', message: `property name at ${child} ${why}` }
+            : {
+                pointer: child.slice(0, 64),
+                keyword: 'propertyName',
+                message: `a property name under ${parent || '/'} is ${key.length} characters long; the limit is 256`,
+              },
+        );
         continue;
       }
       path.push(escapePointer(key));

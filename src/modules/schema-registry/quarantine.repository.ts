@@ -24,13 +24,24 @@ export class QuarantineRepository {
       `INSERT INTO analytics_quarantine (tenant_id, event_id, event_name, event, errors)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[])
        ON CONFLICT DO NOTHING RETURNING 1`,
-      [items.map((q) => q.event.tenant_id), items.map((q) => q.event.event_id), items.map((q) => q.event.event_name),
-        items.map((q) => JSON.stringify(q.event)), items.map((q) => JSON.stringify(q.errors))]);
+      [
+        items.map((q) => q.event.tenant_id),
+        items.map((q) => q.event.event_id),
+        items.map((q) => q.event.event_name),
+        items.map((q) => JSON.stringify(q.event)),
+        items.map((q) => JSON.stringify(q.errors)),
+      ],
+    );
     return rows.length;
   }
 
   async countPending(tenantId: string): Promise<number> {
-    return (await this.db.query(`SELECT count(*)::int AS n FROM analytics_quarantine WHERE tenant_id = $1 AND replayed_at IS NULL`, [tenantId]))[0].n;
+    return (
+      await this.db.query(
+        `SELECT count(*)::int AS n FROM analytics_quarantine WHERE tenant_id = $1 AND replayed_at IS NULL`,
+        [tenantId],
+      )
+    )[0].n;
   }
 
   /** Pending events in arrival order, after the (quarantined_at, event_id) cursor. */
@@ -42,19 +53,27 @@ export class QuarantineRepository {
        FROM analytics_quarantine
        WHERE tenant_id = $1 AND replayed_at IS NULL AND ($2::timestamptz IS NULL OR (quarantined_at, event_id) > ($2, $3::uuid))
        ORDER BY quarantined_at, event_id LIMIT $4`,
-      [tenantId, after?.at ?? null, after?.id ?? null, limit]);
+      [tenantId, after?.at ?? null, after?.id ?? null, limit],
+    );
     return rows as QuarantineRow[];
   }
 
   /** Deletes a subject's quarantined events, found by the hash of its stored id. */
   async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
     const field = type === 'user' ? `event->>'user_id'` : `event->>'session_id'`;
-    const [, n] = await tx.query(`DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`, [tenantId, hash]);
+    const [, n] = await tx.query(
+      `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`,
+      [tenantId, hash],
+    );
     return n;
   }
 
   async markReplayed(tenantId: string, eventIds: string[]): Promise<void> {
-    if (eventIds.length) await this.db.query(`UPDATE analytics_quarantine SET replayed_at = now() WHERE tenant_id = $1 AND event_id = ANY($2::uuid[])`, [tenantId, eventIds]);
+    if (eventIds.length)
+      await this.db.query(
+        `UPDATE analytics_quarantine SET replayed_at = now() WHERE tenant_id = $1 AND event_id = ANY($2::uuid[])`,
+        [tenantId, eventIds],
+      );
   }
 
   async updateErrors(tenantId: string, updates: { eventId: string; errors: EventError[] }[]): Promise<void> {
@@ -62,6 +81,7 @@ export class QuarantineRepository {
     await this.db.query(
       `UPDATE analytics_quarantine q SET errors = u.errors FROM unnest($2::uuid[], $3::jsonb[]) AS u(event_id, errors)
        WHERE q.tenant_id = $1 AND q.event_id = u.event_id`,
-      [tenantId, updates.map((u) => u.eventId), updates.map((u) => JSON.stringify(u.errors))]);
+      [tenantId, updates.map((u) => u.eventId), updates.map((u) => JSON.stringify(u.errors))],
+    );
   }
 }

@@ -58,7 +58,8 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
   /** Tells every instance (this one included) that a tenant's schemas changed. */
   async announce(tenantId: string): Promise<void> {
     this.sets.delete(tenantId);
-    await this.redis.publish(this.channel, tenantId).catch((err: Error) =>
-      this.logger.warn(`Could not announce a schema change for ${tenantId}: ${err.message}`));
+    await this.redis
+      .publish(this.channel, tenantId)
+      .catch((err: Error) => this.logger.warn(`Could not announce a schema change for ${tenantId}: ${err.message}`));
   }
 }

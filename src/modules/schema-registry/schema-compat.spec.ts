@@ -11,34 +11,147 @@ const base = {
     'quote.meta': { type: 'object', properties: { depth: { type: 'integer' } } },
   },
 };
-const change = (f: (s: any) => void) => { const s = JSON.parse(JSON.stringify(base)); f(s); return s; };
+const change = (f: (s: any) => void) => {
+  const s = JSON.parse(JSON.stringify(base));
+  f(s);
+  return s;
+};
 
 describe('SchemaVer ADDITION compatibility', () => {
   it.each([
-    ['adding an optional property', (s: any) => { s.properties['quote.note'] = { type: 'string' }; }],
-    ['loosening a bound', (s: any) => { s.properties['quote.value'].maximum = 5000; s.properties['quote.id'].maxLength = 128; }],
-    ['widening a type', (s: any) => { s.properties['quote.value'].type = ['number', 'string']; }],
-    ['integer to number', (s: any) => { s.properties['quote.meta'].properties.depth.type = 'number'; }],
-    ['growing an enum', (s: any) => { s.properties['quote.kind'].enum = ['a', 'b', 'c']; }],
-    ['dropping a requirement', (s: any) => { s.required = []; }],
-    ['adding a description', (s: any) => { s.properties['quote.id'].description = 'x'; }],
+    [
+      'adding an optional property',
+      (s: any) => {
+        s.properties['quote.note'] = { type: 'string' };
+      },
+    ],
+    [
+      'loosening a bound',
+      (s: any) => {
+        s.properties['quote.value'].maximum = 5000;
+        s.properties['quote.id'].maxLength = 128;
+      },
+    ],
+    [
+      'widening a type',
+      (s: any) => {
+        s.properties['quote.value'].type = ['number', 'string'];
+      },
+    ],
+    [
+      'integer to number',
+      (s: any) => {
+        s.properties['quote.meta'].properties.depth.type = 'number';
+      },
+    ],
+    [
+      'growing an enum',
+      (s: any) => {
+        s.properties['quote.kind'].enum = ['a', 'b', 'c'];
+      },
+    ],
+    [
+      'dropping a requirement',
+      (s: any) => {
+        s.required = [];
+      },
+    ],
+    [
+      'adding a description',
+      (s: any) => {
+        s.properties['quote.id'].description = 'x';
+      },
+    ],
   ])('accepts %s', (_l, f) => {
     expect(additionIncompatibilities(base, change(f))).toEqual([]);
   });
 
   it.each([
-    ['a new required property', (s: any) => { s.properties['quote.note'] = { type: 'string' }; s.required.push('quote.note'); }, '/required: new required property "quote.note"'],
-    ['a changed type', (s: any) => { s.properties['quote.value'].type = 'string'; }, '/properties/quote.value: type narrowed from "number" to "string"'],
-    ['number to integer', (s: any) => { s.properties['quote.value'].type = 'integer'; }, '/properties/quote.value: type narrowed from "number" to "integer"'],
-    ['a removed property', (s: any) => { delete s.properties['quote.kind']; }, '/properties/quote.kind: property removed'],
-    ['a tightened maximum', (s: any) => { s.properties['quote.value'].maximum = 100; }, '/properties/quote.value: maximum tightened from 1000 to 100'],
-    ['a tightened minimum', (s: any) => { s.properties['quote.value'].minimum = 1; }, '/properties/quote.value: minimum tightened from 0 to 1'],
-    ['a new maxLength', (s: any) => { s.properties['quote.kind'].maxLength = 1; }, '/properties/quote.kind: maxLength tightened from none to 1'],
-    ['a shrunk enum', (s: any) => { s.properties['quote.kind'].enum = ['a']; }, '/properties/quote.kind: enum lost "b"'],
-    ['a new pattern', (s: any) => { s.properties['quote.id'].pattern = '^q'; }, '/properties/quote.id: pattern added ("^q")'],
-    ['closing additional properties', (s: any) => { s.additionalProperties = false; }, '/additionalProperties: closed (was open)'],
-    ['a nested change', (s: any) => { s.properties['quote.meta'].properties.depth.minimum = 3; }, '/properties/quote.meta/properties/depth: minimum tightened from none to 3'],
-    ['array items narrowed', (s: any) => { s.properties['quote.items'].items.type = 'integer'; }, '/properties/quote.items/items: type narrowed from "string" to "integer"'],
+    [
+      'a new required property',
+      (s: any) => {
+        s.properties['quote.note'] = { type: 'string' };
+        s.required.push('quote.note');
+      },
+      '/required: new required property "quote.note"',
+    ],
+    [
+      'a changed type',
+      (s: any) => {
+        s.properties['quote.value'].type = 'string';
+      },
+      '/properties/quote.value: type narrowed from "number" to "string"',
+    ],
+    [
+      'number to integer',
+      (s: any) => {
+        s.properties['quote.value'].type = 'integer';
+      },
+      '/properties/quote.value: type narrowed from "number" to "integer"',
+    ],
+    [
+      'a removed property',
+      (s: any) => {
+        delete s.properties['quote.kind'];
+      },
+      '/properties/quote.kind: property removed',
+    ],
+    [
+      'a tightened maximum',
+      (s: any) => {
+        s.properties['quote.value'].maximum = 100;
+      },
+      '/properties/quote.value: maximum tightened from 1000 to 100',
+    ],
+    [
+      'a tightened minimum',
+      (s: any) => {
+        s.properties['quote.value'].minimum = 1;
+      },
+      '/properties/quote.value: minimum tightened from 0 to 1',
+    ],
+    [
+      'a new maxLength',
+      (s: any) => {
+        s.properties['quote.kind'].maxLength = 1;
+      },
+      '/properties/quote.kind: maxLength tightened from none to 1',
+    ],
+    [
+      'a shrunk enum',
+      (s: any) => {
+        s.properties['quote.kind'].enum = ['a'];
+      },
+      '/properties/quote.kind: enum lost "b"',
+    ],
+    [
+      'a new pattern',
+      (s: any) => {
+        s.properties['quote.id'].pattern = '^q';
+      },
+      '/properties/quote.id: pattern added ("^q")',
+    ],
+    [
+      'closing additional properties',
+      (s: any) => {
+        s.additionalProperties = false;
+      },
+      '/additionalProperties: closed (was open)',
+    ],
+    [
+      'a nested change',
+      (s: any) => {
+        s.properties['quote.meta'].properties.depth.minimum = 3;
+      },
+      '/properties/quote.meta/properties/depth: minimum tightened from none to 3',
+    ],
+    [
+      'array items narrowed',
+      (s: any) => {
+        s.properties['quote.items'].items.type = 'integer';
+      },
+      '/properties/quote.items/items: type narrowed from "string" to "integer"',
+    ],
   ])('refuses %s, naming it', (_l, f, reason) => {
     const reasons = additionIncompatibilities(base, change(f));
     expect(reasons).toContain(reason);

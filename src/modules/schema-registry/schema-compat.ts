@@ -25,27 +25,33 @@ export function additionIncompatibilities(oldS: Schema, newS: Schema, at = ''): 
   const reasons: string[] = [];
   const here = at || '/';
   if (typeof oldS !== 'object' || oldS === null || typeof newS !== 'object' || newS === null) {
-    if (!same(oldS, newS)) reasons.push(`${here}: the schema changed from ${JSON.stringify(oldS)} to ${JSON.stringify(newS)}`);
+    if (!same(oldS, newS))
+      reasons.push(`${here}: the schema changed from ${JSON.stringify(oldS)} to ${JSON.stringify(newS)}`);
     return reasons;
   }
 
   const oldT = types(oldS);
   const newT = types(newS);
   if (newT && (!oldT || [...oldT].some((t) => !newT.has(t)))) {
-    reasons.push(`${here}: type narrowed from ${oldT ? JSON.stringify(oldS.type) : 'any'} to ${JSON.stringify(newS.type)}`);
+    reasons.push(
+      `${here}: type narrowed from ${oldT ? JSON.stringify(oldS.type) : 'any'} to ${JSON.stringify(newS.type)}`,
+    );
   }
   for (const k of LOWER) {
     const o = oldS[k] as number | undefined;
     const n = newS[k] as number | undefined;
-    if (n !== undefined && (o === undefined || n > o)) reasons.push(`${here}: ${k} tightened from ${o ?? 'none'} to ${n}`);
+    if (n !== undefined && (o === undefined || n > o))
+      reasons.push(`${here}: ${k} tightened from ${o ?? 'none'} to ${n}`);
   }
   for (const k of UPPER) {
     const o = oldS[k] as number | undefined;
     const n = newS[k] as number | undefined;
-    if (n !== undefined && (o === undefined || n < o)) reasons.push(`${here}: ${k} tightened from ${o ?? 'none'} to ${n}`);
+    if (n !== undefined && (o === undefined || n < o))
+      reasons.push(`${here}: ${k} tightened from ${o ?? 'none'} to ${n}`);
   }
   for (const k of EXACT) {
-    if (newS[k] !== undefined && !same(oldS[k], newS[k])) reasons.push(`${here}: ${k} ${oldS[k] === undefined ? 'added' : 'changed'} (${JSON.stringify(newS[k])})`);
+    if (newS[k] !== undefined && !same(oldS[k], newS[k]))
+      reasons.push(`${here}: ${k} ${oldS[k] === undefined ? 'added' : 'changed'} (${JSON.stringify(newS[k])})`);
   }
   if (Array.isArray(newS.enum)) {
     const oldEnum = Array.isArray(oldS.enum) ? (oldS.enum as unknown[]) : null;
@@ -53,8 +59,21 @@ export function additionIncompatibilities(oldS: Schema, newS: Schema, at = ''): 
     if (!oldEnum) reasons.push(`${here}: enum added`);
     else if (missing!.length) reasons.push(`${here}: enum lost ${missing!.map((v) => JSON.stringify(v)).join(', ')}`);
   }
-  for (const k of ['allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependencies', 'dependentRequired', 'propertyNames', 'contains'] as const) {
-    if (newS[k] !== undefined && !same(oldS[k], newS[k])) reasons.push(`${here}: ${k} ${oldS[k] === undefined ? 'added' : 'changed'}`);
+  for (const k of [
+    'allOf',
+    'anyOf',
+    'oneOf',
+    'not',
+    'if',
+    'then',
+    'else',
+    'dependencies',
+    'dependentRequired',
+    'propertyNames',
+    'contains',
+  ] as const) {
+    if (newS[k] !== undefined && !same(oldS[k], newS[k]))
+      reasons.push(`${here}: ${k} ${oldS[k] === undefined ? 'added' : 'changed'}`);
   }
 
   // Objects: no new required property, no removed property, no closed door.

@@ -11,15 +11,25 @@ export function repeatsAlternatives(pattern: string): boolean {
   let inClass = false;
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
-    if (c === '\\') { i++; continue; }
-    if (inClass) { if (c === ']') inClass = false; continue; }
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
     if (c === '[') inClass = true;
     else if (c === '(') stack.push(false);
     else if (c === '|' && stack.length) stack[stack.length - 1] = true;
     else if (c === ')') {
       const hadAlternatives = stack.pop() ?? false;
       const next = pattern[i + 1];
-      if (hadAlternatives && (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}|^\{\d{2,}\}/.test(pattern.slice(i + 1))))) return true;
+      if (
+        hadAlternatives &&
+        (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}|^\{\d{2,}\}/.test(pattern.slice(i + 1))))
+      )
+        return true;
     }
   }
   return false;
@@ -33,10 +43,12 @@ export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLeng
  * cannot backtrack exponentially, and stay within size and depth limits.
  */
 export function unsafeSchemaReasons(schema: unknown): string[] {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return ['the schema must be a JSON object'];
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
+    return ['the schema must be a JSON object'];
   const reasons: string[] = [];
   const size = Buffer.byteLength(JSON.stringify(schema));
-  if (size > SCHEMA_LIMITS.maxBytes) reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
+  if (size > SCHEMA_LIMITS.maxBytes)
+    reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
   const s = schema as Record<string, unknown>;
   if (s.$schema !== undefined && s.$schema !== 'http://json-schema.org/draft-07/schema#') {
     reasons.push('$schema must be http://json-schema.org/draft-07/schema# or absent');
@@ -51,23 +63,32 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
     if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`, depth + 1));
     if (node === null || typeof node !== 'object') return;
     for (const [k, v] of Object.entries(node)) {
-      if (k === '$ref' && typeof v === 'string' && !v.startsWith('#')) reasons.push(`${at}/$ref: only references inside the schema (#/…) are allowed, not ${v.slice(0, 100)}`);
+      if (k === '$ref' && typeof v === 'string' && !v.startsWith('#'))
+        reasons.push(`${at}/$ref: only references inside the schema (#/…) are allowed, not ${v.slice(0, 100)}`);
       if (k === '$id' && depth > 0) reasons.push(`${at}/$id: nested $id is not allowed`);
       if (k === 'pattern' && typeof v === 'string') checkPattern(v, `${at}/pattern`);
-      if (k === 'patternProperties' && v && typeof v === 'object') Object.keys(v).forEach((p) => checkPattern(p, `${at}/patternProperties`));
+      if (k === 'patternProperties' && v && typeof v === 'object')
+        Object.keys(v).forEach((p) => checkPattern(p, `${at}/patternProperties`));
       if (k === 'enum' || k === 'const' || k === 'examples' || k === 'default') continue; // data, not schema
       walk(v, `${at}/${k}`, depth + 1);
     }
   };
   const checkPattern = (p: string, at: string) => {
-    if (p.length > SCHEMA_LIMITS.maxPatternLength) return reasons.push(`${at}: the pattern is longer than ${SCHEMA_LIMITS.maxPatternLength} characters`);
+    if (p.length > SCHEMA_LIMITS.maxPatternLength)
+      return reasons.push(`${at}: the pattern is longer than ${SCHEMA_LIMITS.maxPatternLength} characters`);
     try {
       new RegExp(p, 'u');
     } catch (err) {
       return reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
     }
-    if (!safeRegex(p)) reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`);
-    else if (repeatsAlternatives(p)) reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (a repeated group with alternatives; use a character class or do not repeat the group)`);
+    if (!safeRegex(p))
+      reasons.push(
+        `${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`,
+      );
+    else if (repeatsAlternatives(p))
+      reasons.push(
+        `${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (a repeated group with alternatives; use a character class or do not repeat the group)`,
+      );
   };
   walk(schema, '', 0);
   if (reasons.length) return reasons;

@@ -11,7 +11,9 @@ export class SchemaRepository {
   async forTenant(tenantId: string): Promise<PublishedSchema[]> {
     const rows = await this.db.query(
       `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1
-       ORDER BY name, model, revision, addition`, [tenantId]);
+       ORDER BY name, model, revision, addition`,
+      [tenantId],
+    );
     return rows.map(toPublished);
   }
 
@@ -25,11 +27,14 @@ export class SchemaRepository {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`schema:${tenantId}:${s.name}`]);
       const rows = await tx.query(
         `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1 AND name = $2
-         ORDER BY model, revision, addition`, [tenantId, s.name]);
+         ORDER BY model, revision, addition`,
+        [tenantId, s.name],
+      );
       decide(rows.map(toPublished));
       await tx.query(
         `INSERT INTO analytics_schemas (tenant_id, name, kind, model, revision, addition, schema) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [tenantId, s.name, s.kind, s.version.model, s.version.revision, s.version.addition, JSON.stringify(s.schema)]);
+        [tenantId, s.name, s.kind, s.version.model, s.version.revision, s.version.addition, JSON.stringify(s.schema)],
+      );
     });
   }
 }

@@ -27,43 +27,72 @@ export interface SchemaSummary {
 }
 
 const EVENT_NAME = new RegExp(EVENT_NAME_PATTERN);
-const invalid = (detail: string) => new ProblemException(400, 'invalid-schema-request', 'Invalid schema request', detail);
+const invalid = (detail: string) =>
+  new ProblemException(400, 'invalid-schema-request', 'Invalid schema request', detail);
 
 /** Publishing and reading tenant schemas under SchemaVer. */
 @Injectable()
 export class SchemasService {
-  constructor(private readonly repo: SchemaRepository, private readonly catalog: SchemaCatalog) {}
+  constructor(
+    private readonly repo: SchemaRepository,
+    private readonly catalog: SchemaCatalog,
+  ) {}
 
   async publish(tenantId: string, body: unknown): Promise<SchemaVersionView> {
     const target = this.readRequest(body);
     const reasons = unsafeSchemaReasons(target.schema);
     if (reasons.length) {
-      throw new ProblemException(400, 'unsafe-schema', 'Schema refused', `The schema cannot be published: ${reasons[0]}`, { reasons });
+      throw new ProblemException(
+        400,
+        'unsafe-schema',
+        'Schema refused',
+        `The schema cannot be published: ${reasons[0]}`,
+        { reasons },
+      );
     }
-    const label = target.kind === 'iglu' ? igluUri(target.name, target.version) : `${target.name} ${formatVersion(target.version)}`;
+    const label =
+      target.kind === 'iglu' ? igluUri(target.name, target.version) : `${target.name} ${formatVersion(target.version)}`;
     await this.repo.publish(tenantId, target, (existing) => {
       if (existing.some((s) => compareVersions(s.version, target.version) === 0)) {
-        throw new ProblemException(409, 'version-exists', 'Version exists', `${label} is already published; versions are immutable. Publish the next version instead.`);
+        throw new ProblemException(
+          409,
+          'version-exists',
+          'Version exists',
+          `${label} is already published; versions are immutable. Publish the next version instead.`,
+        );
       }
       const latest = existing[existing.length - 1];
       if (!latest) {
         if (formatVersion(target.version) !== '1-0-0') {
-          throw new ProblemException(422, 'version-sequence', 'Version out of sequence', `The first version of ${target.name} must be 1-0-0 (got ${formatVersion(target.version)}).`);
+          throw new ProblemException(
+            422,
+            'version-sequence',
+            'Version out of sequence',
+            `The first version of ${target.name} must be 1-0-0 (got ${formatVersion(target.version)}).`,
+          );
         }
         return;
       }
       const bump = bumpKind(latest.version, target.version);
       if (!bump) {
         const v = latest.version;
-        throw new ProblemException(422, 'version-sequence', 'Version out of sequence',
-          `The version after ${formatVersion(v)} is ${v.model}-${v.revision}-${v.addition + 1} (addition), ${v.model}-${v.revision + 1}-0 (revision) or ${v.model + 1}-0-0 (model); got ${formatVersion(target.version)}.`);
+        throw new ProblemException(
+          422,
+          'version-sequence',
+          'Version out of sequence',
+          `The version after ${formatVersion(v)} is ${v.model}-${v.revision}-${v.addition + 1} (addition), ${v.model}-${v.revision + 1}-0 (revision) or ${v.model + 1}-0-0 (model); got ${formatVersion(target.version)}.`,
+        );
       }
       if (bump === 'addition') {
         const incompatible = additionIncompatibilities(latest.schema, target.schema);
         if (incompatible.length) {
-          throw new ProblemException(422, 'incompatible-addition', 'Incompatible ADDITION',
+          throw new ProblemException(
+            422,
+            'incompatible-addition',
+            'Incompatible ADDITION',
             `${formatVersion(target.version)} is an ADDITION to ${formatVersion(latest.version)} but does not accept everything it accepted: ${incompatible.join('; ')}. Publish it as a REVISION or MODEL bump instead.`,
-            { reasons: incompatible });
+            { reasons: incompatible },
+          );
         }
       }
     });
@@ -73,16 +102,27 @@ export class SchemasService {
 
   async list(tenantId: string): Promise<SchemaSummary[]> {
     const set = await this.catalog.fresh(tenantId);
-    const builtins: SchemaSummary[] = BUILTIN_EVENTS.map((b) => ({ name: b.name, kind: 'builtin', versions: ['1-0-0'], latest: '1-0-0' }));
+    const builtins: SchemaSummary[] = BUILTIN_EVENTS.map((b) => ({
+      name: b.name,
+      kind: 'builtin',
+      versions: ['1-0-0'],
+      latest: '1-0-0',
+    }));
     const byName = new Map<string, PublishedSchema[]>();
     for (const s of set.schemas) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
     const published: SchemaSummary[] = [...byName].map(([name, versions]) => ({
-      name, kind: versions[0].kind, versions: versions.map((v) => formatVersion(v.version)), latest: formatVersion(versions[versions.length - 1].version),
+      name,
+      kind: versions[0].kind,
+      versions: versions.map((v) => formatVersion(v.version)),
+      latest: formatVersion(versions[versions.length - 1].version),
     }));
     return [...builtins, ...published];
   }
 
-  async version(tenantId: string, query: { name?: string; version?: string; uri?: string }): Promise<SchemaVersionView> {
+  async version(
+    tenantId: string,
+    query: { name?: string; version?: string; uri?: string },
+  ): Promise<SchemaVersionView> {
     let name: string;
     let version: SchemaVer | null;
     if (query.uri) {
@@ -98,8 +138,16 @@ export class SchemasService {
     const builtin = BUILTIN_EVENTS.find((b) => b.name === name);
     if (builtin) return { name, kind: 'builtin', version: '1-0-0', ref: `builtin:${name}`, schema: builtin.attributes };
     const versions = (await this.catalog.fresh(tenantId)).versions(name);
-    const found = version ? versions.find((v) => compareVersions(v.version, version!) === 0) : versions[versions.length - 1];
-    if (!found) throw new ProblemException(404, 'schema-not-found', 'Not found', `No published schema ${query.uri ?? `${name}${query.version ? ` ${query.version}` : ''}`} for this tenant.`);
+    const found = version
+      ? versions.find((v) => compareVersions(v.version, version!) === 0)
+      : versions[versions.length - 1];
+    if (!found)
+      throw new ProblemException(
+        404,
+        'schema-not-found',
+        'Not found',
+        `No published schema ${query.uri ?? `${name}${query.version ? ` ${query.version}` : ''}`} for this tenant.`,
+      );
     return view(found);
   }
 
@@ -110,16 +158,22 @@ export class SchemasService {
     const b = body as Record<string, unknown>;
     const unknown = Object.keys(b).filter((k) => !['event_name', 'version', 'uri', 'schema'].includes(k));
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (b.schema === null || typeof b.schema !== 'object' || Array.isArray(b.schema)) throw invalid('/schema must be a JSON Schema object.');
+    if (b.schema === null || typeof b.schema !== 'object' || Array.isArray(b.schema))
+      throw invalid('/schema must be a JSON Schema object.');
     const schema = b.schema as Record<string, unknown>;
     if (typeof b.uri === 'string' && b.event_name === undefined && b.version === undefined) {
       const key = parseIgluUri(b.uri);
-      if (!key) throw invalid(`/uri must be iglu:vendor/name/jsonschema/MODEL-REVISION-ADDITION (got ${JSON.stringify(b.uri.slice(0, 100))}).`);
+      if (!key)
+        throw invalid(
+          `/uri must be iglu:vendor/name/jsonschema/MODEL-REVISION-ADDITION (got ${JSON.stringify(b.uri.slice(0, 100))}).`,
+        );
       return { name: key.name, kind: 'iglu', version: key.version, schema };
     }
     if (typeof b.event_name === 'string' && typeof b.version === 'string' && b.uri === undefined) {
-      if (!EVENT_NAME.test(b.event_name) || b.event_name.length > 128) throw invalid('/event_name must be dotted lower-case, e.g. acme.quote_requested.');
-      if (BUILTIN_EVENT_NAMES.has(b.event_name)) throw invalid(`/event_name ${b.event_name} is a built-in event type; its schema cannot be replaced.`);
+      if (!EVENT_NAME.test(b.event_name) || b.event_name.length > 128)
+        throw invalid('/event_name must be dotted lower-case, e.g. acme.quote_requested.');
+      if (BUILTIN_EVENT_NAMES.has(b.event_name))
+        throw invalid(`/event_name ${b.event_name} is a built-in event type; its schema cannot be replaced.`);
       const version = parseVersion(b.version);
       if (!version) throw invalid('/version must be MODEL-REVISION-ADDITION, e.g. 1-0-0.');
       return { name: b.event_name, kind: 'event', version, schema };
@@ -131,5 +185,13 @@ export class SchemasService {
 function view(s: PublishedSchema): SchemaVersionView {
   const version = formatVersion(s.version);
   const uri = s.kind === 'iglu' ? igluUri(s.name, s.version) : undefined;
-  return { name: s.name, kind: s.kind, version, ref: uri ?? `${s.name}/${version}`, ...(uri ? { uri } : {}), ...(s.created_at ? { created_at: s.created_at } : {}), schema: s.schema };
+  return {
+    name: s.name,
+    kind: s.kind,
+    version,
+    ref: uri ?? `${s.name}/${version}`,
+    ...(uri ? { uri } : {}),
+    ...(s.created_at ? { created_at: s.created_at } : {}),
+    schema: s.schema,
+  };
 }

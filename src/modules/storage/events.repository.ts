@@ -26,15 +26,20 @@ export class EventsRepository {
       .map((m) => `${m[1]}-${m[2]}-${m[3]}`);
   }
 
-
   async dropPartition(day: string): Promise<void> {
     await this.db.query(`DROP TABLE IF EXISTS ${partitionName(day)}`);
   }
 
   /** Deletes a tenant's raw rows and ledger entries older than `cutoff`; returns the rows deleted. */
   async deleteOlderThan(tenantId: string, cutoff: Date): Promise<{ rows: number; ledger: number }> {
-    const [, rows] = await this.db.query(`DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND occurred_at < $2`, [tenantId, cutoff]);
-    const [, ledger] = await this.db.query(`DELETE FROM analytics_dedupe_ledger WHERE tenant_id = $1 AND occurred_at < $2`, [tenantId, cutoff]);
+    const [, rows] = await this.db.query(`DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND occurred_at < $2`, [
+      tenantId,
+      cutoff,
+    ]);
+    const [, ledger] = await this.db.query(
+      `DELETE FROM analytics_dedupe_ledger WHERE tenant_id = $1 AND occurred_at < $2`,
+      [tenantId, cutoff],
+    );
     return { rows, ledger };
   }
 
@@ -48,12 +53,20 @@ export class EventsRepository {
   async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
     const column = type === 'user' ? 'user_id' : 'session_id::text';
     const [, n] = await tx.query(
-      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${type}_id IS NOT NULL AND sha256(convert_to(${column}, 'UTF8')) = $2`, [tenantId, hash]);
+      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${type}_id IS NOT NULL AND sha256(convert_to(${column}, 'UTF8')) = $2`,
+      [tenantId, hash],
+    );
     return n;
   }
 
   /** One page of a subject's stored events, oldest first, after the (occurred_at, event_id) cursor. */
-  async subjectPage(tenantId: string, type: 'user' | 'session', value: string, limit: number, after?: { at: string; id: string }): Promise<Record<string, unknown>[]> {
+  async subjectPage(
+    tenantId: string,
+    type: 'user' | 'session',
+    value: string,
+    limit: number,
+    after?: { at: string; id: string },
+  ): Promise<Record<string, unknown>[]> {
     return this.db.query(
       `SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
               received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
@@ -61,25 +74,46 @@ export class EventsRepository {
        WHERE tenant_id = $1 AND ${type === 'user' ? 'user_id = $2' : 'session_id = $2::uuid'}
          AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4::uuid))
        ORDER BY occurred_at, event_id LIMIT $5`,
-      [tenantId, value, after?.at ?? null, after?.id ?? null, limit]);
+      [tenantId, value, after?.at ?? null, after?.id ?? null, limit],
+    );
   }
 
   /** The fields reports need, of one tenant's events of some types in [from, to), under a statement timeout. */
-  async forReport(q: { tenantId: string; eventNames: string[] | null; siteId: string | null; source: string | null; from: Date; to: Date }, timeoutMs: number):
-    Promise<{ event_name: string; attributes: Record<string, unknown>; session_id: string | null; user_id: string | null; occurred_at: Date }[]> {
+  async forReport(
+    q: {
+      tenantId: string;
+      eventNames: string[] | null;
+      siteId: string | null;
+      source: string | null;
+      from: Date;
+      to: Date;
+    },
+    timeoutMs: number,
+  ): Promise<
+    {
+      event_name: string;
+      attributes: Record<string, unknown>;
+      session_id: string | null;
+      user_id: string | null;
+      occurred_at: Date;
+    }[]
+  > {
     return this.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
       return tx.query(
         `SELECT event_name, attributes, session_id, user_id, occurred_at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
            AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)`,
-        [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source]);
+        [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source],
+      );
     });
   }
 
   /** Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, under a statement timeout. */
-  async forFunnel(q: { tenantId: string; unit: 'session_id' | 'user_id'; eventNames: string[] | null; from: Date; to: Date }, timeoutMs: number):
-    Promise<{ unit: string; event_name: string; at: Date }[]> {
+  async forFunnel(
+    q: { tenantId: string; unit: 'session_id' | 'user_id'; eventNames: string[] | null; from: Date; to: Date },
+    timeoutMs: number,
+  ): Promise<{ unit: string; event_name: string; at: Date }[]> {
     const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
     return this.db.transaction(async (tx) => {
       await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
@@ -88,7 +122,8 @@ export class EventsRepository {
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
            AND ($4::text[] IS NULL OR event_name = ANY($4))
          ORDER BY ${q.unit}, occurred_at, event_id`,
-        [q.tenantId, q.from, q.to, q.eventNames]);
+        [q.tenantId, q.from, q.to, q.eventNames],
+      );
     });
   }
 

@@ -40,13 +40,18 @@ export class QuarantineReplayService {
       if (valid.length) {
         const outcome = await this.storage.persist(valid);
         totals.stored += outcome.inserted;
-        await this.quarantine.markReplayed(tenantId, valid.map((e) => e.event_id));
+        await this.quarantine.markReplayed(
+          tenantId,
+          valid.map((e) => e.event_id),
+        );
       }
       await this.quarantine.updateErrors(tenantId, invalid);
       totals.replayed += valid.length;
       totals.still_invalid += invalid.length;
     }
-    this.logger.log(`Replayed quarantine of ${tenantId}: ${totals.replayed} now valid (${totals.stored} stored), ${totals.still_invalid} still invalid`);
+    this.logger.log(
+      `Replayed quarantine of ${tenantId}: ${totals.replayed} now valid (${totals.stored} stored), ${totals.still_invalid} still invalid`,
+    );
     return totals;
   }
 }

@@ -34,7 +34,10 @@ export class RetentionService {
 
   async apply(now = new Date()): Promise<RetentionOutcome> {
     const fallback = this.config.privacy.retentionDays;
-    const tenants = (await this.tenants.retentionByTenant()).map((t) => ({ id: t.id, days: t.retention_days ?? fallback }));
+    const tenants = (await this.tenants.retentionByTenant()).map((t) => ({
+      id: t.id,
+      days: t.retention_days ?? fallback,
+    }));
     const longest = Math.max(fallback, ...tenants.map((t) => t.days));
     const horizon = now.getTime() - longest * DAY;
 
@@ -55,10 +58,23 @@ export class RetentionService {
     }
     // Rollups hold no personal data: their own, longer retention; minute rows go sooner.
     const { rollups } = this.config;
-    const minutes = await this.rollups.deleteOlderThan(['m'], new Date(now.getTime() - rollups.minuteRetentionDays * DAY));
-    const coarse = await this.rollups.deleteOlderThan(['h', 'd'], new Date(now.getTime() - rollups.retentionDays * DAY));
-    const outcome = { dropped_partitions: dropped.sort(), deleted_rows: rows, deleted_ledger_entries: ledger, deleted_rollup_rows: minutes.rows + coarse.rows };
-    this.logger.log(`Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`);
+    const minutes = await this.rollups.deleteOlderThan(
+      ['m'],
+      new Date(now.getTime() - rollups.minuteRetentionDays * DAY),
+    );
+    const coarse = await this.rollups.deleteOlderThan(
+      ['h', 'd'],
+      new Date(now.getTime() - rollups.retentionDays * DAY),
+    );
+    const outcome = {
+      dropped_partitions: dropped.sort(),
+      deleted_rows: rows,
+      deleted_ledger_entries: ledger,
+      deleted_rollup_rows: minutes.rows + coarse.rows,
+    };
+    this.logger.log(
+      `Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`,
+    );
     return outcome;
   }
 }

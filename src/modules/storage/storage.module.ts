@@ -13,6 +13,15 @@ import { StorageService } from './storage.service';
 @Module({
   imports: [SchemaRegistryModule, PrivacyModule, TenantsModule, RollupsModule],
   providers: [EventsRepository, StorageService, QuarantineReplayService, RetentionService, SubjectDataService],
-  exports: [StorageService, QuarantineReplayService, RetentionService, SubjectDataService, EventsRepository, SchemaRegistryModule, PrivacyModule, RollupsModule],
+  exports: [
+    StorageService,
+    QuarantineReplayService,
+    RetentionService,
+    SubjectDataService,
+    EventsRepository,
+    SchemaRegistryModule,
+    PrivacyModule,
+    RollupsModule,
+  ],
 })
 export class StorageModule {}

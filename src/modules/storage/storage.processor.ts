@@ -45,20 +45,30 @@ export class StorageProcessor implements OnApplicationBootstrap, OnApplicationSh
     );
 
     this.workers.push(
-      startWorker(QueueName.Ingest, {
-        'persist-events': async ({ events }) => {
-          const outcome = await this.storage.persist(events);
-          if (outcome.inserted) this.folder.kick(); // fold what was just stored, while it is fresh
-          return outcome;
+      startWorker(
+        QueueName.Ingest,
+        {
+          'persist-events': async ({ events }) => {
+            const outcome = await this.storage.persist(events);
+            if (outcome.inserted) this.folder.kick(); // fold what was just stored, while it is fresh
+            return outcome;
+          },
+          'quarantine-events': async ({ events }) => ({ quarantined: await this.quarantine.insert(events) }),
+          'replay-quarantine': async ({ tenantId }) => this.replays.replay(tenantId),
         },
-        'quarantine-events': async ({ events }) => ({ quarantined: await this.quarantine.insert(events) }),
-        'replay-quarantine': async ({ tenantId }) => this.replays.replay(tenantId),
-      }, this.config, { concurrency: this.config.worker.concurrency }),
-      startWorker(QueueName.Maintenance, {
-        'ensure-partitions': async () => ({ days: await this.storage.ensureUpcomingPartitions() }),
-        'apply-retention': async ({ now }) => this.retention.apply(now ? new Date(now) : new Date()),
-        'erase-subject': async ({ erasureId }) => this.subjects.erase(erasureId),
-      }, this.config, { concurrency: 1 }),
+        this.config,
+        { concurrency: this.config.worker.concurrency },
+      ),
+      startWorker(
+        QueueName.Maintenance,
+        {
+          'ensure-partitions': async () => ({ days: await this.storage.ensureUpcomingPartitions() }),
+          'apply-retention': async ({ now }) => this.retention.apply(now ? new Date(now) : new Date()),
+          'erase-subject': async ({ erasureId }) => this.subjects.erase(erasureId),
+        },
+        this.config,
+        { concurrency: 1 },
+      ),
     );
     for (const w of this.workers) void w.run();
     this.folder.start();

@@ -3,14 +3,28 @@ import { daysFrom, utcDay } from './partition-days';
 import { uniqueByEvent } from './storage.service';
 
 const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent => ({
-  event_id: id, tenant_id: tenant, event_name: name, occurred_at: '2026-11-28T00:00:00Z', received_at: '2026-11-28T00:00:00Z',
-  site_id: null, session_id: null, user_id: null, source: 'web', attributes: {}, context: null, payload: null,
+  event_id: id,
+  tenant_id: tenant,
+  event_name: name,
+  occurred_at: '2026-11-28T00:00:00Z',
+  received_at: '2026-11-28T00:00:00Z',
+  site_id: null,
+  session_id: null,
+  user_id: null,
+  source: 'web',
+  attributes: {},
+  context: null,
+  payload: null,
 });
 
 describe('uniqueByEvent', () => {
   it('keeps the first occurrence of each (tenant, event) pair and keeps tenants apart', () => {
     const out = uniqueByEvent([ev('t1', 'e1', 'first'), ev('t2', 'e1'), ev('t1', 'e1', 'second'), ev('t1', 'e2')]);
-    expect(out.map((e) => `${e.tenant_id}/${e.event_id}/${e.event_name}`)).toEqual(['t1/e1/first', 't2/e1/a.b', 't1/e2/a.b']);
+    expect(out.map((e) => `${e.tenant_id}/${e.event_id}/${e.event_name}`)).toEqual([
+      't1/e1/first',
+      't2/e1/a.b',
+      't1/e2/a.b',
+    ]);
   });
 });
 
@@ -23,7 +37,12 @@ describe('partition days', () => {
     const start = Date.UTC(2024, 1, 28, 0, 0, 0, 0); // across a leap day, a month end and midnights
     for (let t = start; t < start + 3 * 86_400_000; t += 1_234_567) {
       const iso = new Date(t).toISOString();
-      for (const text of [iso, iso.replace('.', '.000').replace('T', ' '), iso.replace(/\.\d+Z$/, 'Z'), iso.toLowerCase()]) {
+      for (const text of [
+        iso,
+        iso.replace('.', '.000').replace('T', ' '),
+        iso.replace(/\.\d+Z$/, 'Z'),
+        iso.toLowerCase(),
+      ]) {
         expect(utcDay(text)).toBe(new Date(text.toUpperCase().replace(' ', 'T')).toISOString().slice(0, 10));
       }
     }
@@ -31,6 +50,11 @@ describe('partition days', () => {
   });
 
   it('lists consecutive days across month and year ends', () => {
-    expect(daysFrom(new Date('2026-12-30T18:00:00Z'), 4)).toEqual(['2026-12-30', '2026-12-31', '2027-01-01', '2027-01-02']);
+    expect(daysFrom(new Date('2026-12-30T18:00:00Z'), 4)).toEqual([
+      '2026-12-30',
+      '2026-12-31',
+      '2027-01-01',
+      '2027-01-02',
+    ]);
   });
 });

@@ -1,7 +1,10 @@
 import { Queue } from 'bullmq';
 import { mean, round } from './stats';
 
-export interface BacklogSample { t: number; jobs: number }
+export interface BacklogSample {
+  t: number;
+  jobs: number;
+}
 
 export interface BacklogSummary {
   samples_during_load: number;
@@ -46,7 +49,9 @@ export class BacklogSampler {
     try {
       this.latest = await backlogNow(this.queue);
       this.samples.push({ t: (performance.now() - this.t0) / 1000, jobs: this.latest });
-    } catch { /* a missed sample; the next one comes in 500 ms */ } finally {
+    } catch {
+      /* a missed sample; the next one comes in 500 ms */
+    } finally {
       this.busy = false;
     }
   }

@@ -9,7 +9,12 @@ export class Child {
   crashed: string | null = null;
   private stopping = false;
 
-  constructor(readonly name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+  constructor(
+    readonly name: string,
+    script: string,
+    env: NodeJS.ProcessEnv,
+    nodeArgs: string[] = [],
+  ) {
     this.process = spawn(process.execPath, [...nodeArgs, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => {
       this.lines.push(...d.toString('utf8').split('\n').filter(Boolean));

@@ -50,21 +50,34 @@ export async function copyCeiling(url: string, rows: number, chunk: number, stre
     let next = 0;
     const started = performance.now();
     const cpu0 = cpuSnapshot({});
-    await Promise.all(Array.from({ length: streams }, async () => {
-      const client = await pool.connect();
-      try {
-        while (next < chunks.length) {
-          const buf = chunks[next++];
-          await pipeline(Readable.from([buf]), client.query(copyFrom(sql)));
+    await Promise.all(
+      Array.from({ length: streams }, async () => {
+        const client = await pool.connect();
+        try {
+          while (next < chunks.length) {
+            const buf = chunks[next++];
+            await pipeline(Readable.from([buf]), client.query(copyFrom(sql)));
+          }
+        } finally {
+          client.release();
         }
-      } finally {
-        client.release();
-      }
-    }));
+      }),
+    );
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuShares(cpu0, cpuSnapshot({}));
-    const counted = Number((await pool.query('SELECT count(*) AS n FROM analytics_events_raw WHERE tenant_id = $1', [tenant])).rows[0].n);
-    return { rows, counted, chunk_rows: chunk, streams, seconds, rows_per_s: counted / seconds, build_seconds: buildSeconds, cpu };
+    const counted = Number(
+      (await pool.query('SELECT count(*) AS n FROM analytics_events_raw WHERE tenant_id = $1', [tenant])).rows[0].n,
+    );
+    return {
+      rows,
+      counted,
+      chunk_rows: chunk,
+      streams,
+      seconds,
+      rows_per_s: counted / seconds,
+      build_seconds: buildSeconds,
+      cpu,
+    };
   } finally {
     await pool.end();
   }

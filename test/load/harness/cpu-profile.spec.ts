@@ -19,17 +19,28 @@ const profile: CpuProfile = {
 };
 
 describe('CPU profile summary', () => {
-  it('splits the time into idle and busy, by function and by package, with each frame\'s total', () => {
+  it("splits the time into idle and busy, by function and by package, with each frame's total", () => {
     const s = summarize(profile);
-    expect({ wall: s.wall_us, idle: s.idle_us, busy: s.busy_us, gc: s.gc_us }).toEqual({ wall: 150, idle: 40, busy: 110, gc: 50 });
-    expect(s.groups).toEqual([
-      { name: '(garbage collector)', self_us: 50 },
-      { name: '@scope/pkg', self_us: 30 },
-      { name: 'src/modules/ingestion/ingest-route', self_us: 30 },
-    ].sort((a, b) => b.self_us - a.self_us));
+    expect({ wall: s.wall_us, idle: s.idle_us, busy: s.busy_us, gc: s.gc_us }).toEqual({
+      wall: 150,
+      idle: 40,
+      busy: 110,
+      gc: 50,
+    });
+    expect(s.groups).toEqual(
+      [
+        { name: '(garbage collector)', self_us: 50 },
+        { name: '@scope/pkg', self_us: 30 },
+        { name: 'src/modules/ingestion/ingest-route', self_us: 30 },
+      ].sort((a, b) => b.self_us - a.self_us),
+    );
     expect(s.functions[0]).toEqual({ name: '(garbage collector)', self_us: 50 });
     const handle = s.root.children.find((c) => c.name.startsWith('handle'))!;
-    expect({ name: handle.name, self: handle.self, total: handle.total }).toEqual({ name: 'handle ingestion/ingest-route.js:10', self: 30, total: 60 });
+    expect({ name: handle.name, self: handle.self, total: handle.total }).toEqual({
+      name: 'handle ingestion/ingest-route.js:10',
+      self: 30,
+      total: 60,
+    });
     expect(s.root.total).toBe(150);
   });
 
@@ -41,10 +52,12 @@ describe('CPU profile summary', () => {
     ]);
   });
 
-  it('draws each busy frame as wide as its share, the service\'s code apart in colour', () => {
+  it("draws each busy frame as wide as its share, the service's code apart in colour", () => {
     const svg = flameGraphSvg(summarize(profile), 'api', 1120);
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg).toContain('handle ingestion/ingest-route.js:10 (src/modules/ingestion/ingest-route): 54.5 % of busy, self 27.3 %');
+    expect(svg).toContain(
+      'handle ingestion/ingest-route.js:10 (src/modules/ingestion/ingest-route): 54.5 % of busy, self 27.3 %',
+    );
     expect(svg).toContain('(garbage collector) ((garbage collector)): 45.5 % of busy');
     expect(svg).not.toContain('(idle)');
     // 1,100 px for 110 µs busy: handle is 600 px wide (less a half-pixel gap), and orange.

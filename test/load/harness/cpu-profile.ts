@@ -3,12 +3,32 @@
  * by function and by package, and a flame graph as a self-contained SVG.
  */
 
-export interface CallFrame { functionName: string; url: string; lineNumber: number }
-export interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-export interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+export interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+export interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 /** A node of the call tree with the time spent in it (self) and under it (total), in microseconds. */
-export interface TreeNode { name: string; group: string; self: number; total: number; children: TreeNode[] }
+export interface TreeNode {
+  name: string;
+  group: string;
+  self: number;
+  total: number;
+  children: TreeNode[];
+}
 
 export interface ProfileSummary {
   /** the script the process ran (dist/src/main.js, dist/src/worker.js), when the profile shows it */
@@ -61,27 +81,54 @@ export function summarize(p: CpuProfile, top = 25): ProfileSummary {
   const build = (n: ProfileNode): TreeNode => {
     const children = (n.children ?? []).map((id) => build(byId.get(id)!)).filter((c) => c.total > 0);
     const own = self.get(n.id) ?? 0;
-    return { name: label(n.callFrame), group: groupOf(n.callFrame), self: own, total: own + children.reduce((a, c) => a + c.total, 0), children };
+    return {
+      name: label(n.callFrame),
+      group: groupOf(n.callFrame),
+      self: own,
+      total: own + children.reduce((a, c) => a + c.total, 0),
+      children,
+    };
   };
   const rootNode = p.nodes.find((n) => n.callFrame.functionName === ROOT) ?? p.nodes[0];
   const root = build(rootNode);
 
-  let idle = 0, gc = 0, wall = 0;
+  let idle = 0,
+    gc = 0,
+    wall = 0;
   const groups = new Map<string, number>();
   const functions = new Map<string, number>();
   for (const [id, us] of self) {
     wall += us;
     const frame = byId.get(id)!.callFrame;
-    if (frame.functionName === IDLE) { idle += us; continue; }
+    if (frame.functionName === IDLE) {
+      idle += us;
+      continue;
+    }
     if (frame.functionName === '(garbage collector)') gc += us;
     const g = groupOf(frame);
     groups.set(g, (groups.get(g) ?? 0) + us);
     const f = label(frame);
     functions.set(f, (functions.get(f) ?? 0) + us);
   }
-  const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, self_us]) => ({ name, self_us }));
-  const script = p.nodes.map((n) => /\/dist\/(src\/[^/]+\.js)$/.exec(n.callFrame.url)?.[1]).find((s) => s === 'src/main.js' || s === 'src/worker.js') ?? null;
-  return { script, wall_us: wall, idle_us: idle, busy_us: wall - idle, gc_us: gc, groups: sorted(groups), functions: sorted(functions), root };
+  const sorted = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, self_us]) => ({ name, self_us }));
+  const script =
+    p.nodes
+      .map((n) => /\/dist\/(src\/[^/]+\.js)$/.exec(n.callFrame.url)?.[1])
+      .find((s) => s === 'src/main.js' || s === 'src/worker.js') ?? null;
+  return {
+    script,
+    wall_us: wall,
+    idle_us: idle,
+    busy_us: wall - idle,
+    gc_us: gc,
+    groups: sorted(groups),
+    functions: sorted(functions),
+    root,
+  };
 }
 
 /** The call tree without idle time, as "frame;frame;frame microseconds" lines (the folded-stacks format of flame graph tools). */
@@ -122,10 +169,14 @@ export function flameGraphSvg(s: ProfileSummary, title: string, width = 1600): s
     const w = n.total * scale;
     if (w < 0.3) return;
     depthMax = Math.max(depthMax, depth);
-    rects.push(`<g><title>${esc(`${n.name} (${n.group}): ${(100 * n.total / busy).toFixed(1)} % of busy, self ${(100 * n.self / busy).toFixed(1)} %`)}</title>`
-      + `<rect x="${(10 + x).toFixed(1)}" y="DEPTH${depth}" width="${Math.max(0.3, w - 0.5).toFixed(1)}" height="${rowH - 1}" fill="${colorOf(n.group)}" rx="1"/>`
-      + (w > 40 ? `<text x="${(13 + x).toFixed(1)}" y="TEXT${depth}" font-size="11" font-family="monospace">${esc(n.name.slice(0, Math.floor(w / 6.8)))}</text>` : '')
-      + '</g>');
+    rects.push(
+      `<g><title>${esc(`${n.name} (${n.group}): ${((100 * n.total) / busy).toFixed(1)} % of busy, self ${((100 * n.self) / busy).toFixed(1)} %`)}</title>` +
+        `<rect x="${(10 + x).toFixed(1)}" y="DEPTH${depth}" width="${Math.max(0.3, w - 0.5).toFixed(1)}" height="${rowH - 1}" fill="${colorOf(n.group)}" rx="1"/>` +
+        (w > 40
+          ? `<text x="${(13 + x).toFixed(1)}" y="TEXT${depth}" font-size="11" font-family="monospace">${esc(n.name.slice(0, Math.floor(w / 6.8)))}</text>`
+          : '') +
+        '</g>',
+    );
     let cx = x;
     for (const c of [...n.children].sort((a, b) => (a.name < b.name ? -1 : 1))) {
       place(c, cx, depth + 1);
@@ -140,9 +191,13 @@ export function flameGraphSvg(s: ProfileSummary, title: string, width = 1600): s
   }
   const height = (depthMax + 1) * rowH + 60;
   const yOf = (d: number) => height - 20 - (d + 1) * rowH;
-  const body = rects.join('\n').replace(/DEPTH(\d+)/g, (_, d) => String(yOf(Number(d)))).replace(/TEXT(\d+)/g, (_, d) => String(yOf(Number(d)) + 12));
-  const heading = `${title}: ${(s.busy_us / 1e6).toFixed(2)} s busy of ${(s.wall_us / 1e6).toFixed(2)} s, garbage collection ${(100 * s.gc_us / busy).toFixed(1)} % of busy`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">\n`
-    + `<rect width="100%" height="100%" fill="#fdfdfd"/>\n<text x="10" y="22" font-size="15" font-family="sans-serif">${esc(heading)}</text>\n${body}\n</svg>\n`;
+  const body = rects
+    .join('\n')
+    .replace(/DEPTH(\d+)/g, (_, d) => String(yOf(Number(d))))
+    .replace(/TEXT(\d+)/g, (_, d) => String(yOf(Number(d)) + 12));
+  const heading = `${title}: ${(s.busy_us / 1e6).toFixed(2)} s busy of ${(s.wall_us / 1e6).toFixed(2)} s, garbage collection ${((100 * s.gc_us) / busy).toFixed(1)} % of busy`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">\n` +
+    `<rect width="100%" height="100%" fill="#fdfdfd"/>\n<text x="10" y="22" font-size="15" font-family="sans-serif">${esc(heading)}</text>\n${body}\n</svg>\n`
+  );
 }
-

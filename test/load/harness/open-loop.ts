@@ -37,8 +37,11 @@ export function openLoop(opts: {
   onHead?: (head: string) => void;
 }): { done: Promise<OpenLoopRun>; sent: () => number } {
   const pool = new ConnectionPool(opts.port, opts.sockets, opts.onHead);
-  const head = `POST ${opts.path} HTTP/1.1\r\nHost: 127.0.0.1:${opts.port}\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n`
-    + Object.entries(opts.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const head =
+    `POST ${opts.path} HTTP/1.1\r\nHost: 127.0.0.1:${opts.port}\r\nConnection: keep-alive\r\nContent-Type: application/json\r\n` +
+    Object.entries(opts.headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
   const interval = 1000 / opts.rate;
   const total = Math.max(1, Math.round(opts.rate * opts.seconds));
   const latencies: number[] = [];
@@ -90,7 +93,12 @@ export function openLoop(opts: {
       if (outstanding === 0) resolve();
     });
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([answered, new Promise<void>((r) => { timer = setTimeout(r, opts.graceMs ?? 120_000); })]);
+    await Promise.race([
+      answered,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, opts.graceMs ?? 120_000);
+      }),
+    ]);
     clearTimeout(timer);
     const end = performance.now();
     pool.destroy();
@@ -103,7 +111,9 @@ export function openLoop(opts: {
       latencies,
       offered_rate: opts.rate,
       scheduled: total,
-      send_lag_p99_ms: sortedLags.length ? Math.round(sortedLags[Math.min(sortedLags.length - 1, Math.ceil(0.99 * sortedLags.length) - 1)] * 10) / 10 : NaN,
+      send_lag_p99_ms: sortedLags.length
+        ? Math.round(sortedLags[Math.min(sortedLags.length - 1, Math.ceil(0.99 * sortedLags.length) - 1)] * 10) / 10
+        : NaN,
       tail_seconds: (end - scheduleEnd) / 1000,
     };
   });
@@ -111,7 +121,11 @@ export function openLoop(opts: {
 }
 
 type Outcome = { status: number; body: string } | { failed: true; timedOut: boolean };
-interface Pending { request: Buffer; done: (o: Outcome) => void; since: number }
+interface Pending {
+  request: Buffer;
+  done: (o: Outcome) => void;
+  since: number;
+}
 const TIMEOUT_MS = 30_000;
 
 /** Keep-alive connections to one port, each carrying one request at a time; requests queue for a free one. */
@@ -121,7 +135,11 @@ class ConnectionPool {
   private readonly all = new Set<Connection>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly port: number, private readonly max: number, private readonly onHead?: (head: string) => void) {
+  constructor(
+    private readonly port: number,
+    private readonly max: number,
+    private readonly onHead?: (head: string) => void,
+  ) {
     // Requests that take longer than TIMEOUT_MS fail, and their connection with them.
     this.sweeper = setInterval(() => {
       const now = performance.now();
@@ -144,7 +162,12 @@ class ConnectionPool {
       let c = this.idle.pop();
       if (!c) {
         if (this.all.size >= this.max) return;
-        c = new Connection(this.port, (conn) => this.released(conn), (conn) => this.lost(conn), this.onHead);
+        c = new Connection(
+          this.port,
+          (conn) => this.released(conn),
+          (conn) => this.lost(conn),
+          this.onHead,
+        );
         this.all.add(c);
       }
       const p = this.queue.shift()!;
@@ -172,8 +195,12 @@ class Connection {
   current: Pending | null = null;
   private buffer: Buffer = Buffer.alloc(0);
 
-  constructor(port: number, private readonly onFree: (c: Connection) => void, private readonly onLost: (c: Connection) => void,
-    private readonly onHead?: (head: string) => void) {
+  constructor(
+    port: number,
+    private readonly onFree: (c: Connection) => void,
+    private readonly onLost: (c: Connection) => void,
+    private readonly onHead?: (head: string) => void,
+  ) {
     this.socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
     this.socket.on('error', () => undefined);

@@ -35,7 +35,9 @@ export function pidsByComm(comm: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) pids.push(Number(entry));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   return pids;
 }
@@ -51,7 +53,9 @@ function machineSeconds(): { busy: number; total: number } {
 }
 
 /** The processes a scenario is measured on: named pids, plus every postgres and redis-server process. */
-export interface Watched { [name: string]: number | undefined }
+export interface Watched {
+  [name: string]: number | undefined;
+}
 
 export interface CpuSnapshot {
   at: number;
@@ -78,7 +82,7 @@ function backendDatabase(pid: number): string | null {
   }
   // "postgres: 15/main: <user> <database> <host>(<port>) <state>", "postgres: 15/main: autovacuum worker <database>"
   const m = /^postgres: [^:]+: (?:autovacuum worker (\S+)|(?:\S+) (\S+) (?:\S+\(\d+\)|\[local\]))/.exec(title);
-  return m ? m[1] ?? m[2] : null;
+  return m ? (m[1] ?? m[2]) : null;
 }
 
 /**
@@ -119,7 +123,13 @@ export function cpuSnapshot(watched: Watched): CpuSnapshot {
   const pg = postgresSeconds();
   seconds.postgres = pg.all;
   seconds.redis = groupSeconds('redis-server');
-  return { at: performance.now(), seconds, foreignPostgres: pg.foreign, self: process.cpuUsage(), machine: machineSeconds() };
+  return {
+    at: performance.now(),
+    seconds,
+    foreignPostgres: pg.foreign,
+    self: process.cpuUsage(),
+    machine: machineSeconds(),
+  };
 }
 
 /**

@@ -29,7 +29,13 @@ export interface Row {
   events_persisted_per_s?: number;
   persisted_at_load_end?: number;
   verdicts?: Record<string, number>;
-  problems?: { body_counts: number; verdicts: number; accepted_twice: number; unreadable_bodies: number; examples: string[] };
+  problems?: {
+    body_counts: number;
+    verdicts: number;
+    accepted_twice: number;
+    unreadable_bodies: number;
+    examples: string[];
+  };
   verification?: Verification;
   backlog?: BacklogSummary;
   drain_seconds?: number;
@@ -53,7 +59,15 @@ export interface Degradation {
   phase_seconds: number;
   worker_back_after_s: number;
   /** per second of load: answers by status, backlog and Redis memory at the second's end */
-  timeline: { second: number; worker: 'stopped' | 'starting' | 'running'; accepted_202: number; refused_503: number; other: number; backlog_jobs: number; redis_mb: number }[];
+  timeline: {
+    second: number;
+    worker: 'stopped' | 'starting' | 'running';
+    accepted_202: number;
+    refused_503: number;
+    other: number;
+    backlog_jobs: number;
+    redis_mb: number;
+  }[];
   /** the distinct Retry-After values of the 503 answers */
   retry_after: string[];
   backlog_max: number;
@@ -80,15 +94,28 @@ export interface Report {
 }
 
 const notOk = (statuses: Record<string, number>, ok: number) =>
-  Object.entries(statuses).filter(([s]) => Number(s) !== ok).map(([s, n]) => `${s}: ${fmt(n)}`).join(', ');
+  Object.entries(statuses)
+    .filter(([s]) => Number(s) !== ok)
+    .map(([s, n]) => `${s}: ${fmt(n)}`)
+    .join(', ');
 
 function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
 }
 
 export function figuresTable(r: Report): string {
   const rows = r.rows.map((x) => {
-    const failed = [notOk(x.statuses, 202), x.errors ? `errors: ${fmt(x.errors)}` : '', x.timeouts ? `timeouts: ${fmt(x.timeouts)}` : ''].filter(Boolean).join(', ');
+    const failed = [
+      notOk(x.statuses, 202),
+      x.errors ? `errors: ${fmt(x.errors)}` : '',
+      x.timeouts ? `timeouts: ${fmt(x.timeouts)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     const v = x.verification;
     return [
       x.name,
@@ -96,18 +123,55 @@ export function figuresTable(r: Report): string {
       fmt(x.req_per_s),
       fmt(x.events_accepted_per_s),
       fmt(x.events_persisted_per_s),
-      fmt(x.latency_ms.p50, 1), fmt(x.latency_ms.p95, 1), fmt(x.latency_ms.p99, 1),
+      fmt(x.latency_ms.p50, 1),
+      fmt(x.latency_ms.p95, 1),
+      fmt(x.latency_ms.p99, 1),
       failed || '0',
       x.backlog ? `${fmt(x.backlog.min)} / ${fmt(x.backlog.max)} / ${fmt(x.backlog.last)}` : '',
       x.backlog ? x.backlog.trend : '',
       x.drain_seconds !== undefined ? `${fmt(x.drain_seconds, 1)} s` : '',
-      v ? (v.ok ? `yes (${fmt(v.rows)})` : `**NO**: ${v.lost} lost, ${v.stored_twice} twice, ${v.stored_not_accepted} not accepted`) : '',
+      v
+        ? v.ok
+          ? `yes (${fmt(v.rows)})`
+          : `**NO**: ${v.lost} lost, ${v.stored_twice} twice, ${v.stored_not_accepted} not accepted`
+        : '',
     ];
   });
   if (r.copy) {
-    rows.push(['raw COPY into analytics_events_raw', `${fmt(r.copy.rows)} rows, ${r.copy.streams} streams × ${fmt(r.copy.chunk_rows)}-row chunks`, '', '', fmt(r.copy.rows_per_s), '', '', '', '0', '', '', '', `${fmt(r.copy.counted)} counted`]);
+    rows.push([
+      'raw COPY into analytics_events_raw',
+      `${fmt(r.copy.rows)} rows, ${r.copy.streams} streams × ${fmt(r.copy.chunk_rows)}-row chunks`,
+      '',
+      '',
+      fmt(r.copy.rows_per_s),
+      '',
+      '',
+      '',
+      '0',
+      '',
+      '',
+      '',
+      `${fmt(r.copy.counted)} counted`,
+    ]);
   }
-  return table(['scenario', 'load', 'req/s', 'events/s accepted', 'events/s persisted', 'p50 ms', 'p95 ms', 'p99 ms', 'not 202', 'backlog min / max / last (jobs)', 'backlog', 'drained after load', 'every accepted event stored once'], rows);
+  return table(
+    [
+      'scenario',
+      'load',
+      'req/s',
+      'events/s accepted',
+      'events/s persisted',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+      'not 202',
+      'backlog min / max / last (jobs)',
+      'backlog',
+      'drained after load',
+      'every accepted event stored once',
+    ],
+    rows,
+  );
 }
 
 /** "57 %", or "57 % (12 % other databases)" when other databases' backends were busy too. */
@@ -132,26 +196,66 @@ export function cpuTable(r: Report): string {
     x.name,
     x.kind === 'service' ? pct(x.cpu.api) : '',
     x.kind === 'service' ? pct(x.cpu.worker) : '',
-    postgresShare(x.cpu), pct(x.cpu.redis), pct(x.cpu.generator),
+    postgresShare(x.cpu),
+    pct(x.cpu.redis),
+    pct(x.cpu.generator),
     x.kind === 'baseline' ? pct(x.cpu.server) : '',
-    `${pct(x.cpu.machine)} of ${cores * 100} %`, pct(x.cpu.other), perUnit(x),
+    `${pct(x.cpu.machine)} of ${cores * 100} %`,
+    pct(x.cpu.other),
+    perUnit(x),
   ]);
   if (r.copy) {
     const c = r.copy.cpu;
-    rows.push(['raw COPY', '', '', postgresShare(c), pct(c.redis), pct(c.generator), '', `${pct(c.machine)} of ${cores * 100} %`, pct(c.other),
-      `${fmt((ownCpu(c) * 1e6) / r.copy.rows_per_s)} µs per row`]);
+    rows.push([
+      'raw COPY',
+      '',
+      '',
+      postgresShare(c),
+      pct(c.redis),
+      pct(c.generator),
+      '',
+      `${pct(c.machine)} of ${cores * 100} %`,
+      pct(c.other),
+      `${fmt((ownCpu(c) * 1e6) / r.copy.rows_per_s)} µs per row`,
+    ]);
   }
-  return table(['scenario', 'api', 'worker', 'postgres (all processes)', 'redis', 'load generator', 'bare server', 'machine busy', 'other', 'CPU of this run'], rows);
+  return table(
+    [
+      'scenario',
+      'api',
+      'worker',
+      'postgres (all processes)',
+      'redis',
+      'load generator',
+      'bare server',
+      'machine busy',
+      'other',
+      'CPU of this run',
+    ],
+    rows,
+  );
 }
 
 export function targetsTable(r: Report): string {
-  return table(['figure', 'service', 'baseline', 'ratio', 'target', ''],
-    r.targets.map((t) => [t.figure, t.value, t.baseline, t.ratio, t.target, t.pass === null ? 'info' : t.pass ? 'pass' : '**miss**']));
+  return table(
+    ['figure', 'service', 'baseline', 'ratio', 'target', ''],
+    r.targets.map((t) => [
+      t.figure,
+      t.value,
+      t.baseline,
+      t.ratio,
+      t.target,
+      t.pass === null ? 'info' : t.pass ? 'pass' : '**miss**',
+    ]),
+  );
 }
 
 /** Scenarios during which other work took more than 15 % of a core (their figures are disturbed). */
 export function interference(r: Report): string {
-  const busy = [...r.rows.map((x) => ({ name: x.name, cpu: x.cpu })), ...(r.copy ? [{ name: 'raw COPY', cpu: r.copy.cpu }] : [])]
+  const busy = [
+    ...r.rows.map((x) => ({ name: x.name, cpu: x.cpu })),
+    ...(r.copy ? [{ name: 'raw COPY', cpu: r.copy.cpu }] : []),
+  ]
     .map((x) => ({ name: x.name, share: (x.cpu.other ?? 0) + (x.cpu.postgres_other_databases ?? 0) }))
     .filter((x) => x.share > 0.15);
   return busy.length
@@ -164,8 +268,8 @@ export function markdown(r: Report): string {
   return [
     `# Load run ${r.started_at}`,
     '',
-    `${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}. `
-      + `${r.settings.seconds} s per scenario, ${r.settings.connections} connections for single events, ${r.settings.batch_connections} for batches.`,
+    `${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}. ` +
+      `${r.settings.seconds} s per scenario, ${r.settings.connections} connections for single events, ${r.settings.batch_connections} for batches.`,
     '',
     '## Figures',
     '',
@@ -177,23 +281,38 @@ export function markdown(r: Report): string {
     '',
     interference(r),
     '',
-    ...(r.degradation ? ['## Graceful degradation (worker stopped, then restarted)', '', degradationTable(r.degradation), ''] : []),
+    ...(r.degradation
+      ? ['## Graceful degradation (worker stopped, then restarted)', '', degradationTable(r.degradation), '']
+      : []),
     '## Targets and ratios',
     '',
     targetsTable(r),
     '',
-    r.failures.length ? `## FAILED\n\n${r.failures.map((f) => `- ${f}`).join('\n')}\n` : 'Every event answered accepted is in Postgres exactly once; nothing refused was stored.\n',
+    r.failures.length
+      ? `## FAILED\n\n${r.failures.map((f) => `- ${f}`).join('\n')}\n`
+      : 'Every event answered accepted is in Postgres exactly once; nothing refused was stored.\n',
   ].join('\n');
 }
 
 /** The degradation run: a summary line and the per-second timeline. */
 export function degradationTable(d: Degradation): string {
-  const summary = `Batches of 100 at ${fmt(d.offered_rate)} req/s offered (open loop), ${d.phase_seconds} s with the worker stopped, then ${d.phase_seconds} s `
-    + `after starting it again (consuming after ${fmt(d.worker_back_after_s, 1)} s); ANALYTICS_MAX_QUEUE_BACKLOG ${fmt(d.threshold_jobs)} jobs. `
-    + `First 503 at ${d.first_503_s ?? '–'} s (Retry-After: ${d.retry_after.join(', ') || '–'}), backlog at most ${fmt(d.backlog_max)} jobs, `
-    + `Redis ${fmt(d.redis_mb_before, 1)} MB before and at most ${fmt(d.redis_mb_max, 1)} MB; ingestion accepting again at ${d.reopened_s ?? '–'} s; `
-    + `backlog drained ${fmt(d.drained_after_load_s, 1)} s after the load; ${fmt(d.events_accepted)} events accepted, ${fmt(d.verification.rows)} stored, `
-    + `${d.verification.ok ? 'each once, none of the refused' : 'MISMATCH'}.`;
-  return `${summary}\n\n${table(['second', 'worker', '202', '503', 'other', 'backlog (jobs)', 'Redis MB'],
-    d.timeline.map((t) => [String(t.second), t.worker, fmt(t.accepted_202), fmt(t.refused_503), fmt(t.other), fmt(t.backlog_jobs), fmt(t.redis_mb, 1)]))}`;
+  const summary =
+    `Batches of 100 at ${fmt(d.offered_rate)} req/s offered (open loop), ${d.phase_seconds} s with the worker stopped, then ${d.phase_seconds} s ` +
+    `after starting it again (consuming after ${fmt(d.worker_back_after_s, 1)} s); ANALYTICS_MAX_QUEUE_BACKLOG ${fmt(d.threshold_jobs)} jobs. ` +
+    `First 503 at ${d.first_503_s ?? '–'} s (Retry-After: ${d.retry_after.join(', ') || '–'}), backlog at most ${fmt(d.backlog_max)} jobs, ` +
+    `Redis ${fmt(d.redis_mb_before, 1)} MB before and at most ${fmt(d.redis_mb_max, 1)} MB; ingestion accepting again at ${d.reopened_s ?? '–'} s; ` +
+    `backlog drained ${fmt(d.drained_after_load_s, 1)} s after the load; ${fmt(d.events_accepted)} events accepted, ${fmt(d.verification.rows)} stored, ` +
+    `${d.verification.ok ? 'each once, none of the refused' : 'MISMATCH'}.`;
+  return `${summary}\n\n${table(
+    ['second', 'worker', '202', '503', 'other', 'backlog (jobs)', 'Redis MB'],
+    d.timeline.map((t) => [
+      String(t.second),
+      t.worker,
+      fmt(t.accepted_202),
+      fmt(t.refused_503),
+      fmt(t.other),
+      fmt(t.backlog_jobs),
+      fmt(t.redis_mb, 1),
+    ]),
+  )}`;
 }

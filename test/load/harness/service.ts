@@ -15,7 +15,11 @@ const DIST_SRC = join(__dirname, '..', '..', '..', 'src');
 export async function adminQuery(sql: string): Promise<void> {
   const c = new Client({ connectionString: settings.adminUrl });
   await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
 }
 
 export async function dropDatabase(name: string): Promise<void> {
@@ -90,12 +94,17 @@ export class Service {
     this.env = env;
     this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), env, settings.nodeArgs);
     this.api = new Child('api', join(DIST_SRC, 'main.js'), env, settings.nodeArgs);
-    this.queue = new Queue('ingest', { connection: { host: new URL(settings.redisUrl).hostname, port: Number(new URL(settings.redisUrl).port || 6379) }, prefix: `${settings.redisPrefix}:bull` });
+    this.queue = new Queue('ingest', {
+      connection: { host: new URL(settings.redisUrl).hostname, port: Number(new URL(settings.redisUrl).port || 6379) },
+      prefix: `${settings.redisPrefix}:bull`,
+    });
     await Promise.all([this.api.waitFor(/Listening on/, 60_000), this.worker.waitFor(/Consuming queues/, 60_000)]);
     for (let i = 0; ; i++) {
       try {
         if ((await fetch(`http://127.0.0.1:${this.port}/api/v1/analytics/health`)).ok) break;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (i > 150) throw new Error(`the service did not become healthy:\n${this.api.output()}`);
       await sleep(200);
     }

@@ -6,7 +6,13 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-export interface Latency { p50: number; p95: number; p99: number; max: number; n: number }
+export interface Latency {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+}
 
 export function latencySummary(values: number[]): Latency {
   const sorted = Float64Array.from(values).sort();

@@ -23,7 +23,11 @@ export function loadEvent(tenant: string, site: string): Record<string, unknown>
   return makeEvent({
     tenant_id: tenant,
     site_id: site,
-    attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': Math.round(Math.random() * 900), 'gen_ai.request.model': 'gpt-4o-mini' },
+    attributes: {
+      'voice.turn_id': 't-1',
+      'voice.first_response_ms': Math.round(Math.random() * 900),
+      'gen_ai.request.model': 'gpt-4o-mini',
+    },
   });
 }
 
@@ -45,7 +49,12 @@ export class PlainTraffic implements RequestSource {
 
   constructor(tenant: string, batch: number | null) {
     const site = randomUUID();
-    this.bodies = Array.from({ length: 1000 }, () => requestBody(Array.from({ length: batch ?? 1 }, () => loadEvent(tenant, site)), batch));
+    this.bodies = Array.from({ length: 1000 }, () =>
+      requestBody(
+        Array.from({ length: batch ?? 1 }, () => loadEvent(tenant, site)),
+        batch,
+      ),
+    );
   }
 
   next(): { body: string; token: number } {
@@ -58,13 +67,31 @@ export class PlainTraffic implements RequestSource {
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
   }
 
-  abandon(): void { /* counted by the generator */ }
+  abandon(): void {
+    /* counted by the generator */
+  }
 }
 
-interface Pending { ids: string[]; expect: Expect[]; events?: Record<string, unknown>[] }
+interface Pending {
+  ids: string[];
+  expect: Expect[];
+  events?: Record<string, unknown>[];
+}
 
-interface Verdict { index?: number; event_id?: string | null; status?: string }
-interface Summary { received?: number; accepted?: number; duplicate?: number; dropped?: number; quarantined?: number; rejected?: number; results?: Verdict[] }
+interface Verdict {
+  index?: number;
+  event_id?: string | null;
+  status?: string;
+}
+interface Summary {
+  received?: number;
+  accepted?: number;
+  duplicate?: number;
+  dropped?: number;
+  quarantined?: number;
+  rejected?: number;
+  results?: Verdict[];
+}
 
 export interface Verification {
   /** rows of this scenario's events in analytics_events_raw, and their distinct event ids */
@@ -93,9 +120,24 @@ export class ScenarioTraffic implements RequestSource {
   readonly site = randomUUID();
   answered = 0;
   readonly statuses = new Map<number, number>();
-  readonly counts = { events_sent: 0, accepted: 0, duplicate: 0, rejected: 0, dropped: 0, quarantined: 0, planted_duplicates: 0, planted_invalid: 0 };
+  readonly counts = {
+    events_sent: 0,
+    accepted: 0,
+    duplicate: 0,
+    rejected: 0,
+    dropped: 0,
+    quarantined: 0,
+    planted_duplicates: 0,
+    planted_invalid: 0,
+  };
   /** answers that contradict themselves or what was sent */
-  readonly problems = { body_counts: 0, verdicts: 0, accepted_twice: 0, unreadable_bodies: 0, examples: [] as string[] };
+  readonly problems = {
+    body_counts: 0,
+    verdicts: 0,
+    accepted_twice: 0,
+    unreadable_bodies: 0,
+    examples: [] as string[],
+  };
   private readonly accepted = new Set<string>();
   private readonly refused = new Set<string>();
   private readonly unanswered = new Set<string>();
@@ -170,14 +212,27 @@ export class ScenarioTraffic implements RequestSource {
       for (const id of p.ids) this.unanswered.add(id);
       return;
     }
-    const results: Verdict[] = this.batch === null ? [body] : body.results ?? [];
+    const results: Verdict[] = this.batch === null ? [body] : (body.results ?? []);
     if (this.batch !== null) {
       const tally = (s: string) => results.filter((r) => r.status === s).length;
-      const sum = (body.accepted ?? 0) + (body.duplicate ?? 0) + (body.dropped ?? 0) + (body.quarantined ?? 0) + (body.rejected ?? 0);
-      if (body.received !== p.ids.length || sum !== p.ids.length || results.length !== p.ids.length
-        || tally('accepted') !== body.accepted || tally('duplicate') !== body.duplicate || tally('rejected') !== body.rejected) {
+      const sum =
+        (body.accepted ?? 0) +
+        (body.duplicate ?? 0) +
+        (body.dropped ?? 0) +
+        (body.quarantined ?? 0) +
+        (body.rejected ?? 0);
+      if (
+        body.received !== p.ids.length ||
+        sum !== p.ids.length ||
+        results.length !== p.ids.length ||
+        tally('accepted') !== body.accepted ||
+        tally('duplicate') !== body.duplicate ||
+        tally('rejected') !== body.rejected
+      ) {
         this.problems.body_counts++;
-        this.note(`counts do not add up: sent ${p.ids.length}, received ${body.received}, accepted ${body.accepted}, duplicate ${body.duplicate}, rejected ${body.rejected}, dropped ${body.dropped}, quarantined ${body.quarantined}, ${results.length} results`);
+        this.note(
+          `counts do not add up: sent ${p.ids.length}, received ${body.received}, accepted ${body.accepted}, duplicate ${body.duplicate}, rejected ${body.rejected}, dropped ${body.dropped}, quarantined ${body.quarantined}, ${results.length} results`,
+        );
       }
     }
     p.ids.forEach((id, i) => {
@@ -200,11 +255,24 @@ export class ScenarioTraffic implements RequestSource {
           this.refused.delete(id);
           if (p.events) this.remember(p.events[i]);
           break;
-        case 'duplicate': this.counts.duplicate++; break;
-        case 'rejected': this.counts.rejected++; if (!this.accepted.has(id)) this.refused.add(id); break;
-        case 'dropped': this.counts.dropped++; if (!this.accepted.has(id)) this.refused.add(id); break;
-        case 'quarantined': this.counts.quarantined++; if (!this.accepted.has(id)) this.refused.add(id); break;
-        default: this.problems.verdicts++; this.note(`unknown verdict ${String(r.status)}`);
+        case 'duplicate':
+          this.counts.duplicate++;
+          break;
+        case 'rejected':
+          this.counts.rejected++;
+          if (!this.accepted.has(id)) this.refused.add(id);
+          break;
+        case 'dropped':
+          this.counts.dropped++;
+          if (!this.accepted.has(id)) this.refused.add(id);
+          break;
+        case 'quarantined':
+          this.counts.quarantined++;
+          if (!this.accepted.has(id)) this.refused.add(id);
+          break;
+        default:
+          this.problems.verdicts++;
+          this.note(`unknown verdict ${String(r.status)}`);
       }
     });
   }
@@ -237,9 +305,17 @@ export class ScenarioTraffic implements RequestSource {
     for (const token of [...this.inflight.keys()]) this.abandon(token);
     const params = [this.tenant, this.site];
     const agg = await db.query<{ rows: number; ids: number }>(
-      `SELECT count(*)::int AS rows, count(DISTINCT event_id)::int AS ids FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2`, params);
-    const stored = new Set((await db.query<{ id: string }>(
-      `SELECT DISTINCT event_id::text AS id FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2`, params)).rows.map((r) => r.id));
+      `SELECT count(*)::int AS rows, count(DISTINCT event_id)::int AS ids FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2`,
+      params,
+    );
+    const stored = new Set(
+      (
+        await db.query<{ id: string }>(
+          `SELECT DISTINCT event_id::text AS id FROM analytics_events_raw WHERE tenant_id = $1 AND site_id = $2`,
+          params,
+        )
+      ).rows.map((r) => r.id),
+    );
     let lost = 0;
     for (const id of this.accepted) if (!stored.has(id)) lost++;
     let notAccepted = 0;
@@ -251,8 +327,13 @@ export class ScenarioTraffic implements RequestSource {
     }
     const { rows, ids } = agg.rows[0];
     const v = {
-      rows, distinct_event_ids: ids, lost, stored_twice: rows - ids, stored_not_accepted: notAccepted,
-      unanswered_stored: unansweredStored, unanswered_sent: this.unanswered.size,
+      rows,
+      distinct_event_ids: ids,
+      lost,
+      stored_twice: rows - ids,
+      stored_not_accepted: notAccepted,
+      unanswered_stored: unansweredStored,
+      unanswered_sent: this.unanswered.size,
     };
     return { ...v, ok: lost === 0 && rows === ids && notAccepted === 0 };
   }

@@ -28,11 +28,19 @@ class EventContextDto {
 
 /** The event envelope (validated by the JSON Schema in schema-registry). */
 export class EventDto {
-  @ApiProperty({ format: 'uuid', example: '123e4567-e89b-12d3-a456-426614174000', description: 'Client-chosen UUID; the idempotency key within the tenant' })
+  @ApiProperty({
+    format: 'uuid',
+    example: '123e4567-e89b-12d3-a456-426614174000',
+    description: 'Client-chosen UUID; the idempotency key within the tenant',
+  })
   event_id!: string;
   @ApiProperty({ example: 'voice.turn_started', pattern: '^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$' })
   event_name!: string;
-  @ApiProperty({ format: 'date-time', example: '2025-01-15T10:30:00.123Z', description: 'RFC 3339; at most the clock-skew tolerance in the future, no older than the retention window' })
+  @ApiProperty({
+    format: 'date-time',
+    example: '2025-01-15T10:30:00.123Z',
+    description: 'RFC 3339; at most the clock-skew tolerance in the future, no older than the retention window',
+  })
   occurred_at!: string;
   @ApiProperty({ format: 'uuid', example: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10' })
   tenant_id!: string;
@@ -44,7 +52,11 @@ export class EventDto {
   user_id?: string;
   @ApiProperty({ enum: EVENT_SOURCES, example: 'voice_ws' })
   source!: string;
-  @ApiProperty({ type: 'object', additionalProperties: true, example: { 'voice.session_id': '9a7b1c3d-2e4f-4a6b-8c0d-1e2f3a4b5c6d', 'voice.turn_id': 't-1' } })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    example: { 'voice.session_id': '9a7b1c3d-2e4f-4a6b-8c0d-1e2f3a4b5c6d', 'voice.turn_id': 't-1' },
+  })
   attributes!: Record<string, unknown>;
   @ApiPropertyOptional({ type: EventContextDto })
   context?: EventContextDto;
@@ -53,7 +65,11 @@ export class EventDto {
 export class BatchDto {
   @ApiProperty({ type: [EventDto], description: '1 to ANALYTICS_MAX_BATCH_SIZE (500) events' })
   events!: EventDto[];
-  @ApiPropertyOptional({ example: 'b-2025-01-15-0001', description: 'Client label of the batch, echoed back; resending a batch is harmless since every event is deduplicated' })
+  @ApiPropertyOptional({
+    example: 'b-2025-01-15-0001',
+    description:
+      'Client label of the batch, echoed back; resending a batch is harmless since every event is deduplicated',
+  })
   batch_id?: string;
 }
 
