@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import Redis from 'ioredis';
 import { waitFor } from './support/events';
 import { request } from './support/test-env';
-import { urlFor, withAdmin } from './support/database';
+import { runDatabase, urlFor, withAdmin } from './support/database';
 import { freePort, runRole } from './support/worker-process';
 
 const BASE = { NODE_ENV: 'test', LOG_LEVEL: 'error', ANALYTICS_AUTO_MIGRATE: 'false' };
@@ -68,7 +68,7 @@ describe('start-up stops with one clear line', () => {
 });
 
 describe('one command starts both roles; in development the database is created and migrated', () => {
-  const db = 'analytics_t_launcher';
+  const db = runDatabase('launcher');
   afterAll(() => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)));
 
   it('creates the database, migrates it, serves health, and stops both roles on SIGTERM', async () => {
@@ -110,7 +110,7 @@ describe('one command starts both roles; in development the database is created 
         }));
       expect(roles.find((r) => r.script === 'worker')!.nice.every((n) => n === 10)).toBe(true);
       expect(roles.find((r) => r.script === 'api')!.nice.every((n) => n === 0)).toBe(true);
-      expect(svc.stdout).toMatch(/Created database analytics_t_launcher/);
+      expect(svc.stdout).toMatch(new RegExp(`Created database ${db}`));
       expect(svc.stdout).toMatch(/Applied migrations: CreateRawEventsAndLedger/);
       const tables = await withAdmin(async (c) => {
         const { Client } = await import('pg');

@@ -7,7 +7,7 @@ import { Pool } from 'pg';
 import { createApiApp, createWorkerContext } from '../../src/app/bootstrap';
 import { QueueName } from '../../src/app/queues';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
-import { TEMPLATE_DB, urlFor, withAdmin } from './database';
+import { runDatabase, TEMPLATE_DB, urlFor, withAdmin } from './database';
 import { OPERATOR_TENANT, OTHER_TENANT, TENANT, TenantKeys, seedTenant } from './tenants';
 
 export interface HttpAnswer {
@@ -65,7 +65,7 @@ export async function createTestEnv(
   opts: { api?: boolean; worker?: boolean } = {},
 ): Promise<TestEnv> {
   const id = randomBytes(4).toString('hex');
-  const dbName = `analytics_t_${id}`;
+  const dbName = runDatabase(id);
   await withAdmin((c) => c.query(`CREATE DATABASE ${dbName} TEMPLATE ${TEMPLATE_DB}`));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
