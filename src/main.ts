@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { createApiApp, startRole } from './app/bootstrap';
+import { createApiApp } from './app/bootstrap';
+import { startRole } from './app/start-role';
 import { AuthRepository } from './modules/auth/auth.repository';
 import { TenantAdmin } from './modules/auth/tenant-admin';
 

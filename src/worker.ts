@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import { Logger } from '@nestjs/common';
-import { createWorkerContext, startRole } from './app/bootstrap';
+import { startRole } from './app/start-role';
+import { createWorkerContext } from './app/worker-context';
 
 void startRole('worker', async (config) => {
   const logger = new Logger('Worker');

@@ -1,4 +1,4 @@
-import { StoredEvent } from '../src/app/queues';
+import { StoredEvent } from '../src/modules/contracts/stored-event';
 import { AdmissionStore } from '../src/modules/ingestion/admission.store';
 import { EVENTS, makeEvent } from './support/events';
 import { TestEnv, createTestEnv } from './support/test-env';

@@ -8,6 +8,7 @@ import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
+import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
 import { CoreModule } from './core.module';
 import { QueuesModule } from './queues.module';
 
@@ -22,6 +23,7 @@ export class ApiModule {
         QueuesModule,
         AuthModule,
         IngestionModule,
+        SchemaRegistryApiModule,
         SubjectsModule,
         ReportingModule,
         HealthModule,

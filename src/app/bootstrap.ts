@@ -1,4 +1,3 @@
-import { INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import helmet from 'helmet';
@@ -6,18 +5,10 @@ import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
 import { recordedHeaders } from '../common/raw-http';
 import { IngestRoute } from '../modules/ingestion/ingest-route';
-import { prepareDatabase } from '../database/database-preparation';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
-import { ConfigError } from '../modules/config/environment';
 import { ApiModule } from './api.module';
-import { PreflightError, checkDependencies } from './preflight';
+import { logLevels } from './start-role';
 import { mountSwaggerUi } from './swagger';
-import { WorkerModule } from './worker.module';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-export function logLevels(level: string): LogLevel[] {
-  return LEVELS.slice(0, LEVELS.indexOf(level as LogLevel) + 1);
-}
 
 /** Builds the api application (routes, body parsing, Swagger) without listening. */
 export async function createApiApp(config: AnalyticsConfig): Promise<NestExpressApplication> {
@@ -40,33 +31,4 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   app.get(IngestRoute).install(app.getHttpServer(), recordedHeaders(security as never));
   app.enableShutdownHooks();
   return app;
-}
-
-export async function createWorkerContext(config: AnalyticsConfig): Promise<INestApplicationContext> {
-  const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: logLevels(config.logLevel),
-    abortOnError: false,
-  });
-  ctx.enableShutdownHooks();
-  return ctx;
-}
-
-/**
- * Shared start-up of both roles: validated config, reachable dependencies, prepared database.
- * Any failure ends the process with one line naming the variable or the address.
- */
-export async function startRole<T>(role: 'api' | 'worker', start: (config: AnalyticsConfig) => Promise<T>): Promise<T> {
-  const logger = new Logger(role === 'api' ? 'Api' : 'Worker');
-  try {
-    const config = AnalyticsConfig.fromEnvironment(process.env);
-    await checkDependencies(config);
-    await prepareDatabase(config, (line) => logger.log(line));
-    return await start(config);
-  } catch (err) {
-    const known = err instanceof ConfigError || err instanceof PreflightError;
-    process.stderr.write(
-      `${role}: ${known ? (err as Error).message : `start-up failed: ${(err as Error)?.stack ?? String(err)}`}\n`,
-    );
-    process.exit(1);
-  }
 }

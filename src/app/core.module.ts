@@ -5,7 +5,7 @@ import { ConfigModule } from '../modules/config/config.module';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { dataSourceOptions } from '../database/data-source';
 import { SafeTypeOrmLogger } from '../database/safe-typeorm.logger';
-import { RedisClient, redisOptions } from './redis.provider';
+import { RedisClient, redisOptions } from '../common/redis.provider';
 
 /** Config, the Postgres data source, BullMQ's root connection and the Redis client. */
 @Global()

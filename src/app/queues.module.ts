@@ -1,8 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
-import { QueueName } from './queues';
-import { redisOptions } from './redis.provider';
+import { QueueName } from '../modules/contracts/jobs';
+import { redisOptions } from '../common/redis.provider';
 
 const producer = (name: QueueName) =>
   BullModule.registerQueueAsync({

@@ -22,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { StoredEvent } from '../../src/app/queues';
+import { StoredEvent } from '../../src/modules/contracts/stored-event';
 import { countMembers, foldEvents, inLockOrder } from '../../src/modules/rollups/rollup-fold';
 import { startApiProcess } from '../support/worker-process';
 import { RAW_COLUMNS, copyText, rawCopyLine } from './copy-rows';

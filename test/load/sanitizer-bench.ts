@@ -3,7 +3,7 @@
  * events: free text with and without personal data, nested attributes, page context, user ids.
  */
 import { randomUUID } from 'node:crypto';
-import { StoredEvent } from '../../src/app/queues';
+import { StoredEvent } from '../../src/modules/contracts/stored-event';
 import { BUILTIN_EVENTS } from '../../src/modules/schema-registry/builtin-events';
 import { pseudonymize } from '../../src/modules/privacy/privacy.service';
 import { sanitizeEvent } from '../../src/modules/privacy/sanitizer';

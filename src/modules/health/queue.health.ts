@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Queue } from 'bullmq';
-import { QueueName } from '../../app/queues';
+import { QueueName } from '../contracts/jobs';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { withDeadline } from './deadline';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { RedisClient } from '../../app/redis.provider';
+import { RedisClient } from '../../common/redis.provider';
 import { withDeadline } from './deadline';
 
 @Injectable()

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { StoredEvent } from '../../app/queues';
-import { RedisClient } from '../../app/redis.provider';
+import { StoredEvent } from '../contracts/stored-event';
+import { RedisClient } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
 
 /** What Redis says of one event: consent drops it, this request claimed it, or it was claimed before. */

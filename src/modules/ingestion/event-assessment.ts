@@ -1,4 +1,4 @@
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import type { AnalyticsConfig } from '../config/analytics-config';
 import { EventError } from '../schema-registry/event-error';
 import type { EventValidator } from '../schema-registry/event-validator';

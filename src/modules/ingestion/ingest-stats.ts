@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { RedisClient } from '../../app/redis.provider';
+import { RedisClient } from '../../common/redis.provider';
 
 export interface IngestCounters {
   accepted: number;

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PrivacyModule } from '../privacy/privacy.module';
-import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
+import { SchemaRegistryApiModule } from '../schema-registry/schema-registry-api.module';
 import { AdmissionStore } from './admission.store';
 import { IngestionController } from './ingestion.controller';
 import { IngestionService } from './ingestion.service';
@@ -9,7 +9,7 @@ import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
 
 @Module({
-  imports: [SchemaRegistryModule, PrivacyModule],
+  imports: [SchemaRegistryApiModule, PrivacyModule],
   controllers: [IngestionController],
   providers: [IngestionService, IngestRoute, AdmissionStore, IngestStats, BacklogGate],
   exports: [IngestStats, IngestRoute],

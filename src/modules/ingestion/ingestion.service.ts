@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { JobName, JobPayloads, QuarantinedEvent, QueueName, StoredEvent } from '../../app/queues';
+import { QuarantinedEvent, StoredEvent } from '../contracts/stored-event';
+import { JobName, JobPayloads, QueueName } from '../contracts/jobs';
 import { ProblemException } from '../../common/problem';
 import { Principal } from '../auth/principal';
 import { PrivacyService } from '../privacy/privacy.service';

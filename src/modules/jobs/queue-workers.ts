@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { Job, Worker, UnrecoverableError } from 'bullmq';
-import { AnalyticsConfig } from '../modules/config/analytics-config';
-import { JobName, JobPayloads, JobQueue, QueueName } from './queues';
-import { redisOptions } from './redis.provider';
+import { AnalyticsConfig } from '../config/analytics-config';
+import { JobName, JobPayloads, JobQueue, QueueName } from '../contracts/jobs';
+import { redisOptions } from '../../common/redis.provider';
 
 export type JobHandlers<Q extends QueueName> = {
   [N in JobName as (typeof JobQueue)[N] extends Q ? N : never]: (data: JobPayloads[N], job: Job) => Promise<unknown>;

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import { QueueName } from '../../app/queues';
+import { QueueName } from '../contracts/jobs';
 import { AdminPagesMiddleware } from '../auth/admin-pages.middleware';
 import { IngestionModule } from '../ingestion/ingestion.module';
 import { RollupsModule } from '../rollups/rollups.module';

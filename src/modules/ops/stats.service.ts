@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
-import { QueueName } from '../../app/queues';
+import { QueueName } from '../contracts/jobs';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { IngestCounters, IngestStats } from '../ingestion/ingest-stats';
 import { RollupRepository } from '../rollups/rollup.repository';

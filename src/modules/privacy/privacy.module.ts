@@ -1,10 +1,14 @@
 import { Module } from '@nestjs/common';
+import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
+import { StorageModule } from '../storage/storage.module';
 import { ErasureRepository } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
+import { SubjectDataService } from './subject-data.service';
 
-/** PII redaction and pseudonymization (consent is decided with the dedupe claim, see AdmissionStore); retention and erasure run in the worker. */
+/** PII redaction and pseudonymization (consent is decided with the dedupe claim, see AdmissionStore), and a subject's stored data. */
 @Module({
-  providers: [PrivacyService, ErasureRepository],
-  exports: [PrivacyService, ErasureRepository],
+  imports: [StorageModule, SchemaRegistryModule],
+  providers: [PrivacyService, ErasureRepository, SubjectDataService],
+  exports: [PrivacyService, ErasureRepository, SubjectDataService],
 })
 export class PrivacyModule {}

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { TenantPrivacy } from '../auth/principal';
 import { BUILTIN_EVENTS } from '../schema-registry/builtin-events';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';

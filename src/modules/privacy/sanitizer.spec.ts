@@ -1,4 +1,4 @@
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { LOOK_ALIKES, PLANTED, SENSITIVE_KEYS } from '../../../test/support/pii-corpus';
 import { coarsenIp, ibanValid, luhnValid, redactText } from './pii-detectors';
 import { SanitizerPolicy, sanitizeEvent } from './sanitizer';

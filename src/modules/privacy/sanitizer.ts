@@ -1,4 +1,4 @@
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { coarsenIp, redactText } from './pii-detectors';
 
 export type PiiTreatment = 'redact' | 'pseudonymize';

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { ErasureRepository } from '../privacy/erasure.repository';
+import { ErasureRepository } from './erasure.repository';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
-import { EventsRepository } from './events.repository';
+import { EventsRepository } from '../storage/events.repository';
 
 /** A data subject's stored events: erased on request (worker), exported page by page (api). */
 @Injectable()

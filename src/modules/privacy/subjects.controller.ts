@@ -5,11 +5,11 @@ import { ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } fr
 import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
 import type { Response } from 'express';
-import { QueueName } from '../../app/queues';
+import { QueueName } from '../contracts/jobs';
 import { ProblemException } from '../../common/problem';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
-import { SubjectDataService } from '../storage/subject-data.service';
+import { SubjectDataService } from './subject-data.service';
 import { ErasureRepository, ErasureRequest } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
 

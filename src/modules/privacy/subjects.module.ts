@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { StorageModule } from '../storage/storage.module';
+import { PrivacyModule } from './privacy.module';
 import { SubjectsController } from './subjects.controller';
 
 /** The data-subject endpoints of the api: erasure requests and exports. */
 @Module({
-  imports: [StorageModule],
+  imports: [PrivacyModule],
   controllers: [SubjectsController],
 })
 export class SubjectsModule {}

@@ -4,7 +4,7 @@ import { StorageModule } from '../storage/storage.module';
 import { ReportingController } from './reporting.controller';
 import { ReportingService } from './reporting.service';
 
-/** Timeseries over rollups; the metric catalog. */
+/** Timeseries over rollups, summaries and funnels over raw events; the metric catalog. */
 @Module({
   imports: [RollupsModule, StorageModule],
   controllers: [ReportingController],

@@ -1,4 +1,4 @@
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { DDSketch } from './ddsketch';
 import { EventSelector, METRICS, MetricDefinition } from './metric-catalog';
 

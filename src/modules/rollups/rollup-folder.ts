@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -21,7 +21,7 @@ const FOLD_LOCK = 7_413_002;
  * mostly per rollup row, not per event); a full round is followed at once.
  */
 @Injectable()
-export class RollupFolder {
+export class RollupFolder implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RollupFolder.name);
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
@@ -37,6 +37,14 @@ export class RollupFolder {
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
+
+  onApplicationBootstrap(): void {
+    this.start();
+  }
+
+  onApplicationShutdown(): Promise<void> {
+    return this.stop();
+  }
 
   start(): void {
     if (!this.rollups.enabled || !this.stopped) return;

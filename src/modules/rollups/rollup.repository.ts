@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { DDSketch } from './ddsketch';
 import { Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
 

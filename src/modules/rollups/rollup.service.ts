@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { countMembers, foldEvents, inKeyOrder, inLockOrder } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';

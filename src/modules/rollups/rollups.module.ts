@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { RollupFolder } from './rollup-folder';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
 
-/** The metric catalog, mergeable sketches, rollup tables and the fold of new events into them. */
+/** The metric catalog, mergeable sketches and the rollup tables, for both roles. */
 @Module({
-  providers: [RollupRepository, RollupService, RollupFolder],
-  exports: [RollupService, RollupRepository, RollupFolder],
+  providers: [RollupRepository, RollupService],
+  exports: [RollupService, RollupRepository],
 })
 export class RollupsModule {}

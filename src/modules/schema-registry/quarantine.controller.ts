@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
-import { QueueName } from '../../app/queues';
+import { QueueName } from '../contracts/jobs';
 import { ProblemException } from '../../common/problem';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';

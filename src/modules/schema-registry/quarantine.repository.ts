@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { QuarantinedEvent, StoredEvent } from '../../app/queues';
+import { QuarantinedEvent, StoredEvent } from '../contracts/stored-event';
 import { EventError } from './event-error';
 
 export interface QuarantineRow {

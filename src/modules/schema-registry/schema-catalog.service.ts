@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
-import { RedisClient, redisOptions } from '../../app/redis.provider';
+import { RedisClient, redisOptions } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { SchemaRepository } from './schema.repository';
 import { TenantSchemaSet } from './tenant-schema-set';
+import { TenantSchemas } from './tenant-schemas.service';
 
 /**
  * Each instance's cache of tenants' published schemas. A publish announces itself on a Redis
@@ -19,7 +19,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
   private subscriber: Redis | null = null;
 
   constructor(
-    private readonly repo: SchemaRepository,
+    private readonly schemas: TenantSchemas,
     private readonly redis: RedisClient,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {
@@ -43,7 +43,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
   forTenant(tenantId: string): Promise<TenantSchemaSet> {
     let set = this.sets.get(tenantId);
     if (!set) {
-      set = this.repo.forTenant(tenantId).then((rows) => new TenantSchemaSet(rows));
+      set = this.schemas.load(tenantId);
       set.catch(() => this.sets.delete(tenantId));
       this.sets.set(tenantId, set);
     }
@@ -52,7 +52,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
 
   /** Reads a tenant's schemas from Postgres, bypassing the cache (replays, listings). */
   async fresh(tenantId: string): Promise<TenantSchemaSet> {
-    return new TenantSchemaSet(await this.repo.forTenant(tenantId));
+    return this.schemas.load(tenantId);
   }
 
   /** Tells every instance (this one included) that a tenant's schemas changed. */

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 
 export interface PersistOutcome {
   inserted: number;

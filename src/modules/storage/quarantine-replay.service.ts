@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { EventValidator } from '../schema-registry/event-validator';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
-import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
+import { TenantSchemas } from '../schema-registry/tenant-schemas.service';
 import { StorageService } from './storage.service';
 
 const PAGE = 500;
@@ -17,13 +17,13 @@ export class QuarantineReplayService {
 
   constructor(
     private readonly quarantine: QuarantineRepository,
-    private readonly catalog: SchemaCatalog,
+    private readonly schemas: TenantSchemas,
     private readonly validator: EventValidator,
     private readonly storage: StorageService,
   ) {}
 
   async replay(tenantId: string): Promise<{ replayed: number; stored: number; still_invalid: number }> {
-    const schemas = await this.catalog.fresh(tenantId);
+    const schemas = await this.schemas.load(tenantId);
     let after: { at: string; id: string } | undefined;
     const totals = { replayed: 0, stored: 0, still_invalid: 0 };
     for (;;) {

@@ -1,4 +1,4 @@
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { daysFrom, utcDay } from './partition-days';
 import { uniqueByEvent } from './storage.service';
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { StoredEvent } from '../../app/queues';
+import { StoredEvent } from '../contracts/stored-event';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupService } from '../rollups/rollup.service';
 import { EventsRepository, PersistOutcome } from './events.repository';

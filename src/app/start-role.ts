@@ -1,0 +1,30 @@
+import { Logger, LogLevel } from '@nestjs/common';
+import { prepareDatabase } from '../database/database-preparation';
+import { AnalyticsConfig } from '../modules/config/analytics-config';
+import { ConfigError } from '../modules/config/environment';
+import { PreflightError, checkDependencies } from './preflight';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+export function logLevels(level: string): LogLevel[] {
+  return LEVELS.slice(0, LEVELS.indexOf(level as LogLevel) + 1);
+}
+
+/**
+ * Shared start-up of both roles: validated config, reachable dependencies, prepared database.
+ * Any failure ends the process with one line naming the variable or the address.
+ */
+export async function startRole<T>(role: 'api' | 'worker', start: (config: AnalyticsConfig) => Promise<T>): Promise<T> {
+  const logger = new Logger(role === 'api' ? 'Api' : 'Worker');
+  try {
+    const config = AnalyticsConfig.fromEnvironment(process.env);
+    await checkDependencies(config);
+    await prepareDatabase(config, (line) => logger.log(line));
+    return await start(config);
+  } catch (err) {
+    const known = err instanceof ConfigError || err instanceof PreflightError;
+    process.stderr.write(
+      `${role}: ${known ? (err as Error).message : `start-up failed: ${(err as Error)?.stack ?? String(err)}`}\n`,
+    );
+    process.exit(1);
+  }
+}

@@ -1,0 +1,64 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DiscoveryService, Reflector } from '@nestjs/core';
+import { Worker } from 'bullmq';
+import { AnalyticsConfig } from '../config/analytics-config';
+import { JobName, JobQueue, QueueName } from '../contracts/jobs';
+import { JOB_HANDLER, JobHandler } from './job-handler';
+import { closeWorker, JobHandlers, startWorker } from './queue-workers';
+
+type AnyHandler = JobHandler<JobName>;
+
+/**
+ * Finds each job's handler among the worker's providers, checks that every job has exactly one,
+ * runs their start-up work, then consumes the ingest and maintenance queues.
+ */
+@Injectable()
+export class JobDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly reflector: Reflector,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+  ) {}
+
+  /** Every job name with its one handler; throws naming the jobs with none or with several. */
+  handlers(): Map<JobName, AnyHandler> {
+    const found = new Map<JobName, AnyHandler[]>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance = wrapper.instance as AnyHandler | undefined;
+      if (!instance || !wrapper.metatype || typeof wrapper.metatype !== 'function') continue;
+      const name = this.reflector.get<JobName | undefined>(JOB_HANDLER, wrapper.metatype);
+      if (!name) continue;
+      found.set(name, [...(found.get(name) ?? []), instance]);
+    }
+    const names = Object.keys(JobQueue) as JobName[];
+    const missing = names.filter((n) => !found.has(n));
+    const doubled = names.filter((n) => (found.get(n)?.length ?? 0) > 1);
+    if (missing.length) throw new Error(`No handler for job(s) ${missing.join(', ')}`);
+    if (doubled.length) throw new Error(`More than one handler for job(s) ${doubled.join(', ')}`);
+    return new Map(names.map((n) => [n, found.get(n)![0]]));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const handlers = this.handlers();
+    for (const handler of handlers.values()) await handler.beforeWorkerStart?.();
+    const forQueue = <Q extends QueueName>(queue: Q) =>
+      Object.fromEntries(
+        [...handlers]
+          .filter(([name]) => JobQueue[name] === queue)
+          .map(([name, h]) => [name, (data: never, job: Parameters<AnyHandler['handle']>[1]) => h.handle(data, job)]),
+      ) as JobHandlers<Q>;
+    this.workers.push(
+      startWorker(QueueName.Ingest, forQueue(QueueName.Ingest), this.config, {
+        concurrency: this.config.worker.concurrency,
+      }),
+      startWorker(QueueName.Maintenance, forQueue(QueueName.Maintenance), this.config, { concurrency: 1 }),
+    );
+    for (const w of this.workers) void w.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map(closeWorker));
+  }
+}

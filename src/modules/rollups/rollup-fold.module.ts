@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { RollupFolder } from './rollup-folder';
+import { RollupsModule } from './rollups.module';
+
+/** The worker's fold of newly stored events into the rollups, running from start-up to shutdown. */
+@Module({
+  imports: [RollupsModule],
+  providers: [RollupFolder],
+  exports: [RollupFolder],
+})
+export class RollupFoldModule {}
