@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
 import { AdminPagesMiddleware } from './admin-pages.middleware';
+import { CLOCK, systemClock } from './clock';
 import { CredentialService } from './credential.service';
 import { JwtVerifier } from './jwt-verifier';
 import { RateLimiter } from './rate-limiter';
@@ -13,6 +14,7 @@ import { TenantsModule } from './tenants.module';
 @Module({
   imports: [TenantsModule],
   providers: [
+    { provide: CLOCK, useFactory: systemClock },
     JwtVerifier,
     CredentialService,
     RateLimiter,

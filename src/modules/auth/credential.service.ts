@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { parseApiKey, Scope, SCOPES, secretMatches } from './api-key';
 import { AuthRepository, StoredKey } from './auth.repository';
-import { JwtVerifier } from './jwt-verifier';
+import { CLOCK, Clock } from './clock';
+import { JwtVerifier, KeySetUnavailable } from './jwt-verifier';
 import { Principal, TenantSettings } from './principal';
 
 /** Why a credential was refused: 401 (who are you?) or 503 (cannot tell right now). */
@@ -32,6 +33,7 @@ export class CredentialService {
     private readonly repo: AuthRepository,
     private readonly jwt: JwtVerifier,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async resolve(credential: string): Promise<Principal> {
@@ -55,6 +57,10 @@ export class CredentialService {
     try {
       claims = await this.jwt.verify(token);
     } catch (err) {
+      if (err instanceof KeySetUnavailable) {
+        this.logger.warn(`JWT key set unavailable: ${err.reason}`);
+        throw new CredentialError(503, err.message);
+      }
       throw new CredentialError(401, `The token is not valid: ${(err as Error).message}.`);
     }
     if (typeof claims.tenantId !== 'string' || !UUID.test(claims.tenantId)) {
@@ -98,7 +104,7 @@ export class CredentialService {
     load: () => Promise<T | null>,
   ): Promise<T | null> {
     const hit = cache.get(id);
-    const now = Date.now();
+    const now = this.clock.now();
     if (hit && now - hit.at < this.config.auth.keyCacheMs) return hit.row;
     try {
       const row = await load();

@@ -1,10 +1,11 @@
+import { Clock } from './clock';
 import { Grant, LeasedRateLimits, RateLimits, Reserve } from './rate-limiter';
 
 /** The analyticsRateLimit script's rules over counters in memory: one store shared by every instance. */
 function fakeStore() {
   const counts = new Map<string, { r: number; e: number }>();
   let calls = 0;
-  const reserve: Reserve = async (tenant, window, limits, need, extra): Promise<Grant> => {
+  const decide = (...[tenant, window, limits, need, extra]: Parameters<Reserve>): Grant => {
     calls++;
     const key = `${tenant}:${window}`;
     const c = counts.get(key) ?? { r: 0, e: 0 };
@@ -19,21 +20,33 @@ function fakeStore() {
     c.e += ge;
     return { ok: true, requests: c.r, events: c.e, grantedRequests: gr, grantedEvents: ge };
   };
+  const reserve: Reserve = (...args) => Promise.resolve(decide(...args));
   return { reserve, counts, calls: () => calls };
 }
 
 const T0 = 1_700_000_000_000; // the start of a window
 
-async function takeMany(limiter: LeasedRateLimits, n: number, events: number, limits: RateLimits, now = T0) {
+/** A clock that stands still at T0 until a test moves it. */
+function manualClock(): Clock & { at(ms: number): void } {
+  let ms = T0;
+  return {
+    now: () => ms,
+    at: (to) => {
+      ms = to;
+    },
+  };
+}
+
+async function takeMany(limiter: LeasedRateLimits, n: number, events: number, limits: RateLimits) {
   const out = [];
-  for (let i = 0; i < n; i++) out.push(await limiter.take('t1', events, limits, now));
+  for (let i = 0; i < n; i++) out.push(await limiter.take('t1', events, limits));
   return out;
 }
 
 describe('LeasedRateLimits', () => {
   it('under 50 per second it reserves exactly one request at a time, as exact as counting each', async () => {
     const store = fakeStore();
-    const limiter = new LeasedRateLimits(store.reserve);
+    const limiter = new LeasedRateLimits(store.reserve, manualClock());
     const d = await takeMany(limiter, 25, 1, { rps: 20, eps: 1000 });
     expect(d.filter((x) => x.allowed)).toHaveLength(20);
     expect(d.map((x) => x.remaining).slice(0, 3)).toEqual([19, 18, 17]);
@@ -45,7 +58,7 @@ describe('LeasedRateLimits', () => {
 
   it('a busy tenant asks Redis once per lease, admits exactly its limit and says what remains', async () => {
     const store = fakeStore();
-    const limiter = new LeasedRateLimits(store.reserve);
+    const limiter = new LeasedRateLimits(store.reserve, manualClock());
     const d = await takeMany(limiter, 1005, 1, { rps: 1000, eps: 100_000 });
     expect(d.filter((x) => x.allowed)).toHaveLength(1000);
     expect(d.slice(1000).every((x) => !x.allowed && x.exceeded === 'requests' && x.remaining === 0)).toBe(true);
@@ -67,15 +80,13 @@ describe('LeasedRateLimits', () => {
       if (extra.requests > 0) withExtra--;
       return store.reserve(tenant, window, limits, need, extra);
     };
-    const limiter = new LeasedRateLimits(slow);
-    const d = await Promise.all(
-      Array.from({ length: 50 }, () => limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)),
-    );
+    const limiter = new LeasedRateLimits(slow, manualClock());
+    const d = await Promise.all(Array.from({ length: 50 }, () => limiter.take('t1', 1, { rps: 1000, eps: 100_000 })));
     expect(d.every((x) => x.allowed)).toBe(true);
     expect(most).toBe(1);
     // One request reserved 1 + 20, the other 49 one each: 20 left in the lease.
     expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(70);
-    expect((await limiter.take('t1', 1, { rps: 1000, eps: 100_000 }, T0)).remaining).toBe(1000 - 70 + 19);
+    expect((await limiter.take('t1', 1, { rps: 1000, eps: 100_000 })).remaining).toBe(1000 - 70 + 19);
   });
 
   it('a request Redis refused takes from the lease if a reservation with extra filled it meanwhile', async () => {
@@ -89,13 +100,13 @@ describe('LeasedRateLimits', () => {
       await new Promise((r) => setTimeout(r, delays.shift()));
       return grant;
     };
-    const limiter = new LeasedRateLimits(answered);
+    const limiter = new LeasedRateLimits(answered, manualClock());
     // The first reserves 1 + 2 (the last three); the second, meanwhile, only 1, which Redis refuses.
-    const [a, b] = await Promise.all([limiter.take('t1', 1, limits, T0), limiter.take('t1', 1, limits, T0)]);
+    const [a, b] = await Promise.all([limiter.take('t1', 1, limits), limiter.take('t1', 1, limits)]);
     expect([a.allowed, b.allowed]).toEqual([true, true]);
     expect(b.remaining).toBe(1);
-    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true, remaining: 0 });
-    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({
+    expect(await limiter.take('t1', 1, limits)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(await limiter.take('t1', 1, limits)).toMatchObject({
       allowed: false,
       remaining: 0,
       exceeded: 'requests',
@@ -105,11 +116,11 @@ describe('LeasedRateLimits', () => {
 
   it('instances sharing one store never admit more than the limit together', async () => {
     const store = fakeStore();
-    const a = new LeasedRateLimits(store.reserve);
-    const b = new LeasedRateLimits(store.reserve);
+    const a = new LeasedRateLimits(store.reserve, manualClock());
+    const b = new LeasedRateLimits(store.reserve, manualClock());
     const limits = { rps: 500, eps: 100_000 };
     let allowed = 0;
-    for (let i = 0; i < 700; i++) if ((await (i % 3 === 0 ? b : a).take('t1', 1, limits, T0)).allowed) allowed++;
+    for (let i = 0; i < 700; i++) if ((await (i % 3 === 0 ? b : a).take('t1', 1, limits)).allowed) allowed++;
     expect(store.counts.get(`t1:${T0 / 1000}`)!.r).toBe(500);
     // At most one unused lease (10 requests) left with the instance that did not reserve last.
     expect(allowed).toBeLessThanOrEqual(500);
@@ -118,42 +129,45 @@ describe('LeasedRateLimits', () => {
 
   it('counts events, and a refused request counts against neither limit', async () => {
     const store = fakeStore();
-    const limiter = new LeasedRateLimits(store.reserve);
+    const limiter = new LeasedRateLimits(store.reserve, manualClock());
     const limits = { rps: 20, eps: 100 };
-    expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: true });
-    expect(await limiter.take('t1', 60, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
+    expect(await limiter.take('t1', 60, limits)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 60, limits)).toMatchObject({ allowed: false, exceeded: 'events' });
     expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 1, e: 60 });
-    expect(await limiter.take('t1', 38, limits, T0)).toMatchObject({ allowed: true });
-    expect(await limiter.take('t1', 1, limits, T0)).toMatchObject({ allowed: true });
-    expect(await limiter.take('t1', 2, limits, T0)).toMatchObject({ allowed: false, exceeded: 'events' });
+    expect(await limiter.take('t1', 38, limits)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 1, limits)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 2, limits)).toMatchObject({ allowed: false, exceeded: 'events' });
     expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 3, e: 99 });
   });
 
   it('with a large limit, a batch reserves its events and a lease of more', async () => {
     const store = fakeStore();
-    const limiter = new LeasedRateLimits(store.reserve);
+    const limiter = new LeasedRateLimits(store.reserve, manualClock());
     const limits = { rps: 1000, eps: 50_000 };
-    expect(await limiter.take('t1', 500, limits, T0)).toMatchObject({ allowed: true, remaining: 999 });
+    expect(await limiter.take('t1', 500, limits)).toMatchObject({ allowed: true, remaining: 999 });
     expect(store.counts.get(`t1:${T0 / 1000}`)).toEqual({ r: 21, e: 1500 });
-    expect(await limiter.take('t1', 500, limits, T0)).toMatchObject({ allowed: true });
+    expect(await limiter.take('t1', 500, limits)).toMatchObject({ allowed: true });
     expect(store.calls()).toBe(1);
   });
 
   it('a new window starts with no lease and the full limit', async () => {
     const store = fakeStore();
-    const limiter = new LeasedRateLimits(store.reserve);
+    const clock = manualClock();
+    const limiter = new LeasedRateLimits(store.reserve, clock);
     const limits = { rps: 20, eps: 100 };
-    await takeMany(limiter, 20, 1, limits, T0);
-    expect((await limiter.take('t1', 1, limits, T0 + 999)).allowed).toBe(false);
-    const next = await limiter.take('t1', 1, limits, T0 + 1000);
+    await takeMany(limiter, 20, 1, limits);
+    clock.at(T0 + 999);
+    expect((await limiter.take('t1', 1, limits)).allowed).toBe(false);
+    clock.at(T0 + 1000);
+    const next = await limiter.take('t1', 1, limits);
     expect(next).toMatchObject({ allowed: true, remaining: 19, resetMs: 1000 });
   });
 
   it('without Redis the request is let through', async () => {
-    const limiter = new LeasedRateLimits(async () => {
-      throw new Error('connection refused');
-    });
-    expect(await limiter.take('t1', 5, { rps: 10, eps: 10 }, T0 + 250)).toEqual({
+    const clock = manualClock();
+    const limiter = new LeasedRateLimits(() => Promise.reject(new Error('connection refused')), clock);
+    clock.at(T0 + 250);
+    expect(await limiter.take('t1', 5, { rps: 10, eps: 10 })).toEqual({
       allowed: true,
       limit: 10,
       remaining: 10,

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RedisClient } from '../../common/redis.provider';
+import { CLOCK, Clock, systemClock } from './clock';
 
 export interface RateDecision {
   allowed: boolean;
@@ -36,7 +37,9 @@ export type Reserve = (
 
 // Fixed one-second windows per tenant, requests and events checked and counted atomically: a
 // refused reservation counts against neither limit. What is needed must fit; the extra is taken
-// as far as it fits.
+// as far as it fits. The window is the api's (its key names it); its keys live until a second
+// after it ends by the api's clock (ARGV[7]) and at least 2 s by Redis's own, so that a clock
+// ahead of Redis's never finds the count of its window gone while the window lasts.
 const SCRIPT = `
 local r = tonumber(redis.call('GET', KEYS[1]) or '0')
 local e = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -44,15 +47,20 @@ local rps, eps = tonumber(ARGV[1]), tonumber(ARGV[2])
 local nr, ne, xr, xe = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 if nr > 0 and r + nr > rps then return {0, r, e, 0, 0, 1} end
 if ne > 0 and e + ne > eps then return {0, r, e, 0, 0, 2} end
+local function expire(key)
+  local t = redis.call('TIME')
+  local soonest = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + 2000
+  redis.call('PEXPIREAT', key, math.max(tonumber(ARGV[7]), soonest))
+end
 local gr = nr + math.max(0, math.min(xr, rps - r - nr))
 local ge = ne + math.max(0, math.min(xe, eps - e - ne))
 if gr > 0 then
   r = redis.call('INCRBY', KEYS[1], gr)
-  if r == gr then redis.call('PEXPIRE', KEYS[1], 2000) end
+  if r == gr then expire(KEYS[1]) end
 end
 if ge > 0 then
   e = redis.call('INCRBY', KEYS[2], ge)
-  if e == ge then redis.call('PEXPIRE', KEYS[2], 2000) end
+  if e == ge then expire(KEYS[2]) end
 end
 return {1, r, e, gr, ge, 0}`;
 
@@ -95,9 +103,13 @@ export class LeasedRateLimits {
   private readonly logger = new Logger('RateLimiter');
   private readonly leases = new Map<string, Lease>();
 
-  constructor(private readonly reserve: Reserve) {}
+  constructor(
+    private readonly reserve: Reserve,
+    private readonly clock: Clock = systemClock(),
+  ) {}
 
-  async take(tenantId: string, events: number, limits: RateLimits, now = Date.now()): Promise<RateDecision> {
+  async take(tenantId: string, events: number, limits: RateLimits): Promise<RateDecision> {
+    const now = this.clock.now();
     const window = Math.floor(now / 1000);
     const resetMs = (window + 1) * 1000 - now;
     const lease = this.leaseOf(tenantId, window);
@@ -195,7 +207,7 @@ export class LeasedRateLimits {
 /** The limits with leases reserved by the analyticsRateLimit script. */
 @Injectable()
 export class RateLimiter extends LeasedRateLimits {
-  constructor(redis: RedisClient) {
+  constructor(redis: RedisClient, @Inject(CLOCK) clock: Clock) {
     redis.defineCommand('analyticsRateLimit', { numberOfKeys: 2, lua: SCRIPT });
     const run = (
       redis as unknown as {
@@ -208,6 +220,7 @@ export class RateLimiter extends LeasedRateLimits {
           ne: number,
           xr: number,
           xe: number,
+          expireAt: number,
         ): Promise<number[]>;
       }
     ).analyticsRateLimit.bind(redis);
@@ -221,6 +234,7 @@ export class RateLimiter extends LeasedRateLimits {
         need.events,
         extra.requests,
         extra.events,
+        (window + 2) * 1000,
       );
       return {
         ok: ok === 1,
@@ -230,6 +244,6 @@ export class RateLimiter extends LeasedRateLimits {
         grantedEvents,
         exceeded: which === 1 ? 'requests' : which === 2 ? 'events' : undefined,
       };
-    });
+    }, clock);
   }
 }

@@ -1,0 +1,39 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { CLOCK, Clock } from '../../src/modules/auth/clock';
+
+/** The api's clock (rate-limit windows, credential cache), stopped where the test puts it. */
+export interface PinnedClock {
+  /** The time the api reads now, in ms since the epoch. */
+  readonly ms: number;
+  set(ms: number): void;
+  advance(ms: number): void;
+  /** Back to the system clock. */
+  release(): void;
+}
+
+/** The start of a one-second window an hour ahead: no window of an earlier run or of the system clock. */
+export function aheadWindow(): number {
+  return Math.floor(Date.now() / 1000) * 1000 + 3_600_000;
+}
+
+/** Stops an application's clock at `ms` (by default the start of a window an hour ahead). */
+export function pinClock(app: INestApplicationContext, ms = aheadWindow()): PinnedClock {
+  const clock = app.get<Clock>(CLOCK);
+  const system = clock.now.bind(clock);
+  let at = ms;
+  clock.now = () => at;
+  return {
+    get ms() {
+      return at;
+    },
+    set(to) {
+      at = to;
+    },
+    advance(by) {
+      at += by;
+    },
+    release() {
+      clock.now = system;
+    },
+  };
+}
