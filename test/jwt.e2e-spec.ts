@@ -117,3 +117,152 @@ describe('JWT credentials for dashboards behind single sign-on', () => {
     ).toBe(403);
   });
 });
+
+describe('JWT time claims, audience and a JWKS that goes down or rotates', () => {
+  const AUD = 'analytics-dashboards';
+  let t: TestEnv;
+  let jwks: Server;
+  let mode: 'ok' | '500' | 'reset' | 'not-json' = 'ok';
+  let served: Record<string, unknown>[] = [];
+  let fetches = 0;
+  const keys: Record<string, KeyLike> = {};
+
+  beforeAll(async () => {
+    for (const kid of ['old', 'new']) {
+      const pair = await generateKeyPair('RS256');
+      keys[kid] = pair.privateKey;
+      keys[`${kid}-public`] = pair.publicKey;
+    }
+    jwks = createServer((req, res) => {
+      fetches++;
+      if (mode === 'reset') return req.socket.destroy();
+      if (mode === '500') return res.writeHead(500).end('upstream down');
+      if (mode === 'not-json') return res.setHeader('content-type', 'text/html').end('<html>maintenance</html>');
+      res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: served }));
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    const port = (jwks.address() as { port: number }).port;
+    t = await createTestEnv(
+      {
+        ANALYTICS_JWT_SECRET: SECRET,
+        ANALYTICS_JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+        ANALYTICS_JWT_ISSUER: 'https://sso.example.com',
+        ANALYTICS_JWT_AUDIENCE: AUD,
+      },
+      { worker: false },
+    );
+  });
+  afterAll(async () => {
+    jest.restoreAllMocks();
+    await t.close();
+    await new Promise((r) => jwks.close(r));
+  });
+
+  const publicJwk = async (kid: string) => ({
+    ...(await exportJWK(keys[`${kid}-public`])),
+    kid,
+    alg: 'RS256',
+    use: 'sig',
+  });
+  const nowS = () => Math.floor(Date.now() / 1000);
+  /** An HS256 token with these registered claims (seconds since the epoch) and the tenant's ingest scope. */
+  const hsAt = (claims: { exp?: number; nbf?: number; aud?: string }) =>
+    new SignJWT({ tenant_id: TENANT, scope: 'ingest', aud: claims.aud ?? AUD })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('dash-user-3')
+      .setIssuer('https://sso.example.com')
+      .setIssuedAt()
+      .setExpirationTime(claims.exp ?? nowS() + 300)
+      .setNotBefore(claims.nbf ?? nowS() - 60)
+      .sign(new TextEncoder().encode(SECRET));
+  const rsWith = (kid: string) =>
+    new SignJWT({ tenant_id: TENANT, scope: 'ingest' })
+      .setProtectedHeader({ alg: 'RS256', kid })
+      .setSubject('dash-user-4')
+      .setIssuer('https://sso.example.com')
+      .setAudience(AUD)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(keys[kid]);
+  const send = async (token: string) => t.post(EVENTS, makeEvent(), token);
+
+  it('refuses a token whose nbf is in the future, and one for another audience', async () => {
+    const early = await send(await hsAt({ nbf: nowS() + 60 }));
+    expect(early.status).toBe(401);
+    expect(early.json.detail).toBe('The token is not valid: "nbf" claim timestamp check failed.');
+    const foreign = await send(await hsAt({ aud: 'billing' }));
+    expect(foreign.status).toBe(401);
+    expect(foreign.json.detail).toBe('The token is not valid: unexpected "aud" claim value.');
+    expect(foreign.headers.get('www-authenticate')).toBe('Bearer realm="analytics"');
+    expect((await send(await hsAt({}))).status).toBe(202);
+  });
+
+  it('tolerates 5 s of clock skew on exp and nbf, and no more', async () => {
+    // 2 s inside the tolerance, and 3 s beyond it: margins a slow machine cannot cross.
+    expect((await send(await hsAt({ exp: nowS() - 2 }))).status).toBe(202);
+    expect((await send(await hsAt({ nbf: nowS() + 2 }))).status).toBe(202);
+    const expired = await send(await hsAt({ exp: nowS() - 8 }));
+    expect(expired.status).toBe(401);
+    expect(expired.json.detail).toBe('The token is not valid: "exp" claim timestamp check failed.');
+    const early = await send(await hsAt({ nbf: nowS() + 8 }));
+    expect(early.status).toBe(401);
+    expect(early.json.detail).toBe('The token is not valid: "nbf" claim timestamp check failed.');
+  });
+
+  it.each([
+    ['answers 500', '500'],
+    ['drops the connection', 'reset'],
+    ['answers something else than JSON', 'not-json'],
+  ] as const)(
+    'answers 503 with Retry-After while the JWKS URL %s (the token cannot be checked, it is not refused)',
+    async (_l, how) => {
+      mode = how;
+      const before = fetches;
+      const res = await send(await rsWith('old'));
+      expect(fetches).toBe(before + 1);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(res.json).toEqual({
+        type: 'https://analytics.dev/problems/unavailable',
+        title: 'Service unavailable',
+        status: 503,
+        detail: "The single sign-on's key set (ANALYTICS_JWT_JWKS_URL) cannot be read right now. Retry shortly.",
+      });
+    },
+  );
+
+  it('serves cached keys through an outage, and takes a rotated key once the set is read again', async () => {
+    mode = 'ok';
+    served = [await publicJwk('old')];
+    expect((await send(await rsWith('old'))).status).toBe(202);
+    const fetched = fetches;
+
+    // An outage does not matter while the set is cached.
+    mode = '500';
+    expect((await send(await rsWith('old'))).status).toBe(202);
+    expect(fetches).toBe(fetched);
+
+    // The single sign-on rotates: only the new key is published.
+    mode = 'ok';
+    served = [await publicJwk('new')];
+    // Right after a read of the set, an unknown kid does not make it read again (jose's 30 s cooldown).
+    const tooSoon = await send(await rsWith('new'));
+    expect(tooSoon.status).toBe(401);
+    expect(tooSoon.json.detail).toBe('The token is not valid: no applicable key found in the JSON Web Key Set.');
+    expect(fetches).toBe(fetched);
+
+    // 31 s later (the process clock moved on, not waited for), the unknown kid reads the set again.
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 31_000);
+    try {
+      expect((await send(await rsWith('new'))).status).toBe(202);
+      expect(fetches).toBe(fetched + 1);
+      const retired = await send(await rsWith('old'));
+      expect(retired.status).toBe(401);
+      expect(retired.json.detail).toBe('The token is not valid: no applicable key found in the JSON Web Key Set.');
+    } finally {
+      jest.restoreAllMocks();
+    }
+  });
+});

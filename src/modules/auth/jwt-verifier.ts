@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createRemoteJWKSet, jwtVerify, JWTPayload, JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AnalyticsConfig } from '../config/analytics-config';
 
 export interface VerifiedToken {
@@ -7,6 +7,18 @@ export interface VerifiedToken {
   scope: unknown;
   subject: string;
 }
+
+/** The JWKS URL could not be read (down, not 200, not JSON, too slow): the token cannot be checked right now. */
+export class KeySetUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super("The single sign-on's key set (ANALYTICS_JWT_JWKS_URL) cannot be read right now. Retry shortly.");
+  }
+}
+
+/** What the key set's own answer decides (no such key, several): the token's fault, not an outage. */
+const KEY_SELECTION = new Set([errors.JWKSNoMatchingKey.code, errors.JWKSMultipleMatchingKeys.code]);
+
+const JWKS_OPTIONS = { cacheMaxAge: 10 * 60 * 1000, timeoutDuration: 3000 };
 
 /**
  * Verifies dashboard tokens from a single sign-on: HS256 with a shared secret, or RS256 against a
@@ -20,9 +32,7 @@ export class JwtVerifier {
   constructor(@Inject(AnalyticsConfig) private readonly config: AnalyticsConfig) {
     const { secret, jwksUrl } = config.auth.jwt;
     this.secret = secret ? new TextEncoder().encode(secret) : null;
-    this.jwks = jwksUrl
-      ? createRemoteJWKSet(new URL(jwksUrl), { cacheMaxAge: 10 * 60 * 1000, timeoutDuration: 3000 })
-      : null;
+    this.jwks = jwksUrl ? availableOrThrow(createRemoteJWKSet(new URL(jwksUrl), JWKS_OPTIONS)) : null;
   }
 
   get enabled(): boolean {
@@ -47,6 +57,18 @@ export class JwtVerifier {
       subject: typeof payload.sub === 'string' ? payload.sub : 'jwt',
     };
   }
+}
+
+/** The key set's getter, with a failure to fetch the set raised as {@link KeySetUnavailable}. */
+function availableOrThrow(getKey: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await getKey(header, token);
+    } catch (err) {
+      if (KEY_SELECTION.has((err as { code?: string }).code ?? '')) throw err;
+      throw new KeySetUnavailable((err as Error).message);
+    }
+  };
 }
 
 function headerAlg(token: string): string | null {
