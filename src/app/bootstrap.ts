@@ -21,7 +21,7 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   // No ETag: Express would hash every answer for it, and no answer of this API is cached conditionally.
   app.set('etag', false);
   app.set('trust proxy', true);
-  // CSP off: the JSON API needs none, and Swagger UI and Bull Board run inline scripts.
+  // No CSP here: the JSON API needs none; Swagger UI and Bull Board set their own (ADMIN_PAGES_CSP).
   const security = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
   app.use(security);
   app.use(corsPreflight);

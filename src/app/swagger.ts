@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { adminPagesCsp } from '../modules/auth/admin-pages.middleware';
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -21,9 +22,13 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
+/** Swagger UI at /api/docs, its assets served by the service and no request made outside it. */
 export function mountSwaggerUi(app: INestApplication): void {
+  app.use('/api/docs', adminPagesCsp);
   SwaggerModule.setup('api/docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'api/docs/openapi.json',
     yamlDocumentUrl: 'api/docs/openapi.yaml',
+    // The validator badge would load an image from validator.swagger.io.
+    swaggerOptions: { validatorUrl: 'none' },
   });
 }

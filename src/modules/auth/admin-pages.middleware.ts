@@ -7,14 +7,42 @@ import { presentedCredential } from './credential-extractor';
 import { CredentialError, CredentialService } from './credential.service';
 
 /**
+ * What the service's pages (Bull Board, Swagger UI) may load: their own scripts, styles, images and
+ * API, nothing from another origin. Inline styles stay allowed: both pages' HTML carries inline
+ * styles and <style> elements, and their components add more at run time. No inline script runs
+ * (Bull Board's UI config is a JSON data block, which is not executed); images include data: URIs,
+ * which both pages' stylesheets use for icons.
+ */
+export const ADMIN_PAGES_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Sets {@link ADMIN_PAGES_CSP} on an answer. */
+export function adminPagesCsp(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Content-Security-Policy', ADMIN_PAGES_CSP);
+  next();
+}
+
+/**
  * Guards Bull Board. Its jobs hold every tenant's events, so it needs an admin key of an operator
  * tenant. Browsers are asked for HTTP Basic credentials (any user name, the key as password).
+ * Every answer carries {@link ADMIN_PAGES_CSP}.
  */
 @Injectable()
 export class AdminPagesMiddleware implements NestMiddleware {
   constructor(private readonly credentials: CredentialService) {}
 
   async use(req: Request, res: Response, next: NextFunction): Promise<void> {
+    res.setHeader('Content-Security-Policy', ADMIN_PAGES_CSP);
     const send = (status: number, detail: string) => {
       if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="Analytics admin", charset="UTF-8"');
       sendProblem(

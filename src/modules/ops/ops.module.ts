@@ -1,22 +1,25 @@
 import { Module } from '@nestjs/common';
 import { BullBoardModule } from '@bull-board/nestjs';
-import { ExpressAdapter } from '@bull-board/express';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { QueueName } from '../contracts/jobs';
 import { AdminPagesMiddleware } from '../auth/admin-pages.middleware';
 import { IngestionModule } from '../ingestion/ingestion.module';
 import { RollupsModule } from '../rollups/rollups.module';
+import { SelfContainedExpressAdapter } from './self-contained-express-adapter';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 
-/** Operations: Bull Board at /admin/queues (admin key of an operator tenant) and /stats. */
+/**
+ * Operations: Bull Board at /admin/queues (admin key of an operator tenant, no request outside the
+ * service) and /stats.
+ */
 @Module({
   imports: [
     IngestionModule,
     RollupsModule,
     BullBoardModule.forRoot({
       route: '/admin/queues',
-      adapter: ExpressAdapter,
+      adapter: SelfContainedExpressAdapter,
       middleware: AdminPagesMiddleware,
       boardOptions: { uiConfig: { boardTitle: 'Analytics queues' } },
     }),
