@@ -4,24 +4,28 @@ import { createApiApp } from './app/bootstrap';
 import { startRole } from './app/start-role';
 import { AuthRepository } from './modules/auth/auth.repository';
 import { TenantAdmin } from './modules/auth/tenant-admin';
+import { reportReady } from './launcher';
 
 void startRole('api', async (config) => {
   const app = await createApiApp(config);
   const logger = new Logger('Api');
+  let demoBlock = '';
   if (config.env === 'development') {
     const demo = await new TenantAdmin(app.get(AuthRepository)).seedDemo();
     if (demo) {
       // Printed once, on the first start: only hashes are stored, so these cannot be shown again.
-      process.stdout.write(
+      demoBlock =
         `\nCreated demo tenant ${demo.tenant.id} (operator) with these API keys, shown only now:\n` +
-          demo.keys.map((k) => `  ${k.scopes[0].padEnd(6)} ${k.key}`).join('\n') +
-          '\n\n',
-      );
+        demo.keys.map((k) => `  ${k.scopes[0].padEnd(6)} ${k.key}`).join('\n') +
+        '\n\n';
     }
   }
   await app.listen(config.http.port, config.http.host);
+  const url = `http://${config.http.host}:${config.http.port}`;
   logger.log(
-    `Listening on http://${config.http.host}:${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
+    `Listening on ${url} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
   );
+  // Started by the launcher, the keys come after both roles are ready; alone, right after listening.
+  if (!reportReady({ role: 'api', url, demo: demoBlock || undefined }) && demoBlock) process.stdout.write(demoBlock);
   return app;
 });

@@ -4,12 +4,14 @@ import os from 'node:os';
 import { Logger } from '@nestjs/common';
 import { startRole } from './app/start-role';
 import { createWorkerContext } from './app/worker-context';
+import { reportReady } from './launcher';
 
 void startRole('worker', async (config) => {
   const logger = new Logger('Worker');
   yieldCpu(config.worker.nice, logger);
   const ctx = await createWorkerContext(config);
   logger.log(`Consuming queues with concurrency ${config.worker.concurrency}`);
+  reportReady({ role: 'worker' });
   return ctx;
 });
 
