@@ -40,7 +40,7 @@ export const BATCH = '/api/v1/analytics/events/batch';
 /** Polls until `fn` returns true, or fails after `timeoutMs` naming what it waited for. */
 export async function waitFor(
   what: string,
-  fn: () => Promise<boolean>,
+  fn: () => boolean | Promise<boolean>,
   timeoutMs = 15000,
   everyMs = 50,
 ): Promise<void> {
