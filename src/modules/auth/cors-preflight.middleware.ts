@@ -8,10 +8,8 @@ import type { NextFunction, Request, Response } from 'express';
 export function corsPreflight(req: Request, res: Response, next: NextFunction): void {
   if (req.method !== 'OPTIONS' || !req.path.startsWith('/api/v1/analytics/')) return next();
   const origin = req.headers.origin;
-  if (typeof origin === 'string') {
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Vary', 'Origin');
-  }
+  res.setHeader('Vary', 'Origin');
+  if (typeof origin === 'string') res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
   res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, X-Analytics-Key');
   res.setHeader('Access-Control-Max-Age', '600');

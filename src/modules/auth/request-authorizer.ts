@@ -108,10 +108,13 @@ function unauthorized(detail: string): ProblemException {
  * call, and whether the browser may read the answer. Same-origin requests (Swagger UI) pass.
  */
 function checkOrigin(req: CallerRequest, setHeader: SetHeader, p: Principal): void {
+  // Whether the answer may be read cross-site depends on the Origin, with or without one.
+  setHeader('Vary', 'Origin');
   const origin = req.headers.origin;
   if (typeof origin !== 'string') return;
   if (origin === `${req.protocol}://${req.headers.host}`) return;
-  if (!p.corsOrigins.includes(origin) && !p.corsOrigins.includes('*')) {
+  const sent = normalizeOrigin(origin);
+  if (!p.corsOrigins.includes('*') && !p.corsOrigins.some((o) => normalizeOrigin(o) === sent)) {
     throw new ProblemException(
       403,
       'origin-forbidden',
@@ -120,6 +123,19 @@ function checkOrigin(req: CallerRequest, setHeader: SetHeader, p: Principal): vo
     );
   }
   setHeader('Access-Control-Allow-Origin', origin);
-  setHeader('Vary', 'Origin');
   setHeader('Access-Control-Expose-Headers', 'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After');
+}
+
+/**
+ * An origin as browsers serialize it: scheme and host lower-cased, the scheme's default port and a
+ * trailing slash dropped (https://Shop.Example.com:443/ is https://shop.example.com); anything
+ * that is not a URL with a host ("null") is compared as it is.
+ */
+export function normalizeOrigin(origin: string): string {
+  try {
+    const o = new URL(origin).origin;
+    return o === 'null' ? origin : o;
+  } catch {
+    return origin;
+  }
 }
