@@ -1,9 +1,5 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../database/data-source';
-import { AuthRepository } from '../modules/auth/auth.repository';
-import { TenantAdmin } from '../modules/auth/tenant-admin';
-import { AnalyticsConfig } from '../modules/config/analytics-config';
+import type { AuthRepository } from '../modules/auth/auth.repository';
 import { ConfigError } from '../modules/config/environment';
 import { Parsed, parseCommandLine, UsageError } from './cli-args';
 
@@ -19,6 +15,13 @@ async function main(argv: string[]): Promise<void> {
     console.log(cmd.text);
     return;
   }
+  // Loaded only for a command that reaches the database: a mistake is answered without them.
+  const [{ DataSource }, { dataSourceOptions }, { AuthRepository }, { AnalyticsConfig }] = await Promise.all([
+    import('typeorm'),
+    import('../database/data-source'),
+    import('../modules/auth/auth.repository'),
+    import('../modules/config/analytics-config'),
+  ]);
   const config = AnalyticsConfig.fromEnvironment(process.env);
   const ds = new DataSource(
     dataSourceOptions(config.database.url, {
@@ -44,6 +47,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: AuthRepository): Promise<void> {
+  const { TenantAdmin } = await import('../modules/auth/tenant-admin');
   const admin = new TenantAdmin(repo);
   const mustExist = async (tenantId: string) => {
     if (!(await repo.findTenant(tenantId))) throw new CliFailure(`no tenant ${tenantId}; ${TENANT_LIST_HINT}`);
