@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
@@ -17,11 +18,37 @@ describe('npm run cli: tenants and keys', () => {
     await t.close();
   });
 
-  const cli = async (...args: string[]) => {
+  const cliWith = async (env: Record<string, string>, ...args: string[]) => {
     requireBuild();
     return run(process.execPath, [join(DIST, 'cli', 'cli.js'), ...args], {
-      env: { PATH: process.env.PATH ?? '', ...t.env },
+      env: { PATH: process.env.PATH ?? '', ...t.env, ...env },
     });
+  };
+  const cli = (...args: string[]) => cliWith({}, ...args);
+
+  /** Every tenant and key as stored, to show that a refused command changed nothing. */
+  const stored = async () =>
+    (
+      await t.db.query(
+        `SELECT (SELECT json_agg(x ORDER BY x.id) FROM (SELECT id, name, is_operator, rate_limit_rps, rate_limit_eps,
+                  cors_origins, validation_mode, retention_days, pseudonymize_user_id, redact_keys
+                  FROM analytics_tenants) x) AS tenants,
+                (SELECT json_agg(k ORDER BY k.id) FROM (SELECT id, tenant_id, name, scopes, revoked_at
+                  FROM analytics_api_keys) k) AS keys`,
+      )
+    ).rows[0];
+
+  /** Runs a command that must fail; resolves its exit code and stderr. */
+  const refused = async (args: string[], env: Record<string, string> = {}) => {
+    try {
+      await cliWith(env, ...args);
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      expect(e.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(e.stderr).not.toMatch(/invalid input syntax|QueryFailedError/);
+      return { code: e.code, stderr: e.stderr, stdout: e.stdout };
+    }
+    throw new Error(`npm run cli -- ${args.join(' ')} succeeded`);
   };
 
   it('creates a tenant and a key that works at once, lists it without its secret, and revokes it', async () => {
@@ -107,6 +134,167 @@ describe('npm run cli: tenants and keys', () => {
       stderr: expect.stringContaining('--cors takes origins like https://shop.example.com (no path)'),
     });
   });
+
+  it('answers a mistake in the command line with exit code 2, the command usage, and no change to the database', async () => {
+    const before = await stored();
+    const noSuchTenant = randomUUID();
+    const usage = (command: string) => `Usage: npm run cli -- ${command} `;
+    const cases: [string[], string, string][] = [
+      [
+        ['key:create', '--tenant', 'acme', '--scopes', 'ingest'],
+        'cli: --tenant must be a tenant id (a UUID); see npm run cli -- tenant:list',
+        usage('key:create'),
+      ],
+      [
+        ['tenant:update', '--tenant', 'acme', '--rps', '5'],
+        'cli: --tenant must be a tenant id (a UUID); see npm run cli -- tenant:list',
+        usage('tenant:update'),
+      ],
+      [
+        ['key:list', '--tenant', 'acme'],
+        'cli: --tenant must be a tenant id (a UUID); see npm run cli -- tenant:list',
+        usage('key:list'),
+      ],
+      [['key:create', '--scopes', 'ingest'], 'cli: --tenant is required', usage('key:create')],
+      [['key:create', '--tenant', t.tenant.id], 'cli: --scopes is required', usage('key:create')],
+      [['key:create', '--tenant', '--scopes', 'ingest'], 'cli: --tenant needs a value', usage('key:create')],
+      [
+        ['key:create', '--tenant', t.tenant.id, '--scopes', 'ingest', '--label', 'x'],
+        'cli: key:create has no option --label; its options are --tenant, --scopes, --name',
+        usage('key:create'),
+      ],
+      [
+        ['key:create', '--tenant', t.tenant.id, '--scopes', 'ingest,write'],
+        'cli: scopes must be a comma-separated list of ingest, report, admin (got "ingest,write")',
+        usage('key:create'),
+      ],
+      [
+        ['tenant:create', '--name', 'numbers', '--rps', 'fast'],
+        'cli: --rps must be a number, a positive integer or "default" (got "fast")',
+        usage('tenant:create'),
+      ],
+      [
+        ['tenant:create', '--name', 'numbers', '--eps', '2.5'],
+        'cli: --eps must be a positive integer or "default" (got "2.5")',
+        usage('tenant:create'),
+      ],
+      [
+        ['tenant:create', '--name', 'numbers', '--rps', '99999999999'],
+        'cli: --rps must be at most 2147483647 (got "99999999999")',
+        usage('tenant:create'),
+      ],
+      [
+        ['tenant:update', '--tenant', t.tenant.id, '--retention-days', 'a month'],
+        'cli: --retention-days must be a number, a positive integer or "default" (got "a month")',
+        usage('tenant:update'),
+      ],
+      [
+        ['tenant:create', '--name', 'x', '--id', 'acme'],
+        'cli: --id must be a UUID (got "acme")',
+        usage('tenant:create'),
+      ],
+      [
+        ['tenant:create', '--name', 'x', '--operator=yes'],
+        'cli: --operator takes no value (got "yes")',
+        usage('tenant:create'),
+      ],
+      [['tenant:create', 'acme'], 'cli: unexpected argument "acme"', usage('tenant:create')],
+      [
+        ['key:revoke', '--key', 'not-a-key'],
+        'cli: --key must be a key id (12 hex digits, as key:list shows) or a whole key (ak_…)',
+        usage('key:revoke'),
+      ],
+      [['tenant:list', '--tenant', noSuchTenant], 'cli: tenant:list has no option --tenant', usage('tenant:list')],
+    ];
+    for (const [args, message, shown] of cases) {
+      const r = await refused(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).toContain(shown);
+      expect(r.stdout).toBe('');
+    }
+
+    // An unknown command, or none: the list of commands.
+    for (const args of [['frobnicate'], []]) {
+      const r = await refused(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(args.length ? 'cli: unknown command "frobnicate"' : 'cli: no command given');
+      for (const command of ['tenant:list', 'tenant:create', 'tenant:update', 'key:create', 'key:list', 'key:revoke'])
+        expect(r.stderr).toContain(`  ${command} `);
+    }
+
+    // The flags are checked before the database is reached: the same answer with no database at all.
+    const nowhere = { DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/analytics' };
+    const offline = await refused(['key:create', '--tenant', 'acme', '--scopes', 'ingest'], nowhere);
+    expect(offline.code).toBe(2);
+    expect(offline.stderr).toContain('cli: --tenant must be a tenant id (a UUID); see npm run cli -- tenant:list');
+    const unreachable = await refused(['tenant:list'], nowhere);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/^cli: cannot reach PostgreSQL at 127\.0\.0\.1:1\/analytics \(DATABASE_URL\): /);
+
+    // Well-formed, but naming what does not exist: exit code 1 and the missing thing.
+    for (const args of [
+      ['key:create', '--tenant', noSuchTenant, '--scopes', 'ingest'],
+      ['tenant:update', '--tenant', noSuchTenant, '--rps', '5'],
+      ['key:list', '--tenant', noSuchTenant],
+    ]) {
+      const r = await refused(args);
+      expect({ args, code: r.code }).toEqual({ args, code: 1 });
+      expect(r.stderr).toContain(`cli: no tenant ${noSuchTenant}; see npm run cli -- tenant:list`);
+      expect(r.stderr).not.toContain('Usage:');
+    }
+    const revoke = await refused(['key:revoke', '--key', '0123456789ab']);
+    expect(revoke).toMatchObject({ code: 1, stderr: expect.stringContaining('cli: no active key 0123456789ab') });
+    const taken = await refused(['tenant:create', '--name', 'twin', '--id', t.tenant.id]);
+    expect(taken).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(`cli: a tenant ${t.tenant.id} already exists`),
+    });
+
+    expect(await stored()).toEqual(before);
+
+    // Help is not a mistake.
+    const help = await cli('key:create', '--help');
+    expect(help.stdout).toContain('Usage: npm run cli -- key:create --tenant UUID --scopes ingest,report,admin');
+  });
+
+  it('lists tenants with their number of active keys, as a table or as JSON, and no key material', async () => {
+    const created = JSON.parse((await cli('tenant:create', '--name', 'listed-operator-co', '--operator')).stdout);
+    const keys: string[] = [];
+    for (const scopes of ['ingest', 'report', 'admin'])
+      keys.push(
+        /API key: (ak_\S+)/.exec((await cli('key:create', '--tenant', created.id, '--scopes', scopes)).stdout)![1],
+      );
+    await cli('key:revoke', '--key', keys[2]);
+
+    const json = JSON.parse((await cli('tenant:list', '--json')).stdout);
+    expect(Array.isArray(json)).toBe(true);
+    expect(json).toContainEqual({ id: created.id, name: 'listed-operator-co', isOperator: true, activeKeys: 2 });
+    expect(json).toContainEqual({ id: t.tenant.id, name: 'acme', isOperator: false, activeKeys: expect.any(Number) });
+    for (const row of json) expect(Object.keys(row).sort()).toEqual(['activeKeys', 'id', 'isOperator', 'name']);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM analytics_tenants');
+    expect(json).toHaveLength(rows[0].n);
+
+    const text = (await cli('tenant:list')).stdout;
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^ID +NAME +OPERATOR +ACTIVE KEYS$/);
+    expect(lines).toHaveLength(json.length + 1);
+    const row = lines.find((l) => l.startsWith(created.id))!;
+    expect(row).toMatch(new RegExp(`^${created.id} +listed-operator-co +yes +2$`));
+    // Aligned: every column starts where its heading does.
+    for (const heading of ['NAME', 'OPERATOR', 'ACTIVE KEYS']) {
+      const at = lines[0].indexOf(heading);
+      for (const line of lines.slice(1)) expect(line[at - 1]).toBe(' ');
+      expect(row.slice(at)).toMatch(/^\S/);
+    }
+    for (const output of [text, JSON.stringify(json)]) {
+      for (const key of keys) {
+        expect(output).not.toContain(key.slice(-43));
+        expect(output).not.toContain(key.slice(3, 15)); // not even a key id
+      }
+      expect(output).not.toMatch(/pseudonym/i);
+    }
+  });
 });
 
 describe('no key, token or event payload in any log line', () => {
@@ -134,7 +322,10 @@ describe('no key, token or event payload in any log line', () => {
       expect((await send(`Bearer ${t.tenant.ingest}`, makeEvent({ source: planted }))).status).toBe(400);
       expect((await send(`Bearer ${t.tenant.ingest}x`, makeEvent())).status).toBe(401);
       expect((await send(`Bearer ${t.tenant.report}`, makeEvent())).status).toBe(403);
-      await new Promise((r) => setTimeout(r, 300));
+      // Every line the api wrote is read once it has exited and its output streams have closed.
+      const closed = new Promise((r) => api.child.once('close', r));
+      api.child.kill('SIGTERM');
+      await closed;
       const output = api.stdout + api.stderr;
       expect(output).toMatch(/ingest: 1 received, 1 accepted/); // debug lines were written...
       for (const secretThing of [

@@ -97,6 +97,12 @@ describe('one command starts both roles; in development the database is created 
         200,
       );
       await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
+      // Once both roles have reported ready, the launcher prints a Ready line and then the demo keys.
+      await waitFor(
+        'the demo keys after the ready line',
+        () => Promise.resolve(/^\s+admin\s+ak_\S+$/m.test(svc.stdout)),
+        15000,
+      );
       // Asked to, the worker yields the CPU to the api (ANALYTICS_WORKER_NICE), every thread of it.
       expect(svc.stdout).toMatch(/Running at CPU priority 10 \(nice, ANALYTICS_WORKER_NICE\)/);
       const roles = readFileSync(`/proc/${svc.child.pid}/task/${svc.child.pid}/children`, 'utf8')
@@ -132,6 +138,36 @@ describe('one command starts both roles; in development the database is created 
       const demo = /Created demo tenant ([0-9a-f-]{36}) \(operator\)/.exec(svc.stdout);
       expect(demo).not.toBeNull();
       const ingestKey = /^\s+ingest\s+(ak_\S+)$/m.exec(svc.stdout)![1];
+      // The demo tenant and its keys are the last lines of start-up: right after the launcher's Ready line,
+      // itself after every line of both roles' start-up.
+      const lines = svc.stdout.split('\n');
+      const readyAt = lines.findIndex((l) =>
+        /^Ready: api at http:\/\/127\.0\.0\.1:\d+, worker consuming queues/.test(l),
+      );
+      expect(readyAt).toBeGreaterThan(0);
+      expect(lines.filter((l) => l.startsWith('Ready: '))).toHaveLength(1);
+      for (const startUp of [
+        /Created database/,
+        /Applied migrations/,
+        /Partitions ready/,
+        /Listening on/,
+        /Consuming queues/,
+      ]) {
+        const at = lines.findIndex((l) => startUp.test(l));
+        expect({ line: String(startUp), before: at >= 0 && at < readyAt }).toEqual({
+          line: String(startUp),
+          before: true,
+        });
+      }
+      const block = lines.slice(readyAt + 1).filter((l) => l.trim() !== '');
+      expect(block.slice(0, 4).map((l) => l.replace(/ak_\S+/, 'ak_…').replace(/[0-9a-f-]{36}/, 'ID'))).toEqual([
+        'Created demo tenant ID (operator) with these API keys, shown only now:',
+        '  ingest ak_…',
+        '  report ak_…',
+        '  admin  ak_…',
+      ]);
+      for (const later of block.slice(4))
+        expect(later).not.toMatch(/Listening on|Consuming queues|Mapped \{|Partition/);
       const event = {
         event_id: '3f9a1c2e-8b7d-4e6f-a5c4-b3a2918e7d6c',
         event_name: 'voice.turn_started',
