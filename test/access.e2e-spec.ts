@@ -1,6 +1,7 @@
 import { generateApiKey } from '../src/modules/auth/api-key';
 import { pinClock } from './support/clock';
-import { BATCH, EVENTS, TENANT, makeEvent, waitFor } from './support/events';
+import { IngestStats } from '../src/modules/ingestion/ingest-stats';
+import { BATCH, EVENTS, TENANT, makeEvent } from './support/events';
 import { seedTenant } from './support/tenants';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
@@ -194,16 +195,14 @@ describe('access matrix: every endpoint × every kind of credential', () => {
   });
 
   it("lets an operator read any tenant's stats, a tenant only its own, with counts of its verdicts", async () => {
-    await new Promise((r) => setTimeout(r, 1100)); // counters of earlier requests are flushed once a second
+    // Counters are summed in memory and flushed to Redis once a second; the test flushes them itself.
+    const counters = t.api!.get(IngestStats);
+    await counters.flush();
     const before = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
     await t.post(BATCH, {
       events: [makeEvent(), makeEvent({ source: 'x' }), makeEvent({ context: { consent: { analytics: false } } })],
     });
-    await waitFor(
-      'the counters',
-      async () =>
-        (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion.accepted === before.accepted + 1,
-    );
+    await counters.flush();
     const own = await t.get('/api/v1/analytics/stats', t.tenant.admin);
     expect(own.json).toEqual({
       tenant_id: TENANT,
@@ -212,6 +211,7 @@ describe('access matrix: every endpoint × every kind of credential', () => {
         duplicate: before.duplicate,
         dropped: before.dropped + 1,
         rejected: before.rejected + 1,
+        quarantined: before.quarantined,
       },
     });
     const op = await t.get(`/api/v1/analytics/stats?tenantId=${TENANT}`, t.operator.admin);
@@ -219,6 +219,12 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     expect(op.json.service.queues.ingest).toEqual(expect.objectContaining({ waiting: expect.any(Number), failed: 0 }));
     expect((await t.get(`/api/v1/analytics/stats?tenantId=${t.other.id}`, t.tenant.admin)).status).toBe(403);
     expect((await t.get('/api/v1/analytics/stats?tenantId=nope', t.tenant.admin)).status).toBe(400);
+    const missing = await t.get(
+      '/api/v1/analytics/stats?tenantId=00000000-0000-4000-8000-000000000000',
+      t.operator.admin,
+    );
+    expect(missing.status).toBe(404);
+    expect(missing.json).toMatchObject({ status: 404, title: 'Tenant not found' });
   });
 
   it('a revoked key is refused by every instance within one second', async () => {

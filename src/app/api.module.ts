@@ -23,11 +23,11 @@ export class ApiModule {
         QueuesModule,
         AuthModule,
         IngestionModule,
-        SchemaRegistryApiModule,
         SubjectsModule,
         ReportingModule,
         HealthModule,
         OpsModule,
+        SchemaRegistryApiModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
     };

@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import Redis from 'ioredis';
+import { redisOptions } from '../common/redis.provider';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { databaseName } from '../database/database-preparation';
 
@@ -39,14 +40,10 @@ async function checkPostgres(config: AnalyticsConfig): Promise<void> {
 }
 
 async function checkRedis(config: AnalyticsConfig): Promise<void> {
-  const { host, port, username, password, db, tls } = config.redis;
+  const { host, port } = config.redis;
+  // One try, no reconnection: start-up reports an unreachable Redis at once.
   const redis = new Redis({
-    host,
-    port,
-    username,
-    password,
-    db,
-    tls: tls ? {} : undefined,
+    ...redisOptions(config, true),
     lazyConnect: true,
     connectTimeout: TIMEOUT_MS,
     maxRetriesPerRequest: 0,

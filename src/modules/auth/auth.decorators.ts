@@ -1,6 +1,5 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { Request } from 'express';
-import { ProblemException } from '../../common/problem';
 import { Scope } from './api-key';
 import { Principal } from './principal';
 import type { EventCarrier } from './request-authorizer';
@@ -24,16 +23,3 @@ export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: Execution
   if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
   return principal;
 });
-
-/** A tenant named in a body or path must be the caller's own (operators may name any). */
-export function assertTenantAccess(principal: Principal, tenantId: string): void {
-  if (principal.isOperator) return;
-  if (tenantId.toLowerCase() !== principal.tenantId) {
-    throw new ProblemException(
-      403,
-      'tenant-forbidden',
-      'Forbidden',
-      `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`,
-    );
-  }
-}

@@ -1,3 +1,4 @@
+import { isUuid } from '../../common/validation';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { parseApiKey, Scope, SCOPES, secretMatches } from './api-key';
@@ -15,8 +16,6 @@ export class CredentialError extends Error {
     super(message);
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Turns a presented API key or JWT into a {@link Principal}. Key rows are cached for at most
@@ -63,7 +62,7 @@ export class CredentialService {
       }
       throw new CredentialError(401, `The token is not valid: ${(err as Error).message}.`);
     }
-    if (typeof claims.tenantId !== 'string' || !UUID.test(claims.tenantId)) {
+    if (!isUuid(claims.tenantId)) {
       throw new CredentialError(401, 'The token has no tenant_id claim holding a tenant UUID.');
     }
     const scopes = (Array.isArray(claims.scope) ? claims.scope : String(claims.scope ?? '').split(' ')).filter(

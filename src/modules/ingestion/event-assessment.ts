@@ -1,3 +1,4 @@
+import { isJsonObject } from '../../common/validation';
 import { StoredEvent } from '../contracts/stored-event';
 import type { AnalyticsConfig } from '../config/analytics-config';
 import { EventError } from '../schema-registry/event-error';
@@ -48,7 +49,7 @@ export function assessEvent(raw: unknown, checks: EventChecks, rules: Assessment
     typeof (raw as { event_id?: unknown })?.event_id === 'string'
       ? (raw as { event_id: string }).event_id.slice(0, 64)
       : null;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+  if (!isJsonObject(raw)) {
     return {
       ok: false,
       eventId: null,

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, ServerResponse } from 'node:http';
-import { abortedProblem, hasBody, invalidJsonProblem, tooLargeProblem } from '../../common/json-body.middleware';
-import { ProblemBody } from '../../common/problem';
+import { hasBody, readJsonBody } from '../../common/json-body';
 import { toProblem } from '../../common/problem.filter';
 import { requestProtocol, sendJson, sendProblem } from '../../common/raw-http';
 import { EventCarrier, eventsCarried, RequestAuthorizer } from '../auth/request-authorizer';
@@ -13,15 +12,13 @@ export const BATCH_PATH = '/api/v1/analytics/events/batch';
 /** The content types this route reads itself; any other goes to Express's body parser (415, charsets). */
 const PLAIN_JSON = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
-type Read = { body: unknown } | { problem: ProblemBody };
-
 /**
  * The two ingestion endpoints, answered on the HTTP server before Express sees the request.
  *
  * They are the service's hottest path, and Express's router, its request and response decoration
  * and Nest's guard, pipe and filter chain cost more CPU per request than the ingestion itself. This
- * route runs the same steps with the same components and the same answers: body read with the same
- * size limit and error answers, the RequestAuthorizer (credential, scope, CORS origin, rate limits),
+ * route runs the same steps with the same components and the same answers: the same body reader
+ * (readJsonBody), the RequestAuthorizer (credential, scope, CORS origin, rate limits),
  * IngestionService, the security headers helmet sets, problem+json errors. Requests it does not
  * claim (another path or method, a compressed body, another charset or content type) go on to
  * Express and the IngestionController, which answer them the same way.
@@ -56,7 +53,7 @@ export class IngestRoute {
   async handle(kind: EventCarrier, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers: OutgoingHttpHeaders = { ...this.headers };
     try {
-      const read = await readJson(req, this.limitKb);
+      const read = await readJsonBody(req, this.limitKb, 'ANALYTICS_MAX_PAYLOAD_KB');
       if ('problem' in read) return sendProblem(res, read.problem, headers);
       const { body } = read;
       const principal = await this.authorizer.authorize(
@@ -91,42 +88,4 @@ export function claims(req: IncomingMessage): EventCarrier | null {
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return null;
   if (hasBody(req) && !PLAIN_JSON.test(req.headers['content-type'] ?? '')) return null;
   return kind;
-}
-
-/**
- * Reads and parses a UTF-8 JSON body as Express's json parser does (a BOM skipped, an empty body
- * read as {}), never holding more than the limit: a larger body is read to its end and dropped,
- * then answered 413.
- */
-function readJson(req: IncomingMessage, limitKb: number): Promise<Read> {
-  if (!hasBody(req)) return Promise.resolve({ body: undefined });
-  const limit = limitKb * 1024;
-  const tooLarge = (): Read => ({ problem: tooLargeProblem(limitKb, 'ANALYTICS_MAX_PAYLOAD_KB') });
-  return new Promise<Read>((resolve) => {
-    let over = Number(req.headers['content-length'] ?? 0) > limit;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        chunks.length = 0;
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (over) return resolve(tooLarge());
-      let text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString('utf8');
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      if (text.length === 0) return resolve({ body: {} });
-      try {
-        resolve({ body: JSON.parse(text) });
-      } catch (err) {
-        resolve({ problem: invalidJsonProblem(String((err as Error).message)) });
-      }
-    });
-    req.on('close', () => {
-      if (!req.complete) resolve({ problem: abortedProblem() });
-    });
-  });
 }

@@ -6,9 +6,11 @@ export interface IngestCounters {
   duplicate: number;
   dropped: number;
   rejected: number;
+  quarantined: number;
 }
 
-const FIELDS: (keyof IngestCounters)[] = ['accepted', 'duplicate', 'dropped', 'rejected'];
+const FIELDS: (keyof IngestCounters)[] = ['accepted', 'duplicate', 'dropped', 'rejected', 'quarantined'];
+const zero = (): IngestCounters => ({ accepted: 0, duplicate: 0, dropped: 0, rejected: 0, quarantined: 0 });
 const FLUSH_MS = 1000;
 
 /**
@@ -29,7 +31,7 @@ export class IngestStats implements OnModuleDestroy {
 
   record(tenantId: string, c: IngestCounters): void {
     for (const key of [tenantId, '*']) {
-      const sum = this.pending.get(key) ?? { accepted: 0, duplicate: 0, dropped: 0, rejected: 0 };
+      const sum = this.pending.get(key) ?? zero();
       for (const f of FIELDS) sum[f] += c[f];
       this.pending.set(key, sum);
     }
@@ -51,12 +53,9 @@ export class IngestStats implements OnModuleDestroy {
     const raw = await this.redis.hgetall(
       tenantId ? this.redis.key('stats', 'tenant', tenantId) : this.redis.key('stats', 'all'),
     );
-    return {
-      accepted: Number(raw.accepted ?? 0),
-      duplicate: Number(raw.duplicate ?? 0),
-      dropped: Number(raw.dropped ?? 0),
-      rejected: Number(raw.rejected ?? 0),
-    };
+    const counters = zero();
+    for (const f of FIELDS) counters[f] = Number(raw[f] ?? 0);
+    return counters;
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../../common/validation';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
@@ -88,7 +89,7 @@ export class IngestionService implements OnModuleDestroy {
 
   private readBatch(body: unknown): { events: unknown[]; batchId?: string } {
     const max = this.config.ingestion.maxBatchSize;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    if (!isJsonObject(body)) {
       throw new ProblemException(
         400,
         'invalid-batch',
@@ -96,7 +97,7 @@ export class IngestionService implements OnModuleDestroy {
         'The body must be a JSON object {"events": [...], "batch_id"?: string}.',
       );
     }
-    const { events, batch_id: batchId, ...rest } = body as Record<string, unknown>;
+    const { events, batch_id: batchId, ...rest } = body;
     const unknown = Object.keys(rest);
     if (unknown.length) {
       throw new ProblemException(
@@ -226,12 +227,13 @@ export class IngestionService implements OnModuleDestroy {
       accepted: results.filter((r) => r.status === 'accepted').length,
       duplicate: results.filter((r) => r.status === 'duplicate').length,
       dropped: results.filter((r) => r.status === 'dropped').length,
-      rejected: results.filter((r) => r.status === 'rejected' || r.status === 'quarantined').length,
+      rejected: results.filter((r) => r.status === 'rejected').length,
+      quarantined: results.filter((r) => r.status === 'quarantined').length,
     };
     this.stats.record(tenantId, counts);
     if (this.config.debug) {
       this.logger.debug(
-        `ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected or quarantined`,
+        `ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected, ${counts.quarantined} quarantined`,
       );
       // Decisions go through the sanitizer too: an error message may quote what the client sent.
       for (const r of results) {

@@ -1,3 +1,4 @@
+import { isUuid } from '../../common/validation';
 import { createHash } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -13,7 +14,6 @@ import { SubjectDataService } from './subject-data.service';
 import { ErasureRepository, ErasureRequest } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const invalid = (detail: string) => new ProblemException(400, 'invalid-subject', 'Invalid subject', detail);
 
 @ApiTags('privacy')
@@ -40,7 +40,7 @@ export class SubjectsController {
       if ((q.user_id as string).length > 256) throw invalid('user_id is longer than 256 characters.');
       return { type: 'user', value: this.privacy.storedUserId(q.user_id as string, p.privacy) };
     }
-    if (!UUID.test(q.session_id as string)) throw invalid('session_id must be a UUID.');
+    if (!isUuid(q.session_id)) throw invalid('session_id must be a UUID.');
     return { type: 'session', value: (q.session_id as string).toLowerCase() };
   }
 
@@ -94,7 +94,7 @@ export class SubjectsController {
   })
   @ApiResponse({ status: 404, description: 'No such request for this tenant' })
   async status(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<Omit<ErasureRequest, 'tenant_id'>> {
-    const found = UUID.test(id) ? await this.erasures.find(p.tenantId, id) : null;
+    const found = isUuid(id) ? await this.erasures.find(p.tenantId, id) : null;
     if (!found)
       throw new ProblemException(
         404,

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
+import { isJsonObject, isUuid } from '../../common/validation';
+import { isStatementCancelled } from '../../database/timed-query';
 import { Principal } from '../auth/principal';
-import { assertTenantAccess } from '../auth/auth.decorators';
+import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
 import { METRICS, QUANTILES, metricNames, resolveMetric } from '../rollups/metric-catalog';
@@ -21,8 +23,18 @@ export interface TimeseriesAnswer {
   meta: { level: 'm' | 'h' | 'd' | 'raw'; buckets: number; query_ms: number; empty_value: 0 | null };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const invalid = (detail: string) => new ProblemException(400, 'invalid-report', 'Invalid report request', detail);
+
+/** A statement Postgres cancelled past the report deadline is a 504 naming the deadline; anything else is rethrown. */
+function reportError(err: unknown, timeoutMs: number, hint: string): unknown {
+  if (!isStatementCancelled(err)) return err;
+  return new ProblemException(
+    504,
+    'report-timeout',
+    'Report timed out',
+    `The query ran past ${timeoutMs} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. ${hint}`,
+  );
+}
 
 /** Timeseries over the rollups (or raw events where rollups cannot answer exactly). */
 @Injectable()
@@ -30,6 +42,7 @@ export class ReportingService {
   constructor(
     private readonly rollups: RollupRepository,
     private readonly events: EventsRepository,
+    private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -47,7 +60,7 @@ export class ReportingService {
   async timeseries(body: unknown, principal: Principal): Promise<TimeseriesAnswer> {
     const started = performance.now();
     const q = this.read(body);
-    assertTenantAccess(principal, q.tenantId);
+    q.tenantId = await this.access.resolve(principal, q.tenantId);
     const metric = resolveMetric(q.metric)!;
     const plan = planTimeseries(
       q.from,
@@ -98,9 +111,8 @@ export class ReportingService {
     meta: { query_ms: number };
   }> {
     const started = performance.now();
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
-    const { metrics, ...rest } = body as Record<string, unknown>;
+    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
+    const { metrics, ...rest } = body;
     if (
       !Array.isArray(metrics) ||
       metrics.length === 0 ||
@@ -113,7 +125,7 @@ export class ReportingService {
     let covered = { from: 0, to: 0 };
     for (const name of metrics as string[]) {
       const q = this.read({ ...rest, metric: name, grain: '1h' });
-      assertTenantAccess(principal, q.tenantId);
+      q.tenantId = await this.access.resolve(principal, q.tenantId);
       const metric = resolveMetric(name)!;
       const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
       const plan = planTimeseries(
@@ -159,14 +171,13 @@ export class ReportingService {
     meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number };
   }> {
     const started = performance.now();
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
-    const b = body as Record<string, unknown>;
+    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
+    const b = body;
     const unknown = Object.keys(b).filter(
       (k) => !['tenantId', 'steps', 'from', 'to', 'window_seconds', 'unit', 'order'].includes(k),
     );
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (typeof b.tenantId !== 'string' || !UUID.test(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+    if (!isUuid(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
     const name = new RegExp(EVENT_NAME_PATTERN);
     if (
       !Array.isArray(b.steps) ||
@@ -195,8 +206,7 @@ export class ReportingService {
     if (unit !== 'session_id' && unit !== 'user_id') throw invalid('unit must be session_id or user_id.');
     const order = b.order ?? 'ordered';
     if (order !== 'ordered' && order !== 'strict') throw invalid('order must be ordered or strict.');
-    const tenantId = b.tenantId.toLowerCase();
-    assertTenantAccess(principal, tenantId);
+    const tenantId = await this.access.resolve(principal, b.tenantId);
 
     const steps = b.steps as string[];
     const timeout = this.config.reporting.defaultTimeoutMs;
@@ -214,15 +224,7 @@ export class ReportingService {
         timeout,
       );
     } catch (err) {
-      if ((err as { code?: string }).code === '57014') {
-        throw new ProblemException(
-          504,
-          'report-timeout',
-          'Report timed out',
-          `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range.`,
-        );
-      }
-      throw err;
+      throw reportError(err, timeout, 'Choose a shorter range.');
     }
     const options = { steps, from, to, windowMs: windowSeconds * 1000, strict: order === 'strict' };
     const chains: number[][] = [];
@@ -304,27 +306,18 @@ export class ReportingService {
       );
       return { cells: cellsFromEvents(metric, rows, buckets, grainMs), level: 'raw' };
     } catch (err) {
-      if ((err as { code?: string }).code === '57014') {
-        throw new ProblemException(
-          504,
-          'report-timeout',
-          'Report timed out',
-          `The query ran past ${timeout} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. Choose a shorter range or a coarser grain.`,
-        );
-      }
-      throw err;
+      throw reportError(err, timeout, 'Choose a shorter range or a coarser grain.');
     }
   }
 
   private read(body: unknown) {
-    if (body === null || typeof body !== 'object' || Array.isArray(body))
-      throw invalid('The body must be a JSON object {tenantId, metric, from, to, grain}.');
-    const b = body as Record<string, unknown>;
+    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, metric, from, to, grain}.');
+    const b = body;
     const unknown = Object.keys(b).filter(
       (k) => !['tenantId', 'metric', 'from', 'to', 'grain', 'site_id', 'source'].includes(k),
     );
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (typeof b.tenantId !== 'string' || !UUID.test(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+    if (!isUuid(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
     if (typeof b.metric !== 'string' || !resolveMetric(b.metric)) {
       throw invalid(
         `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`,
@@ -334,8 +327,7 @@ export class ReportingService {
     const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
     if (Number.isNaN(from) || Number.isNaN(to)) throw invalid('from and to must be RFC 3339 date-times.');
     if (typeof b.grain !== 'string') throw invalid('grain must be one of 1m, 5m, 15m, 1h, 1d.');
-    if (b.site_id !== undefined && (typeof b.site_id !== 'string' || !UUID.test(b.site_id)))
-      throw invalid('site_id must be a UUID.');
+    if (b.site_id !== undefined && !isUuid(b.site_id)) throw invalid('site_id must be a UUID.');
     if (b.source !== undefined && !(EVENT_SOURCES as readonly unknown[]).includes(b.source))
       throw invalid(`source must be one of ${EVENT_SOURCES.join(', ')}.`);
     return {

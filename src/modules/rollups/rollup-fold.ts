@@ -1,4 +1,10 @@
 import { StoredEvent } from '../contracts/stored-event';
+
+/** What the fold reads of a stored event: the rollup keys and the attributes (no id, no context). */
+export type FoldableEvent = Pick<
+  StoredEvent,
+  'tenant_id' | 'event_name' | 'occurred_at' | 'site_id' | 'session_id' | 'user_id' | 'source' | 'attributes'
+>;
 import { DDSketch } from './ddsketch';
 import { EventSelector, METRICS, MetricDefinition } from './metric-catalog';
 
@@ -75,7 +81,7 @@ interface Slot {
  * the same minute, site and source share one list, so that its key strings are built (and hashed
  * by the Maps that use them) once, not once per event.
  */
-function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
+function slotsOf(e: FoldableEvent, cache: Map<string, Slot[]>): Slot[] {
   const t = Date.parse(e.occurred_at);
   const site = e.site_id ?? NO_SITE;
   const cacheKey = `${Math.floor(t / 60_000)}|${site}|${e.source}`;
@@ -99,7 +105,7 @@ function slotsOf(e: StoredEvent, cache: Map<string, Slot[]>): Slot[] {
  * Pure, so the fold and the brute-force check in tests share nothing but the catalog.
  */
 export function foldEvents(
-  events: StoredEvent[],
+  events: FoldableEvent[],
   metrics: MetricDefinition[] = METRICS,
 ): { deltas: Map<string, RollupDelta>; members: Membership[] } {
   // Deltas by "tenant|metric", then by slot suffix: the long suffix strings are shared between

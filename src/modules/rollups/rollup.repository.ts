@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { inTimedTransaction } from '../../database/timed-query';
 import { DataSource, EntityManager } from 'typeorm';
-import { StoredEvent } from '../contracts/stored-event';
 import { DDSketch } from './ddsketch';
-import { Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
+import { FoldableEvent, Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
 
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
 @Injectable()
@@ -30,22 +30,21 @@ export class RollupRepository {
   ): Promise<
     { bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]
   > {
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      return tx.query(
+    return inTimedTransaction(this.db, timeoutMs, (tx) =>
+      tx.query(
         `SELECT bucket, count, num, sum, min, max, sketch FROM analytics_rollups
          WHERE tenant_id = $1 AND metric = $2 AND level = $3 AND site_id = $4 AND source = $5 AND bucket >= $6 AND bucket < $7
          ORDER BY bucket`,
         [q.tenantId, q.metric, q.level, q.siteId, q.source, q.from, q.to],
-      );
-    });
+      ),
+    );
   }
 
   /**
    * Takes up to `limit` events from the pending table: deleted now, gone for good when the caller's
    * transaction commits (after folding them), back if it rolls back.
    */
-  async takePending(tx: EntityManager, limit: number): Promise<StoredEvent[]> {
+  async takePending(tx: EntityManager, limit: number): Promise<FoldableEvent[]> {
     // TypeORM answers a DELETE … RETURNING with [rows, count].
     const [rows]: [
       {
@@ -73,10 +72,6 @@ export class RollupRepository {
       user_id: r.user_id,
       source: r.source,
       attributes: r.attributes,
-      event_id: '',
-      received_at: '',
-      context: null,
-      payload: null,
     }));
   }
 

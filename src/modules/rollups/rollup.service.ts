@@ -1,8 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { StoredEvent } from '../contracts/stored-event';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { countMembers, foldEvents, inKeyOrder, inLockOrder } from './rollup-fold';
+import { countMembers, FoldableEvent, foldEvents, inKeyOrder, inLockOrder } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
 
 /**
@@ -21,7 +20,7 @@ export class RollupService {
     return this.config.rollups.enabled;
   }
 
-  async fold(tx: EntityManager, events: StoredEvent[]): Promise<void> {
+  async fold(tx: EntityManager, events: FoldableEvent[]): Promise<void> {
     if (!this.enabled || events.length === 0) return;
     const { deltas, members } = foldEvents(events);
     countMembers(deltas, await this.repo.addMembers(tx, inLockOrder(members)));

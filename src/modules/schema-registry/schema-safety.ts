@@ -1,3 +1,4 @@
+import { isJsonObject } from '../../common/validation';
 import safeRegex from 'safe-regex2';
 import { createAjv } from './ajv-factory';
 
@@ -43,8 +44,7 @@ export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLeng
  * cannot backtrack exponentially, and stay within size and depth limits.
  */
 export function unsafeSchemaReasons(schema: unknown): string[] {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
-    return ['the schema must be a JSON object'];
+  if (!isJsonObject(schema)) return ['the schema must be a JSON object'];
   const reasons: string[] = [];
   const size = Buffer.byteLength(JSON.stringify(schema));
   if (size > SCHEMA_LIMITS.maxBytes)

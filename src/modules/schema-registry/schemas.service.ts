@@ -1,3 +1,4 @@
+import { isJsonObject } from '../../common/validation';
 import { Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { BUILTIN_EVENTS, BUILTIN_EVENT_NAMES } from './builtin-events';
@@ -152,10 +153,10 @@ export class SchemasService {
   }
 
   private readRequest(body: unknown): PublishedSchema {
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    if (!isJsonObject(body)) {
       throw invalid('The body must be {"event_name", "version", "schema"} or {"uri", "schema"}.');
     }
-    const b = body as Record<string, unknown>;
+    const b = body;
     const unknown = Object.keys(b).filter((k) => !['event_name', 'version', 'uri', 'schema'].includes(k));
     if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
     if (b.schema === null || typeof b.schema !== 'object' || Array.isArray(b.schema))

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { Pool } from 'pg';
+import type { PoolClient } from 'pg';
+import { inTimedTransaction } from '../../database/timed-query';
 import { DataSource, EntityManager } from 'typeorm';
 import { StoredEvent } from '../contracts/stored-event';
 
@@ -98,15 +99,14 @@ export class EventsRepository {
       occurred_at: Date;
     }[]
   > {
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      return tx.query(
+    return inTimedTransaction(this.db, timeoutMs, (tx) =>
+      tx.query(
         `SELECT event_name, attributes, session_id, user_id, occurred_at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
            AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)`,
         [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source],
-      );
-    });
+      ),
+    );
   }
 
   /** Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, under a statement timeout. */
@@ -115,16 +115,15 @@ export class EventsRepository {
     timeoutMs: number,
   ): Promise<{ unit: string; event_name: string; at: Date }[]> {
     const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
-    return this.db.transaction(async (tx) => {
-      await tx.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
-      return tx.query(
+    return inTimedTransaction(this.db, timeoutMs, (tx) =>
+      tx.query(
         `SELECT ${unit} AS unit, event_name, occurred_at AS at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
            AND ($4::text[] IS NULL OR event_name = ANY($4))
          ORDER BY ${q.unit}, occurred_at, event_id`,
         [q.tenantId, q.from, q.to, q.eventNames],
-      );
-    });
+      ),
+    );
   }
 
   async ensurePartition(day: string): Promise<void> {
@@ -144,17 +143,20 @@ export class EventsRepository {
    * statement would be parsed and planned again for every job.
    */
   async insertFresh(events: StoredEvent[], opts: { foldLater: boolean }): Promise<number> {
-    const { rows } = await this.pool.query<{ stored: number }>({
-      name: 'analytics_insert_fresh',
-      text: INSERT_FRESH,
-      values: [JSON.stringify(events), opts.foldLater],
-    });
-    return rows[0].stored;
-  }
-
-  /** The driver's connection pool, for statements worth preparing once per connection. */
-  private get pool(): Pool {
-    return (this.db.driver as unknown as { master: Pool }).master;
+    // A query runner hands out the pooled pg connection itself (TypeORM's public API), which takes
+    // named statements; TypeORM's own query() does not.
+    const runner = this.db.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as PoolClient;
+      const { rows } = await client.query<{ stored: number }>({
+        name: 'analytics_insert_fresh',
+        text: INSERT_FRESH,
+        values: [JSON.stringify(events), opts.foldLater],
+      });
+      return rows[0].stored;
+    } finally {
+      await runner.release();
+    }
   }
 }
 

@@ -1,0 +1,39 @@
+import { Injectable } from '@nestjs/common';
+import { ProblemException } from '../../common/problem';
+import { AuthRepository } from './auth.repository';
+import { Principal } from './principal';
+
+/**
+ * Which tenant a request may name in its body, path or query: its own, and for operators any
+ * tenant that exists. A tenant that does not exist is a 404, never an answer of zeros.
+ */
+@Injectable()
+export class TenantAccess {
+  constructor(private readonly tenants: AuthRepository) {}
+
+  /** The named tenant's id in its canonical (lower-case) form, once the principal may read it. */
+  async resolve(principal: Principal, tenantId: string): Promise<string> {
+    const id = tenantId.toLowerCase();
+    if (!principal.isOperator) {
+      assertOwnTenant(principal, id);
+      return id;
+    }
+    if (id !== principal.tenantId && !(await this.tenants.findTenant(id))) {
+      throw new ProblemException(404, 'tenant-not-found', 'Tenant not found', `There is no tenant ${id}.`);
+    }
+    return id;
+  }
+}
+
+/** A tenant named in a request must be the caller's own, unless the caller is an operator. */
+export function assertOwnTenant(principal: Principal, tenantId: string): void {
+  if (principal.isOperator) return;
+  if (tenantId.toLowerCase() !== principal.tenantId) {
+    throw new ProblemException(
+      403,
+      'tenant-forbidden',
+      'Forbidden',
+      `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`,
+    );
+  }
+}
