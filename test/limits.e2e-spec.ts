@@ -1,4 +1,4 @@
-import { BATCH, EVENTS, makeEvent } from './support/events';
+import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
 import { countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
@@ -14,10 +14,28 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     });
   });
   afterAll(async () => {
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db)).toBe(0); // nothing rejected was stored
     await t.close();
   });
+
+  /** Events this file sent to be stored: the sentinels, and those it expects accepted. */
+  const meantToStore: string[] = [];
+  /**
+   * After a refusal: an accepted sentinel event, sent after it, is stored and the queue is drained,
+   * so anything the refused request had queued would be stored by now. Returns the rows stored of
+   * `ids` (the refused request's events), and checks that nothing else but what was meant to be stored is.
+   */
+  async function storedAfterRefusal(ids: unknown[]): Promise<number> {
+    const sentinel = makeEvent();
+    meantToStore.push(String(sentinel.event_id));
+    expect((await t.post(EVENTS, sentinel)).json.status).toBe('accepted');
+    await waitFor(
+      'the sentinel event',
+      async () => (await countRows(t.db, 'event_id = $1', [sentinel.event_id])) === 1,
+    );
+    await drained(t.ingestQueue);
+    expect(await countRows(t.db, 'NOT (event_id::text = ANY($1::text[]))', [meantToStore])).toBe(0);
+    return countRows(t.db, 'event_id::text = ANY($1::text[])', [ids.map(String)]);
+  }
 
   const invalid: [string, Record<string, unknown>, RegExp, string][] = [
     ['bad UUID', { event_id: 'not-a-uuid' }, /\/event_id must be a UUID/, '/event_id'],
@@ -87,23 +105,28 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     expect(res.json.detail).toMatch(message);
     if (pointer) expect(res.json.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     else expect(res.json.errors[0].keyword).toBe('maxDepth');
+    expect(await storedAfterRefusal([event.event_id])).toBe(0);
   });
 
   it('a too-big batch → 413 naming the limit and its variable', async () => {
-    const res = await t.post(BATCH, { events: Array.from({ length: 11 }, () => makeEvent({ attributes: {} })) });
+    const events = Array.from({ length: 11 }, () => makeEvent({ attributes: {} }));
+    const res = await t.post(BATCH, { events });
     expect(res.status).toBe(413);
     expect(res.json).toMatchObject({ status: 413, title: 'Batch too large', limit: 10 });
     expect(res.json.detail).toBe(
       '/events holds 11 events; the limit is 10 (ANALYTICS_MAX_BATCH_SIZE). Split the batch.',
     );
+    expect(await storedAfterRefusal(events.map((e) => e.event_id))).toBe(0);
   });
 
   it('a too-big body → 413 before parsing, naming the limit', async () => {
-    const res = await t.post(EVENTS, makeEvent({ attributes: { blob: 'x'.repeat(17 * 1024) } }));
+    const event = makeEvent({ attributes: { blob: 'x'.repeat(17 * 1024) } });
+    const res = await t.post(EVENTS, event);
     expect(res.status).toBe(413);
     expect(res.json.detail).toBe(
       'The body is larger than 16 KB, the limit set by ANALYTICS_MAX_PAYLOAD_KB. Split the batch.',
     );
+    expect(await storedAfterRefusal([event.event_id])).toBe(0);
   });
 
   it('invalid JSON → 400 invalid-json', async () => {
@@ -111,6 +134,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ title: 'Invalid JSON' });
     expect(res.json.detail).toMatch(/^The body is not valid JSON/);
+    expect(await storedAfterRefusal([])).toBe(0);
   });
 
   it('a body that is not JSON → 415', async () => {
@@ -121,6 +145,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     });
     expect(res.status).toBe(415);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/Content-Type: application\/json/);
+    expect(await storedAfterRefusal([])).toBe(0);
   });
 
   it.each([
@@ -131,6 +156,7 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     const res = await t.post(EVENTS, body);
     expect(res.status).toBe(400);
     expect(res.json.detail).toMatch(msg);
+    expect(await storedAfterRefusal([])).toBe(0);
   });
 
   it.each([
@@ -151,22 +177,26 @@ describe('limits and bad input: a 4xx that names the problem, nothing stored', (
     const res = await t.post(BATCH, body);
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ title: 'Invalid batch', detail });
+    const events = 'events' in body && Array.isArray(body.events) ? body.events : [];
+    expect(await storedAfterRefusal(events.map((e: Record<string, unknown>) => e.event_id))).toBe(0);
   });
 
   it('a batch of only invalid events is answered per event, nothing stored', async () => {
-    const res = await t.post(BATCH, { events: [makeEvent({ source: 'x' }), 'str', null] });
+    const invalid = makeEvent({ source: 'x' });
+    const res = await t.post(BATCH, { events: [invalid, 'str', null] });
     expect(res.status).toBe(202);
     expect(res.json).toMatchObject({ received: 3, accepted: 0, rejected: 3 });
     expect(res.json.results[1].errors[0].message).toBe('the event must be a JSON object');
+    expect(await storedAfterRefusal([invalid.event_id])).toBe(0);
   });
 
   it('accepts an event just inside both windows', async () => {
     const near = makeEvent({ occurred_at: new Date(Date.now() + 23 * HOUR).toISOString() });
     const old = makeEvent({ occurred_at: new Date(Date.now() - 29 * 24 * HOUR).toISOString() });
+    meantToStore.push(String(near.event_id), String(old.event_id));
     const res = await t.post(BATCH, { events: [near, old] });
     expect(res.json).toMatchObject({ accepted: 2 });
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[near.event_id, old.event_id]])).toBe(2);
-    await t.db.query('DELETE FROM analytics_events_raw'); // keep the suite's "nothing stored" check about rejects
   });
 });
