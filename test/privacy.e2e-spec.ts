@@ -115,7 +115,10 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
         async () => (await countRows(t.db)) === events.length + clean.length,
         20000,
       );
-      await new Promise((r) => setTimeout(r, 300)); // let the last log lines land
+      // Both processes stop, and their output is read to its end: no line they wrote is missed.
+      api.child.kill('SIGTERM');
+      worker.child.kill('SIGTERM');
+      await Promise.all([api.closed, worker.closed]);
 
       const rows = (await t.db.query(`SELECT row_to_json(r)::text AS j FROM analytics_events_raw r`)).rows
         .map((r) => r.j)

@@ -12,13 +12,14 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     await t.close();
   });
 
-  it('a worker killed (SIGKILL) in the middle of its insert: nothing half-written, and after the retry every event is stored exactly once', async () => {
+  /**
+   * Starts a worker process, blocks its insert of 30 events on a lock the test holds, and kills it
+   * (SIGKILL) there. Its backend, orphaned, still waits on the lock: `release` ends the test's
+   * transaction, after which the backend goes on with the statement.
+   */
+  async function killMidInsert() {
     const worker = runRole('worker.js', { ...t.env, LOG_LEVEL: 'log' });
-    await waitFor(
-      'the worker process to start consuming',
-      async () => worker.stdout.includes('Consuming queues'),
-      20000,
-    );
+    await waitFor('the worker process to start consuming', () => worker.stdout.includes('Consuming queues'), 20000);
 
     // Hold today's partition so the worker's insert statement blocks.
     const partition = `analytics_events_raw_p${new Date().toISOString().slice(0, 10).replace(/-/g, '')}`;
@@ -30,40 +31,88 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     const res = await t.post(BATCH, { events });
     expect(res.json.accepted).toBe(30);
 
+    let orphan = 0;
     await waitFor('the worker to be blocked mid-insert', async () => {
-      const r = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity
+      const r = await t.db.query(`SELECT pid FROM pg_stat_activity
         WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%analytics_dedupe_ledger%'`);
-      return r.rows[0].n === 1;
+      if (r.rows.length === 1) orphan = r.rows[0].pid;
+      return r.rows.length === 1;
     });
     worker.child.kill('SIGKILL');
     expect((await worker.exited).signal).toBe('SIGKILL');
-    await blocker.query('ROLLBACK');
-    blocker.release();
+    const release = async () => {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    };
+    const gone = () =>
+      waitFor("the dead worker's backend to go", async () => {
+        const r = await t.db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [orphan]);
+        return r.rows[0].n === 0;
+      });
+    const ids = events.map((e) => e.event_id);
+    const stored = () => countRows(t.db, 'event_id = ANY($1::uuid[])', [ids]);
+    const ledger = async () =>
+      (
+        await t.db.query('SELECT count(*)::int AS n FROM analytics_dedupe_ledger WHERE event_id = ANY($1::uuid[])', [
+          ids,
+        ])
+      ).rows[0].n;
+    return { events, orphan, release, gone, stored, ledger };
+  }
 
-    // The orphaned backend finishes or aborts the one statement, which is atomic either way:
-    // all 30 events with their 30 ledger entries, or none of either, never a part.
-    await waitFor("the dead worker's backend to go", async () => {
-      const r = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND application_name = 'analytics-service' AND pid <> pg_backend_pid()`);
-      return r.rows[0].n === 0;
-    });
-    const orphaned = await countRows(t.db);
-    console.log(`the killed worker's statement left ${orphaned} of 30 events`);
-    expect([0, 30]).toContain(orphaned);
-    expect(await countLedger(t.db)).toBe(orphaned);
-
-    // A new worker finds the stalled job and runs it again.
+  /** A new worker finds the stalled job and runs it again; its outcome. */
+  async function retryStalledJob(): Promise<{ inserted: number; duplicates: number }> {
+    const before = await t.ingestQueue.getJobs(['completed']);
     await t.startWorker();
-    await waitFor('the retried job to store the events', async () => (await countRows(t.db)) === 30, 20000);
+    await waitFor(
+      'the stalled job to complete',
+      async () => (await t.ingestQueue.getJobCounts('completed')).completed === before.length + 1,
+      20000,
+    );
     await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(30);
-    expect(await countLedger(t.db)).toBe(30);
+    await t.stopWorker();
+    const seen = new Set(before.map((j) => j.id));
+    const [job] = (await t.ingestQueue.getJobs(['completed'])).filter((j) => !seen.has(j.id));
+    return job.returnvalue as { inserted: number; duplicates: number };
+  }
 
-    const again = await t.post(BATCH, { events });
+  it('a worker killed (SIGKILL) in the middle of its insert, its backend terminated before it commits: nothing stored, and the retry stores every event once', async () => {
+    const k = await killMidInsert();
+    // The orphaned backend is ended while its statement still waits on the lock: it never commits.
+    expect((await t.db.query('SELECT pg_terminate_backend($1) AS ok', [k.orphan])).rows[0].ok).toBe(true);
+    await k.gone();
+    await k.release();
+    expect(await k.stored()).toBe(0);
+    expect(await k.ledger()).toBe(0);
+
+    expect(await retryStalledJob()).toEqual({ inserted: 30, duplicates: 0 });
+    expect(await k.stored()).toBe(30);
+    expect(await k.ledger()).toBe(30);
+
+    await t.startWorker();
+    const again = await t.post(BATCH, { events: k.events });
     expect(again.json.duplicate).toBe(30);
     await drained(t.ingestQueue);
-    expect(await countRows(t.db)).toBe(30);
     await t.stopWorker();
+    expect(await k.stored()).toBe(30);
+  });
+
+  it('a worker killed (SIGKILL) in the middle of its insert, its backend let go: the statement commits all 30, and the retry stores none twice', async () => {
+    // A backend whose client is gone finishes its statement unless it checks the connection meanwhile.
+    expect((await t.db.query('SHOW client_connection_check_interval')).rows[0].client_connection_check_interval).toBe(
+      '0',
+    );
+    const k = await killMidInsert();
+    await k.release();
+    await k.gone();
+    // The one statement is atomic: all 30 events with their 30 ledger entries.
+    expect(await k.stored()).toBe(30);
+    expect(await k.ledger()).toBe(30);
+
+    expect(await retryStalledJob()).toEqual({ inserted: 0, duplicates: 30 });
+    expect(await k.stored()).toBe(30);
+    expect(await k.ledger()).toBe(30);
+    expect(await countLedger(t.db)).toBe(await countRows(t.db));
   });
 
   it('a job that keeps failing retries with backoff, rests in the failed set shown by Bull Board, and stores once when retried', async () => {
@@ -83,7 +132,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     expect(ingest.counts.failed).toBe(1);
     expect(ingest.jobs[0]).toMatchObject({ name: 'persist-events', attempts: 3 });
     expect(ingest.jobs[0].failedReason).toMatch(/analytics_dedupe_ledger" does not exist/);
-    expect(await countRows(t.db)).toBe(30);
+    expect(await countRows(t.db)).toBe(60); // the 30 events of each test above
 
     await t.db.query('ALTER TABLE analytics_dedupe_ledger_away RENAME TO analytics_dedupe_ledger');
     const retry = await fetch(`${t.url}/admin/queues/api/queues/ingest/${ingest.jobs[0].id}/retry`, {
@@ -91,7 +140,7 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
       headers: { authorization: `Bearer ${t.operator.admin}` },
     });
     expect(retry.status).toBe(204);
-    await waitFor('the retried job to complete', async () => (await countRows(t.db)) === 35, 20000);
+    await waitFor('the retried job to complete', async () => (await countRows(t.db)) === 65, 20000);
     await drained(t.ingestQueue);
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(5);
     expect((await t.ingestQueue.getJobCounts('failed')).failed).toBe(0);

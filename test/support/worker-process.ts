@@ -32,9 +32,12 @@ export function runRole(script: 'main.js' | 'worker.js' | 'launcher.js', env: Re
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
+  // 'close' comes after the process exited and its output pipes ended: every line it wrote is read.
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   return {
     child,
     exited,
+    closed,
     get stdout() {
       return stdout;
     },
