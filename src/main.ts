@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApiApp } from './app/bootstrap';
 import { startRole } from './app/start-role';
-import { AuthRepository } from './modules/auth/auth.repository';
+import { TenantsRepository } from './modules/auth/tenants.repository';
 import { TenantAdmin } from './modules/auth/tenant-admin';
 import { reportReady } from './launcher';
 
@@ -11,7 +11,7 @@ void startRole('api', async (config) => {
   const logger = new Logger('Api');
   let demoBlock = '';
   if (config.env === 'development') {
-    const demo = await new TenantAdmin(app.get(AuthRepository)).seedDemo();
+    const demo = await new TenantAdmin(app.get(TenantsRepository)).seedDemo();
     if (demo) {
       // Printed once, on the first start: only hashes are stored, so these cannot be shown again.
       demoBlock =

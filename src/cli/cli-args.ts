@@ -1,3 +1,4 @@
+import { isUuid } from '../common/validation';
 import { parseArgs } from 'node:util';
 import { parseScopes, Scope } from '../modules/auth/api-key';
 
@@ -79,7 +80,6 @@ export function commandUsage(command: CommandName): string {
   );
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PG_INT_MAX = 2147483647;
 
 /** A command with its flags checked and converted; what the database is then asked. */
@@ -141,16 +141,14 @@ export function parseCommandLine(argv: string[]): Parsed {
   };
   const str = (flag: string): string | undefined => v[flag] as string | undefined;
   const tenant = (value: string): string =>
-    UUID.test(value)
-      ? value.toLowerCase()
-      : fail('--tenant must be a tenant id (a UUID); see npm run cli -- tenant:list');
+    isUuid(value) ? value.toLowerCase() : fail('--tenant must be a tenant id (a UUID); see npm run cli -- tenant:list');
 
   switch (command) {
     case 'tenant:list':
       return { command, json: v.json === true };
     case 'tenant:create': {
       const id = str('id');
-      if (id !== undefined && !UUID.test(id)) fail(`--id must be a UUID (got "${id}")`);
+      if (id !== undefined && !isUuid(id)) fail(`--id must be a UUID (got "${id}")`);
       const name = need('name').trim();
       if (!name) fail('--name must not be empty');
       return {

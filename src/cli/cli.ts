@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { AuthRepository } from '../modules/auth/auth.repository';
+import type { TenantListing, TenantsRepository } from '../modules/auth/tenants.repository';
 import { ConfigError } from '../modules/config/environment';
 import { Parsed, parseCommandLine, UsageError } from './cli-args';
 
@@ -16,10 +16,10 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   // Loaded only for a command that reaches the database: a mistake is answered without them.
-  const [{ DataSource }, { dataSourceOptions }, { AuthRepository }, { AnalyticsConfig }] = await Promise.all([
+  const [{ DataSource }, { dataSourceOptions }, { TenantsRepository }, { AnalyticsConfig }] = await Promise.all([
     import('typeorm'),
     import('../database/data-source'),
-    import('../modules/auth/auth.repository'),
+    import('../modules/auth/tenants.repository'),
     import('../modules/config/analytics-config'),
   ]);
   const config = AnalyticsConfig.fromEnvironment(process.env);
@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
     throw new CliFailure(describeDatabaseError(config.database.url, err));
   }
   try {
-    await run(cmd, new AuthRepository(ds));
+    await run(cmd, new TenantsRepository(ds));
   } catch (err) {
     if (err instanceof CliFailure) throw err;
     const code = (err as { code?: string }).code;
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: AuthRepository): Promise<void> {
+async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: TenantsRepository): Promise<void> {
   const { TenantAdmin } = await import('../modules/auth/tenant-admin');
   const admin = new TenantAdmin(repo);
   const mustExist = async (tenantId: string) => {
@@ -54,7 +54,7 @@ async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: AuthReposito
   };
   switch (cmd.command) {
     case 'tenant:list': {
-      const tenants = await listTenants(repo);
+      const tenants = await repo.listTenants();
       if (cmd.json) console.log(JSON.stringify(tenants, null, 2));
       else console.log(tenantTable(tenants));
       break;
@@ -105,28 +105,7 @@ async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: AuthReposito
   }
 }
 
-interface TenantRow {
-  id: string;
-  name: string;
-  isOperator: boolean;
-  activeKeys: number;
-}
-
-/** Every tenant with its number of active keys; no key material, no tenant secret. */
-async function listTenants(repo: AuthRepository): Promise<TenantRow[]> {
-  const active = new Map<string, number>();
-  for (const k of await repo.listKeys()) {
-    if (k.revoked_at === null) active.set(k.tenant_id, (active.get(k.tenant_id) ?? 0) + 1);
-  }
-  const rows: TenantRow[] = [];
-  for (const { id } of await repo.retentionByTenant()) {
-    const t = await repo.findTenant(id);
-    if (t) rows.push({ id: t.id, name: t.name, isOperator: t.isOperator, activeKeys: active.get(t.id) ?? 0 });
-  }
-  return rows.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-}
-
-function tenantTable(rows: TenantRow[]): string {
+function tenantTable(rows: TenantListing[]): string {
   if (!rows.length) return 'No tenants yet; create one with npm run cli -- tenant:create --name NAME';
   const table = [
     ['ID', 'NAME', 'OPERATOR', 'ACTIVE KEYS'],

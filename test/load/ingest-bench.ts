@@ -246,7 +246,8 @@ async function main(): Promise<void> {
   const queue = new Queue('ingest', { connection: { host: '127.0.0.1', port: 6379 }, prefix: `${PREFIX}:bull` });
   try {
     await waitHealthy();
-    // A fresh development database seeds a demo tenant and prints its keys once.
+    // A fresh development database seeds a demo tenant; the launcher prints its keys once both roles are ready.
+    for (let i = 0; i < 150 && !/^\s+admin\s+ak_\S+$/m.test(out); i++) await new Promise((r) => setTimeout(r, 200));
     TENANT = /Created demo tenant ([0-9a-f-]{36})/.exec(out)?.[1] ?? '';
     KEY = /^\s+ingest\s+(ak_\S+)$/m.exec(out)?.[1] ?? '';
     REPORT_KEY = /^\s+report\s+(ak_\S+)$/m.exec(out)?.[1] ?? '';

@@ -2,7 +2,7 @@ import { isUuid } from '../../common/validation';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { parseApiKey, Scope, SCOPES, secretMatches } from './api-key';
-import { AuthRepository, StoredKey } from './auth.repository';
+import { TenantsRepository, StoredKey } from './tenants.repository';
 import { CLOCK, Clock } from './clock';
 import { JwtVerifier, KeySetUnavailable } from './jwt-verifier';
 import { Principal, TenantSettings } from './principal';
@@ -29,7 +29,7 @@ export class CredentialService {
   private readonly tenants = new Map<string, { row: TenantSettings | null; at: number }>();
 
   constructor(
-    private readonly repo: AuthRepository,
+    private readonly repo: TenantsRepository,
     private readonly jwt: JwtVerifier,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     @Inject(CLOCK) private readonly clock: Clock,

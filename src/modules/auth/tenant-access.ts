@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
-import { AuthRepository } from './auth.repository';
+import { TenantsRepository } from './tenants.repository';
 import { Principal } from './principal';
 
 /**
@@ -9,7 +9,7 @@ import { Principal } from './principal';
  */
 @Injectable()
 export class TenantAccess {
-  constructor(private readonly tenants: AuthRepository) {}
+  constructor(private readonly tenants: TenantsRepository) {}
 
   /** The named tenant's id in its canonical (lower-case) form, once the principal may read it. */
   async resolve(principal: Principal, tenantId: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { generateApiKey, Scope } from './api-key';
-import { AuthRepository } from './auth.repository';
+import { TenantsRepository } from './tenants.repository';
 import { TenantSettings } from './principal';
 
 export interface IssuedKey {
@@ -11,7 +11,7 @@ export interface IssuedKey {
 
 /** Creating tenants and issuing keys: shared by the CLI and the development seed. */
 export class TenantAdmin {
-  constructor(private readonly repo: AuthRepository) {}
+  constructor(private readonly repo: TenantsRepository) {}
 
   createTenant(input: {
     id?: string;

@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { AuthRepository } from './auth.repository';
+import { TenantsRepository } from './tenants.repository';
 import { TenantAccess } from './tenant-access';
 
 /** The tenants and keys tables, for the roles that read tenant settings without serving requests. */
 @Module({
-  providers: [AuthRepository, TenantAccess],
-  exports: [AuthRepository, TenantAccess],
+  providers: [TenantsRepository, TenantAccess],
+  exports: [TenantsRepository, TenantAccess],
 })
 export class TenantsModule {}

@@ -22,6 +22,13 @@ export interface KeyListing {
   revoked_at: Date | null;
 }
 
+export interface TenantListing {
+  id: string;
+  name: string;
+  isOperator: boolean;
+  activeKeys: number;
+}
+
 const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins, t.validation_mode,
   t.retention_days, t.pseudonymize_user_id, t.pseudonym_secret, t.redact_keys`;
 
@@ -43,7 +50,7 @@ function toTenant(r: Record<string, unknown>): TenantSettings {
 
 /** The only class with SQL for analytics_tenants and analytics_api_keys. */
 @Injectable()
-export class AuthRepository {
+export class TenantsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async findKey(id: string): Promise<StoredKey | null> {
@@ -153,6 +160,16 @@ export class AuthRepository {
        WHERE $1::uuid IS NULL OR k.tenant_id = $1 ORDER BY t.name, k.created_at`,
       [tenantId ?? null],
     );
+  }
+
+  /** Every tenant with its number of active keys, by name; no key material, no tenant secret. */
+  async listTenants(): Promise<TenantListing[]> {
+    const rows = await this.db.query<{ id: string; name: string; is_operator: boolean; active_keys: number }[]>(
+      `SELECT t.id, t.name, t.is_operator, count(k.id) FILTER (WHERE k.revoked_at IS NULL)::int AS active_keys
+       FROM analytics_tenants t LEFT JOIN analytics_api_keys k ON k.tenant_id = t.id
+       GROUP BY t.id ORDER BY t.name, t.id`,
+    );
+    return rows.map((r) => ({ id: r.id, name: r.name, isOperator: r.is_operator, activeKeys: r.active_keys }));
   }
 
   async revokeKey(id: string): Promise<boolean> {

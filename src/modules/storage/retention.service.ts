@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AuthRepository } from '../auth/auth.repository';
+import { TenantsRepository } from '../auth/tenants.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { EventsRepository } from './events.repository';
@@ -26,7 +26,7 @@ export class RetentionService {
 
   constructor(
     private readonly events: EventsRepository,
-    private readonly tenants: AuthRepository,
+    private readonly tenants: TenantsRepository,
     private readonly storage: StorageService,
     private readonly rollups: RollupRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
