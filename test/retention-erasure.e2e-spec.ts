@@ -72,7 +72,13 @@ describe('retention', () => {
     ).rows;
     const outcome = await runMaintenance(t, 'apply-retention', {});
     const expectedRollups = rollupsBefore.reduce((a, r) => a + (r.level === 'm' ? r.old_minutes : r.old), 0);
-    expect(expectedRollups).toBeGreaterThan(0);
+    // Each of the 10 events makes 8 rows per level, in buckets of its own: older than 20 days are
+    // the events aged 25, 35 and 45 (of both tenants), older than 40 days those aged 45.
+    const PER_EVENT = 8;
+    expect(rollupsBefore).toEqual(
+      ['d', 'h', 'm'].map((level) => ({ level, n: 10 * PER_EVENT, old_minutes: 6 * PER_EVENT, old: 2 * PER_EVENT })),
+    );
+    expect(expectedRollups).toBe(6 * PER_EVENT + 2 * PER_EVENT + 2 * PER_EVENT); // minutes past 20 days, hours and days past 40
     expect(outcome).toEqual({
       dropped_partitions: [dayOf(ago(45)), dayOf(ago(35))],
       deleted_rows: 2,
@@ -84,7 +90,7 @@ describe('retention', () => {
       `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'd' AND bucket = $1`,
       [`${dayOf(ago(35))}T00:00:00Z`],
     );
-    expect(kept.rows[0].n).toBeGreaterThan(0);
+    expect(kept.rows[0].n).toBe(2 * PER_EVENT); // the day rows of both tenants' 35-day-old events
     const minutesLeft = await t.db.query(
       `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'm' AND bucket < now() - interval '20 days'`,
     );
