@@ -1,18 +1,21 @@
 import { EventBatcher } from './event-batcher';
 
+/** A batcher whose flushes are recorded and answer undefined for every item. */
+function recording(opts: { maxItems: number; lingerMs: number }) {
+  const flushes: number[][] = [];
+  const b = new EventBatcher<number>((items) => {
+    flushes.push(items);
+    return Promise.resolve(items.map(() => undefined));
+  }, opts);
+  return { flushes, b };
+}
+
 describe('EventBatcher', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('sends the first addition of a quiet stream at once, with whatever arrived in the same turn', async () => {
-    const flushes: number[][] = [];
-    const b = new EventBatcher<number>(
-      async (items) => {
-        flushes.push(items);
-        return items.map(() => undefined);
-      },
-      { maxItems: 100, lingerMs: 5 },
-    );
+    const { flushes, b } = recording({ maxItems: 100, lingerMs: 5 });
     const done = Promise.all([b.add([1]), b.add([2, 3])]);
     expect(flushes).toEqual([]);
     jest.advanceTimersByTime(0); // the end of this turn of the event loop, no linger
@@ -21,14 +24,7 @@ describe('EventBatcher', () => {
   });
 
   it('groups additions that arrive within the linger time after a flush into one flush, in order, when the linger ends', async () => {
-    const flushes: number[][] = [];
-    const b = new EventBatcher<number>(
-      async (items) => {
-        flushes.push(items);
-        return items.map(() => undefined);
-      },
-      { maxItems: 100, lingerMs: 5 },
-    );
+    const { flushes, b } = recording({ maxItems: 100, lingerMs: 5 });
     const first = b.add([1]);
     jest.advanceTimersByTime(0);
     await first;
@@ -50,14 +46,7 @@ describe('EventBatcher', () => {
   });
 
   it('flushes at once when the group reaches its size limit', async () => {
-    const flushes: number[][] = [];
-    const b = new EventBatcher<number>(
-      async (items) => {
-        flushes.push(items);
-        return items.map(() => undefined);
-      },
-      { maxItems: 3, lingerMs: 1000 },
-    );
+    const { flushes, b } = recording({ maxItems: 3, lingerMs: 1000 });
     await Promise.all([b.add([1, 2]), b.add([3])]);
     expect(flushes).toEqual([[1, 2, 3]]);
     const later = b.add([4]);

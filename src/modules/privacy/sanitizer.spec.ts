@@ -1,4 +1,4 @@
-import { StoredEvent } from '../contracts/stored-event';
+import { storedEvent } from '../../../test/support/stored-event';
 import { LOOK_ALIKES, PLANTED, SENSITIVE_KEYS } from '../../../test/support/pii-corpus';
 import { coarsenIp, ibanValid, luhnValid, redactText } from './pii-detectors';
 import { SanitizerPolicy, sanitizeEvent } from './sanitizer';
@@ -9,21 +9,7 @@ const policy: SanitizerPolicy = {
   pseudonymizeUserId: false,
   pseudonymize: (v) => `pseudo(${v.length})`,
 };
-const event = (over: Partial<StoredEvent>): StoredEvent => ({
-  event_id: 'e',
-  event_name: 'kb.search',
-  occurred_at: '2026-11-28T10:00:00Z',
-  received_at: '2026-11-28T10:00:00Z',
-  tenant_id: 't',
-  site_id: null,
-  session_id: null,
-  user_id: null,
-  source: 'web',
-  attributes: {},
-  context: null,
-  payload: null,
-  ...over,
-});
+const event = storedEvent;
 
 describe('PII detectors', () => {
   it('checks cards with Luhn and IBANs with mod 97', () => {

@@ -107,8 +107,14 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEv
     for (const [k, v] of Object.entries(o)) {
       let key = text(k);
       while (Object.prototype.hasOwnProperty.call(out, key)) key = `${key}#`;
-      out[key] =
-        sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth);
+      // Defined, not assigned: a "__proto__" key is data, never the copy's prototype.
+      Object.defineProperty(out, key, {
+        value:
+          sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   };

@@ -25,6 +25,19 @@ export interface TimeseriesAnswer {
 
 const invalid = (detail: string) => new ProblemException(400, 'invalid-report', 'Invalid report request', detail);
 
+/** A report's body: a JSON object of known fields naming a tenant by its UUID. */
+function requestFields(
+  body: unknown,
+  shape: string,
+  allowed: string[],
+): Record<string, unknown> & { tenantId: string } {
+  if (!isJsonObject(body)) throw invalid(`The body must be a JSON object ${shape}.`);
+  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
+  if (!isUuid(body.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+  return body as Record<string, unknown> & { tenantId: string };
+}
+
 /** A statement Postgres cancelled past the report deadline is a 504 naming the deadline; anything else is rethrown. */
 function reportError(err: unknown, timeoutMs: number, hint: string): unknown {
   if (!isStatementCancelled(err)) return err;
@@ -171,13 +184,15 @@ export class ReportingService {
     meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number };
   }> {
     const started = performance.now();
-    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, steps, from, to}.');
-    const b = body;
-    const unknown = Object.keys(b).filter(
-      (k) => !['tenantId', 'steps', 'from', 'to', 'window_seconds', 'unit', 'order'].includes(k),
-    );
-    if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (!isUuid(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+    const b = requestFields(body, '{tenantId, steps, from, to}', [
+      'tenantId',
+      'steps',
+      'from',
+      'to',
+      'window_seconds',
+      'unit',
+      'order',
+    ]);
     const name = new RegExp(EVENT_NAME_PATTERN);
     if (
       !Array.isArray(b.steps) ||
@@ -311,13 +326,15 @@ export class ReportingService {
   }
 
   private read(body: unknown) {
-    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, metric, from, to, grain}.');
-    const b = body;
-    const unknown = Object.keys(b).filter(
-      (k) => !['tenantId', 'metric', 'from', 'to', 'grain', 'site_id', 'source'].includes(k),
-    );
-    if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (!isUuid(b.tenantId)) throw invalid('tenantId must be the tenant UUID.');
+    const b = requestFields(body, '{tenantId, metric, from, to, grain}', [
+      'tenantId',
+      'metric',
+      'from',
+      'to',
+      'grain',
+      'site_id',
+      'source',
+    ]);
     if (typeof b.metric !== 'string' || !resolveMetric(b.metric)) {
       throw invalid(
         `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`,

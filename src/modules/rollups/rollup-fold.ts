@@ -99,6 +99,11 @@ function slotsOf(e: FoldableEvent, cache: Map<string, Slot[]>): Slot[] {
   return slots;
 }
 
+/** The rollup row a metric's value of one tenant falls in, at one of an event's slots. */
+function keyOf(tenantId: string, metric: string, sl: Slot): RollupKey {
+  return { tenant_id: tenantId, metric, level: sl.level, bucket: sl.bucket, site_id: sl.site_id, source: sl.source };
+}
+
 /**
  * What a set of freshly stored events adds to the rollups: counts, sums, extremes and sketches
  * aggregated per rollup row, and the distinct units that distinct-rate metrics must try to add.
@@ -127,17 +132,7 @@ export function foldEvents(
           const unit = hit ? field(e, sel.distinct!) : undefined;
           if (unit === undefined || unit === null || unit === '') continue;
           slots ??= slotsOf(e, slotCache);
-          for (const sl of slots)
-            members.push({
-              tenant_id: e.tenant_id,
-              metric: m.name,
-              level: sl.level,
-              bucket: sl.bucket,
-              site_id: sl.site_id,
-              source: sl.source,
-              side,
-              unit: String(unit),
-            });
+          for (const sl of slots) members.push({ ...keyOf(e.tenant_id, m.name, sl), side, unit: String(unit) });
         }
         continue;
       }
@@ -150,18 +145,7 @@ export function foldEvents(
       if (!rows) deltas.set(prefix, (rows = new Map()));
       for (const sl of slots) {
         let d = rows.get(sl.suffix);
-        if (!d)
-          rows.set(
-            sl.suffix,
-            (d = emptyDelta({
-              tenant_id: e.tenant_id,
-              metric: m.name,
-              level: sl.level,
-              bucket: sl.bucket,
-              site_id: sl.site_id,
-              source: sl.source,
-            })),
-          );
+        if (!d) rows.set(sl.suffix, (d = emptyDelta(keyOf(e.tenant_id, m.name, sl))));
         if (inOf) d.count++;
         if (inNum) d.num++;
         if (typeof value === 'number' && inOf) {

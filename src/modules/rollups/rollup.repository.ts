@@ -5,6 +5,13 @@ import { DataSource, EntityManager } from 'typeorm';
 import { DDSketch } from './ddsketch';
 import { FoldableEvent, Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
 
+const KEY_COLUMNS = ['tenant_id', 'metric', 'level', 'bucket', 'site_id', 'source'] as const;
+
+/** One array per column, for an INSERT … SELECT * FROM unnest(…) of many rows in one statement. */
+function columns<T, K extends keyof T>(rows: T[], keys: readonly K[]): T[K][][] {
+  return keys.map((k) => rows.map((r) => r[k]));
+}
+
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
 @Injectable()
 export class RollupRepository {
@@ -83,22 +90,12 @@ export class RollupRepository {
   /** Records distinct units; returns only those not yet counted in their bucket. */
   async addMembers(tx: EntityManager, members: Membership[]): Promise<Membership[]> {
     if (!members.length) return [];
-    const col = <K extends keyof Membership>(k: K) => members.map((m) => m[k]);
     return tx.query(
       `INSERT INTO analytics_rollup_members (tenant_id, metric, level, bucket, site_id, source, side, unit)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::text[])
        ON CONFLICT DO NOTHING
        RETURNING tenant_id, metric, level, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket, site_id, source, side, unit`,
-      [
-        col('tenant_id'),
-        col('metric'),
-        col('level'),
-        col('bucket'),
-        col('site_id'),
-        col('source'),
-        col('side'),
-        col('unit'),
-      ],
+      columns(members, [...KEY_COLUMNS, 'side', 'unit']),
     );
   }
 
@@ -111,7 +108,6 @@ export class RollupRepository {
    */
   async upsert(tx: EntityManager, deltas: RollupDelta[]): Promise<void> {
     if (!deltas.length) return;
-    const col = <K extends keyof RollupDelta>(k: K) => deltas.map((d) => d[k]);
     const rows: (RollupKey & { inserted: boolean; sketch: Buffer | null })[] = await tx.query(
       `INSERT INTO analytics_rollups AS r (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[],
@@ -126,17 +122,7 @@ export class RollupRepository {
                  r.tenant_id, r.metric, r.level, r.site_id, r.source,
                  to_char(r.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket`,
       [
-        col('tenant_id'),
-        col('metric'),
-        col('level'),
-        col('bucket'),
-        col('site_id'),
-        col('source'),
-        col('count'),
-        col('num'),
-        col('sum'),
-        col('min'),
-        col('max'),
+        ...columns(deltas, [...KEY_COLUMNS, 'count', 'num', 'sum', 'min', 'max']),
         deltas.map((d) => (d.sketch ? d.sketch.encode() : null)),
       ],
     );

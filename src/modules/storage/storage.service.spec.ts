@@ -1,21 +1,10 @@
+import { storedEvent } from '../../../test/support/stored-event';
 import { StoredEvent } from '../contracts/stored-event';
 import { daysFrom, utcDay } from './partition-days';
 import { uniqueByEvent } from './storage.service';
 
-const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent => ({
-  event_id: id,
-  tenant_id: tenant,
-  event_name: name,
-  occurred_at: '2026-11-28T00:00:00Z',
-  received_at: '2026-11-28T00:00:00Z',
-  site_id: null,
-  session_id: null,
-  user_id: null,
-  source: 'web',
-  attributes: {},
-  context: null,
-  payload: null,
-});
+const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent =>
+  storedEvent({ event_id: id, tenant_id: tenant, event_name: name, occurred_at: '2026-11-28T00:00:00Z' });
 
 describe('uniqueByEvent', () => {
   it('keeps the first occurrence of each (tenant, event) pair and keeps tenants apart', () => {
