@@ -1,4 +1,4 @@
-import { TENANT } from './support/events';
+import { EVENTS, TENANT, makeEvent } from './support/events';
 import { hostileRequest, rng } from './support/hostile';
 import { drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
@@ -6,6 +6,16 @@ import { TestEnv, createTestEnv } from './support/test-env';
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261128);
 const CONCURRENCY = 16;
+
+/**
+ * The api runs in this process (createTestEnv starts it with createApiApp and listens here), so
+ * this Object.prototype is the one every request handler shares.
+ */
+function expectNoPollution(): void {
+  expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  expect(({} as Record<string, unknown>).x).toBeUndefined();
+  expect(Object.getOwnPropertyNames(Object.prototype).filter((k) => ['polluted', 'x'].includes(k))).toEqual([]);
+}
 
 describe(`fuzz: ${REQUESTS} hostile requests`, () => {
   let t: TestEnv;
@@ -90,5 +100,37 @@ describe(`fuzz: ${REQUESTS} hostile requests`, () => {
     const total = await t.db.query('SELECT count(*)::int AS n FROM analytics_events_raw');
     expect(total.rows[0].n).toBe(ids.length);
     expect((await t.ingestQueue.getJobCounts('failed')).failed).toBe(0);
-  }, 240_000); // 25 s alone; several times that beside the other test files on two busy cores
+    // None of the __proto__ and constructor.prototype payloads reached a prototype of the api.
+    expectNoPollution();
+  }, 240_000);
+
+  it('a __proto__ key is plain data: stored as sent and read back from jsonb, no prototype touched', async () => {
+    // Sent as JSON text, not built from an object literal (where __proto__ would set the prototype).
+    const event = makeEvent();
+    const attributes = `{"__proto__":{"x":1},"constructor":{"prototype":{"polluted":1}},${JSON.stringify(event.attributes).slice(1)}`;
+    const body = JSON.stringify({ ...event, attributes: '@' }).replace('"@"', attributes);
+    const res = await t.post(EVENTS, body);
+    expect([res.status, res.json.status, res.json.detail]).toEqual([202, 'accepted', undefined]);
+    for (const hostile of [
+      `{"__proto__":{"polluted":1},${body.slice(1)}`,
+      JSON.stringify({ ...makeEvent(), constructor: '@' }).replace('"@"', '{"prototype":{"polluted":1}}'),
+    ])
+      expect((await t.post(EVENTS, hostile)).status).toBeLessThan(500);
+    expectNoPollution();
+
+    await drained(t.ingestQueue);
+    const { rows } = await t.db.query(
+      `SELECT attributes ? '__proto__' AS has_proto, attributes->'__proto__' AS proto,
+         attributes->'constructor' AS ctor, attributes::text AS text FROM analytics_events_raw WHERE event_id = $1`,
+      [event.event_id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ has_proto: true, ctor: { prototype: { polluted: 1 } } });
+    // read back, the key is the object's own data, not its prototype
+    expect(Object.getPrototypeOf(rows[0].proto)).toBe(Object.prototype);
+    expect(rows[0].proto).toEqual({ x: 1 });
+    expect(Object.keys(JSON.parse(rows[0].text))).toContain('__proto__');
+    expect(JSON.parse(rows[0].text)['__proto__']).toEqual({ x: 1 });
+  });
+  // 25 s alone; several times that beside the other test files on two busy cores
 });
