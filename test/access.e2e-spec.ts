@@ -227,6 +227,30 @@ describe('access matrix: every endpoint × every kind of credential', () => {
     expect(missing.json).toMatchObject({ status: 404, title: 'Tenant not found' });
   });
 
+  it("answers a report naming a tenant that does not exist with 404, and another tenant's with 403", async () => {
+    const day = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000);
+    const body = (tenantId: string) => ({
+      tenantId,
+      metric: 'ai.tool_calls.count',
+      from: day.toISOString(),
+      to: new Date(day.getTime() + 86_400_000).toISOString(),
+      grain: '1h',
+    });
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    const missing = await t.post('/api/v1/analytics/reports/timeseries', body(nobody), t.operator.admin);
+    expect(missing.status).toBe(404);
+    expect(missing.json).toMatchObject({
+      status: 404,
+      title: 'Tenant not found',
+      detail: `There is no tenant ${nobody}.`,
+    });
+    const other = await t.post('/api/v1/analytics/reports/timeseries', body(t.other.id), t.tenant.report);
+    expect(other.status).toBe(403);
+    const own = await t.post('/api/v1/analytics/reports/timeseries', body(TENANT), t.operator.admin);
+    expect(own.status).toBe(200);
+    expect(own.json.points).toHaveLength(24);
+  });
+
   it('a revoked key is refused by every instance within one second', async () => {
     const second = await createSecondApi(t);
     // Both instances' clocks stand still and move only when the test moves them.
