@@ -32,19 +32,41 @@ export interface TenantListing {
 const TENANT_COLUMNS = `t.id, t.name, t.is_operator, t.rate_limit_rps, t.rate_limit_eps, t.cors_origins, t.validation_mode,
   t.retention_days, t.pseudonymize_user_id, t.pseudonym_secret, t.redact_keys`;
 
-function toTenant(r: Record<string, unknown>): TenantSettings {
+/** A row of TENANT_COLUMNS. */
+interface TenantRow {
+  id: string;
+  name: string;
+  is_operator: boolean;
+  rate_limit_rps: number | null;
+  rate_limit_eps: number | null;
+  cors_origins: string[];
+  validation_mode: TenantSettings['validationMode'];
+  retention_days: number | null;
+  pseudonymize_user_id: boolean;
+  pseudonym_secret: Buffer;
+  redact_keys: string[];
+}
+
+interface KeyRow extends TenantRow {
+  key_id: string;
+  secret_hash: Buffer;
+  scopes: Scope[];
+  revoked_at: Date | null;
+}
+
+function toTenant(r: TenantRow): TenantSettings {
   return {
-    id: r.id as string,
-    name: r.name as string,
-    isOperator: r.is_operator as boolean,
-    rateLimitRps: r.rate_limit_rps as number | null,
-    rateLimitEps: r.rate_limit_eps as number | null,
-    corsOrigins: r.cors_origins as string[],
-    validationMode: r.validation_mode as TenantSettings['validationMode'],
-    retentionDays: r.retention_days as number | null,
-    pseudonymizeUserId: r.pseudonymize_user_id as boolean,
-    pseudonymSecret: r.pseudonym_secret as Buffer,
-    redactKeys: r.redact_keys as string[],
+    id: r.id,
+    name: r.name,
+    isOperator: r.is_operator,
+    rateLimitRps: r.rate_limit_rps,
+    rateLimitEps: r.rate_limit_eps,
+    corsOrigins: r.cors_origins,
+    validationMode: r.validation_mode,
+    retentionDays: r.retention_days,
+    pseudonymizeUserId: r.pseudonymize_user_id,
+    pseudonymSecret: r.pseudonym_secret,
+    redactKeys: r.redact_keys,
   };
 }
 
@@ -54,7 +76,7 @@ export class TenantsRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async findKey(id: string): Promise<StoredKey | null> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<KeyRow[]>(
       `SELECT k.id AS key_id, k.secret_hash, k.scopes, k.revoked_at, ${TENANT_COLUMNS}
        FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id WHERE k.id = $1`,
       [id],
@@ -71,17 +93,21 @@ export class TenantsRepository {
   }
 
   async findTenant(id: string): Promise<TenantSettings | null> {
-    const rows = await this.db.query(`SELECT ${TENANT_COLUMNS} FROM analytics_tenants t WHERE t.id = $1`, [id]);
+    const rows = await this.db.query<TenantRow[]>(`SELECT ${TENANT_COLUMNS} FROM analytics_tenants t WHERE t.id = $1`, [
+      id,
+    ]);
     return rows.length ? toTenant(rows[0]) : null;
   }
 
   /** Each tenant's retention in days, null where it follows the service default. */
   async retentionByTenant(): Promise<{ id: string; retention_days: number | null }[]> {
-    return this.db.query(`SELECT id, retention_days FROM analytics_tenants`);
+    return this.db.query<{ id: string; retention_days: number | null }[]>(
+      `SELECT id, retention_days FROM analytics_tenants`,
+    );
   }
 
   async countTenants(): Promise<number> {
-    return (await this.db.query(`SELECT count(*)::int AS n FROM analytics_tenants`))[0].n;
+    return (await this.db.query<{ n: number }[]>(`SELECT count(*)::int AS n FROM analytics_tenants`))[0].n;
   }
 
   async createTenant(t: {
@@ -92,7 +118,7 @@ export class TenantsRepository {
     rateLimitEps?: number;
     corsOrigins: string[];
   }): Promise<TenantSettings> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<TenantRow[]>(
       `INSERT INTO analytics_tenants AS t (id, name, is_operator, rate_limit_rps, rate_limit_eps, cors_origins)
        VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6) RETURNING ${TENANT_COLUMNS}`,
       [t.id ?? null, t.name, t.isOperator, t.rateLimitRps ?? null, t.rateLimitEps ?? null, t.corsOrigins],
@@ -113,7 +139,7 @@ export class TenantsRepository {
     },
   ): Promise<TenantSettings | null> {
     // TypeORM answers an UPDATE with [rows, rowCount].
-    const [rows] = await this.db.query(
+    const [rows] = await this.db.query<[TenantRow[], number]>(
       `UPDATE analytics_tenants AS t SET
          rate_limit_rps  = CASE WHEN $2 THEN $3::int ELSE rate_limit_rps END,
          rate_limit_eps  = CASE WHEN $4 THEN $5::int ELSE rate_limit_eps END,
@@ -154,7 +180,7 @@ export class TenantsRepository {
   }
 
   async listKeys(tenantId?: string): Promise<KeyListing[]> {
-    return this.db.query(
+    return this.db.query<KeyListing[]>(
       `SELECT k.id, k.tenant_id, t.name AS tenant_name, k.name, k.scopes, k.created_at, k.revoked_at
        FROM analytics_api_keys k JOIN analytics_tenants t ON t.id = k.tenant_id
        WHERE $1::uuid IS NULL OR k.tenant_id = $1 ORDER BY t.name, k.created_at`,
@@ -173,7 +199,8 @@ export class TenantsRepository {
   }
 
   async revokeKey(id: string): Promise<boolean> {
-    const [, revoked] = await this.db.query(
+    // TypeORM answers an UPDATE with [rows, rowCount].
+    const [, revoked] = await this.db.query<[unknown[], number]>(
       `UPDATE analytics_api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`,
       [id],
     );

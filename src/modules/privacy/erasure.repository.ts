@@ -12,13 +12,20 @@ export interface ErasureRequest {
   rows_deleted: number | null;
 }
 
+export interface ErasureSubject {
+  tenant_id: string;
+  subject_type: 'user' | 'session';
+  subject_hash: Buffer;
+  requested_at: Date;
+}
+
 /** The only class with SQL for analytics_erasures and analytics_erasure_audit. */
 @Injectable()
 export class ErasureRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async create(tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<ErasureRequest> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<ErasureRequest[]>(
       `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_hash) VALUES ($1, $2, $3)
        RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`,
       [tenantId, type, hash],
@@ -27,17 +34,15 @@ export class ErasureRepository {
   }
 
   async find(tenantId: string, id: string): Promise<ErasureRequest | null> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<ErasureRequest[]>(
       `SELECT id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted FROM analytics_erasures WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id],
     );
     return rows[0] ?? null;
   }
 
-  async subject(
-    id: string,
-  ): Promise<{ tenant_id: string; subject_type: 'user' | 'session'; subject_hash: Buffer; requested_at: Date } | null> {
-    const rows = await this.db.query(
+  async subject(id: string): Promise<ErasureSubject | null> {
+    const rows = await this.db.query<ErasureSubject[]>(
       `SELECT tenant_id, subject_type, subject_hash, requested_at FROM analytics_erasures WHERE id = $1`,
       [id],
     );

@@ -101,7 +101,9 @@ export class RollupFolder implements OnApplicationBootstrap, OnApplicationShutdo
   async round(): Promise<number> {
     this.lastRoundAt = Date.now();
     return this.db.transaction(async (tx) => {
-      const [{ locked }] = await tx.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [FOLD_LOCK]);
+      const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+        FOLD_LOCK,
+      ]);
       if (!locked) return 0; // another process is folding
       const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
       await this.rollups.fold(tx, events);

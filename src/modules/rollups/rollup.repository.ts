@@ -12,6 +12,17 @@ function columns<T, K extends keyof T>(rows: T[], keys: readonly K[]): T[K][][] 
   return keys.map((k) => rows.map((r) => r[k]));
 }
 
+/** A stored rollup row, as read for a report. */
+export interface RollupRow {
+  bucket: Date;
+  count: string;
+  num: string;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  sketch: unknown;
+}
+
 /** The only class with SQL for analytics_rollups and analytics_rollup_members. */
 @Injectable()
 export class RollupRepository {
@@ -19,11 +30,12 @@ export class RollupRepository {
 
   /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
   async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
-    const [, rows] = await this.db.query(
+    // TypeORM answers a DELETE with [rows, count].
+    const [, rows] = await this.db.query<[unknown[], number]>(
       `DELETE FROM analytics_rollups WHERE level = ANY($1::char(1)[]) AND bucket < $2`,
       [levels, cutoff],
     );
-    const [, members] = await this.db.query(
+    const [, members] = await this.db.query<[unknown[], number]>(
       `DELETE FROM analytics_rollup_members WHERE level = ANY($1::char(1)[]) AND bucket < $2`,
       [levels, cutoff],
     );
@@ -34,11 +46,9 @@ export class RollupRepository {
   async read(
     q: { tenantId: string; metric: string; level: string; siteId: string; source: string; from: Date; to: Date },
     timeoutMs: number,
-  ): Promise<
-    { bucket: Date; count: string; num: string; sum: number; min: number | null; max: number | null; sketch: unknown }[]
-  > {
+  ): Promise<RollupRow[]> {
     return inTimedTransaction(this.db, timeoutMs, (tx) =>
-      tx.query(
+      tx.query<RollupRow[]>(
         `SELECT bucket, count, num, sum, min, max, sketch FROM analytics_rollups
          WHERE tenant_id = $1 AND metric = $2 AND level = $3 AND site_id = $4 AND source = $5 AND bucket >= $6 AND bucket < $7
          ORDER BY bucket`,
@@ -53,19 +63,21 @@ export class RollupRepository {
    */
   async takePending(tx: EntityManager, limit: number): Promise<FoldableEvent[]> {
     // TypeORM answers a DELETE … RETURNING with [rows, count].
-    const [rows]: [
-      {
-        tenant_id: string;
-        event_name: string;
-        occurred_at: Date;
-        site_id: string | null;
-        session_id: string | null;
-        user_id: string | null;
-        source: string;
-        attributes: Record<string, unknown>;
-      }[],
-      number,
-    ] = await tx.query(
+    const [rows] = await tx.query<
+      [
+        {
+          tenant_id: string;
+          event_name: string;
+          occurred_at: Date;
+          site_id: string | null;
+          session_id: string | null;
+          user_id: string | null;
+          source: string;
+          attributes: Record<string, unknown>;
+        }[],
+        number,
+      ]
+    >(
       `DELETE FROM analytics_rollup_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending LIMIT $1))
        RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`,
       [limit],
@@ -84,13 +96,14 @@ export class RollupRepository {
 
   /** Events stored but not yet folded. */
   async pendingCount(): Promise<number> {
-    return Number((await this.db.query(`SELECT count(*) AS n FROM analytics_rollup_pending`))[0].n);
+    // count(*) is a bigint, which pg hands over as a string.
+    return Number((await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM analytics_rollup_pending`))[0].n);
   }
 
   /** Records distinct units; returns only those not yet counted in their bucket. */
   async addMembers(tx: EntityManager, members: Membership[]): Promise<Membership[]> {
     if (!members.length) return [];
-    return tx.query(
+    return tx.query<Membership[]>(
       `INSERT INTO analytics_rollup_members (tenant_id, metric, level, bucket, site_id, source, side, unit)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::text[])
        ON CONFLICT DO NOTHING
@@ -108,7 +121,7 @@ export class RollupRepository {
    */
   async upsert(tx: EntityManager, deltas: RollupDelta[]): Promise<void> {
     if (!deltas.length) return;
-    const rows: (RollupKey & { inserted: boolean; sketch: Buffer | null })[] = await tx.query(
+    const rows = await tx.query<(RollupKey & { inserted: boolean; sketch: Buffer | null })[]>(
       `INSERT INTO analytics_rollups AS r (tenant_id, metric, level, bucket, site_id, source, count, num, sum, min, max, sketch)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[],
                             $7::bigint[], $8::bigint[], $9::float8[], $10::float8[], $11::float8[], $12::bytea[])

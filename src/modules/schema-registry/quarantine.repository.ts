@@ -20,7 +20,7 @@ export class QuarantineRepository {
   /** Keeps events apart with their errors; an event already there stays as it was. */
   async insert(items: QuarantinedEvent[]): Promise<number> {
     if (!items.length) return 0;
-    const rows = await this.db.query(
+    const rows = await this.db.query<unknown[]>(
       `INSERT INTO analytics_quarantine (tenant_id, event_id, event_name, event, errors)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[])
        ON CONFLICT DO NOTHING RETURNING 1`,
@@ -37,7 +37,7 @@ export class QuarantineRepository {
 
   async countPending(tenantId: string): Promise<number> {
     return (
-      await this.db.query(
+      await this.db.query<{ n: number }[]>(
         `SELECT count(*)::int AS n FROM analytics_quarantine WHERE tenant_id = $1 AND replayed_at IS NULL`,
         [tenantId],
       )
@@ -46,7 +46,7 @@ export class QuarantineRepository {
 
   /** Pending events in arrival order, after the (quarantined_at, event_id) cursor. */
   async pending(tenantId: string, limit: number, after?: { at: string; id: string }): Promise<QuarantineRow[]> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<QuarantineRow[]>(
       // The cursor keeps microseconds (a JS Date would drop them and the page would repeat forever).
       `SELECT event_id, event_name, errors, event,
               to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS quarantined_at
@@ -55,13 +55,14 @@ export class QuarantineRepository {
        ORDER BY quarantined_at, event_id LIMIT $4`,
       [tenantId, after?.at ?? null, after?.id ?? null, limit],
     );
-    return rows as QuarantineRow[];
+    return rows;
   }
 
   /** Deletes a subject's quarantined events, found by the hash of its stored id. */
   async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
     const field = type === 'user' ? `event->>'user_id'` : `event->>'session_id'`;
-    const [, n] = await tx.query(
+    // TypeORM answers a DELETE with [rows, count].
+    const [, n] = await tx.query<[unknown[], number]>(
       `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`,
       [tenantId, hash],
     );

@@ -9,7 +9,7 @@ export class SchemaRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
   async forTenant(tenantId: string): Promise<PublishedSchema[]> {
-    const rows = await this.db.query(
+    const rows = await this.db.query<SchemaRow[]>(
       `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1
        ORDER BY name, model, revision, addition`,
       [tenantId],
@@ -25,7 +25,7 @@ export class SchemaRepository {
   async publish(tenantId: string, s: PublishedSchema, decide: (existing: PublishedSchema[]) => void): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`schema:${tenantId}:${s.name}`]);
-      const rows = await tx.query(
+      const rows = await tx.query<SchemaRow[]>(
         `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1 AND name = $2
          ORDER BY model, revision, addition`,
         [tenantId, s.name],
@@ -39,12 +39,22 @@ export class SchemaRepository {
   }
 }
 
-function toPublished(r: Record<string, unknown>): PublishedSchema {
+interface SchemaRow {
+  name: string;
+  kind: PublishedSchema['kind'];
+  model: number;
+  revision: number;
+  addition: number;
+  schema: Record<string, unknown>;
+  created_at: Date;
+}
+
+function toPublished(r: SchemaRow): PublishedSchema {
   return {
-    name: r.name as string,
-    kind: r.kind as PublishedSchema['kind'],
-    version: { model: r.model as number, revision: r.revision as number, addition: r.addition as number },
-    schema: r.schema as Record<string, unknown>,
-    created_at: (r.created_at as Date).toISOString(),
+    name: r.name,
+    kind: r.kind,
+    version: { model: r.model, revision: r.revision, addition: r.addition },
+    schema: r.schema,
+    created_at: r.created_at.toISOString(),
   };
 }

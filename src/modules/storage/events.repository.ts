@@ -10,6 +10,22 @@ export interface PersistOutcome {
   duplicates: number;
 }
 
+/** The fields of a stored event that reports read. */
+export interface ReportEventRow {
+  event_name: string;
+  attributes: Record<string, unknown>;
+  session_id: string | null;
+  user_id: string | null;
+  occurred_at: Date;
+}
+
+/** A stored event as a funnel reads it: its unit (session or user), name and time. */
+export interface FunnelEventRow {
+  unit: string;
+  event_name: string;
+  at: Date;
+}
+
 /** The only class with SQL for analytics_events_raw, its partitions and the dedupe ledger. */
 @Injectable()
 export class EventsRepository {
@@ -17,7 +33,7 @@ export class EventsRepository {
 
   /** Daily partitions (UTC day, 'YYYY-MM-DD') that exist now. */
   async listPartitionDays(): Promise<string[]> {
-    const rows: { name: string }[] = await this.db.query(`
+    const rows = await this.db.query<{ name: string }[]>(`
       SELECT c.relname AS name FROM pg_inherits i
       JOIN pg_class c ON c.oid = i.inhrelid
       WHERE i.inhparent = 'analytics_events_raw'::regclass`);
@@ -33,11 +49,12 @@ export class EventsRepository {
 
   /** Deletes a tenant's raw rows and ledger entries older than `cutoff`; returns the rows deleted. */
   async deleteOlderThan(tenantId: string, cutoff: Date): Promise<{ rows: number; ledger: number }> {
-    const [, rows] = await this.db.query(`DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND occurred_at < $2`, [
-      tenantId,
-      cutoff,
-    ]);
-    const [, ledger] = await this.db.query(
+    // TypeORM answers a DELETE with [rows, count].
+    const [, rows] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND occurred_at < $2`,
+      [tenantId, cutoff],
+    );
+    const [, ledger] = await this.db.query<[unknown[], number]>(
       `DELETE FROM analytics_dedupe_ledger WHERE tenant_id = $1 AND occurred_at < $2`,
       [tenantId, cutoff],
     );
@@ -46,14 +63,17 @@ export class EventsRepository {
 
   /** Ledger entries of every tenant older than `cutoff` (their partitions are gone). */
   async deleteLedgerOlderThan(cutoff: Date): Promise<number> {
-    const [, n] = await this.db.query(`DELETE FROM analytics_dedupe_ledger WHERE occurred_at < $1`, [cutoff]);
+    const [, n] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM analytics_dedupe_ledger WHERE occurred_at < $1`,
+      [cutoff],
+    );
     return n;
   }
 
   /** Deletes every stored event of a subject, found by the hash of its stored id. */
   async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
     const column = type === 'user' ? 'user_id' : 'session_id::text';
-    const [, n] = await tx.query(
+    const [, n] = await tx.query<[unknown[], number]>(
       `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${type}_id IS NOT NULL AND sha256(convert_to(${column}, 'UTF8')) = $2`,
       [tenantId, hash],
     );
@@ -68,7 +88,7 @@ export class EventsRepository {
     limit: number,
     after?: { at: string; id: string },
   ): Promise<Record<string, unknown>[]> {
-    return this.db.query(
+    return this.db.query<Record<string, unknown>[]>(
       `SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
               received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
        FROM analytics_events_raw
@@ -90,17 +110,9 @@ export class EventsRepository {
       to: Date;
     },
     timeoutMs: number,
-  ): Promise<
-    {
-      event_name: string;
-      attributes: Record<string, unknown>;
-      session_id: string | null;
-      user_id: string | null;
-      occurred_at: Date;
-    }[]
-  > {
+  ): Promise<ReportEventRow[]> {
     return inTimedTransaction(this.db, timeoutMs, (tx) =>
-      tx.query(
+      tx.query<ReportEventRow[]>(
         `SELECT event_name, attributes, session_id, user_id, occurred_at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
            AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)`,
@@ -113,10 +125,10 @@ export class EventsRepository {
   async forFunnel(
     q: { tenantId: string; unit: 'session_id' | 'user_id'; eventNames: string[] | null; from: Date; to: Date },
     timeoutMs: number,
-  ): Promise<{ unit: string; event_name: string; at: Date }[]> {
+  ): Promise<FunnelEventRow[]> {
     const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
     return inTimedTransaction(this.db, timeoutMs, (tx) =>
-      tx.query(
+      tx.query<FunnelEventRow[]>(
         `SELECT ${unit} AS unit, event_name, occurred_at AS at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
            AND ($4::text[] IS NULL OR event_name = ANY($4))
