@@ -62,7 +62,8 @@ describe('assessEvent', () => {
         {
           pointer: '/event_id',
           keyword: 'format',
-          message: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)',
+          message:
+            '/event_id must be a UUID in canonical form, 8-4-4-4-12 hexadecimal digits joined by hyphens (e.g. 123e4567-e89b-12d3-a456-426614174000), without a urn:uuid: prefix or braces',
           schema: 'envelope',
         },
         {

@@ -12,7 +12,11 @@ const SELF_DESCRIBING = {
   properties: { schema: { type: 'string', maxLength: 512 }, data: { type: 'object' } },
 } as const;
 
-/** JSON Schema (draft-07) of the event envelope shared by every event type. */
+/**
+ * JSON Schema (draft-07) of the event envelope shared by every event type. Its `uuid` and
+ * `date-time` formats are those of the Postgres columns the fields land in (EnvelopeValidator's
+ * STORABLE_FORMATS), stricter than ajv-formats' own.
+ */
 export const ENVELOPE_SCHEMA = {
   $id: 'urn:analytics:envelope:1-0-0',
   type: 'object',
@@ -22,7 +26,8 @@ export const ENVELOPE_SCHEMA = {
     event_id: {
       type: 'string',
       format: 'uuid',
-      description: 'UUID chosen by the client; the idempotency key within the tenant.',
+      description:
+        'Canonical UUID (8-4-4-4-12 hex digits, any case, stored lower-case) chosen by the client; the idempotency key within the tenant.',
     },
     event_name: {
       type: 'string',
@@ -34,12 +39,21 @@ export const ENVELOPE_SCHEMA = {
       type: 'string',
       format: 'date-time',
       maxLength: 64,
-      description: 'RFC 3339 with a zone; at most the clock-skew tolerance ahead, no older than the retention.',
+      description:
+        'RFC 3339 with a zone at most 15:59 hours from UTC; at most the clock-skew tolerance ahead, no older than the retention.',
     },
     received_at: { type: 'string', maxLength: 64, description: 'Set by the server; a client value is ignored.' },
-    tenant_id: { type: 'string', format: 'uuid', description: 'Must be the tenant of the credential.' },
-    site_id: { type: 'string', format: 'uuid', description: 'Site or app the event comes from; a report filter.' },
-    session_id: { type: 'string', format: 'uuid', description: 'Session; the default unit of funnels.' },
+    tenant_id: { type: 'string', format: 'uuid', description: 'Canonical UUID; must be the tenant of the credential.' },
+    site_id: {
+      type: 'string',
+      format: 'uuid',
+      description: 'Canonical UUID of the site or app the event comes from; a report filter.',
+    },
+    session_id: {
+      type: 'string',
+      format: 'uuid',
+      description: 'Canonical UUID of the session; the default unit of funnels.',
+    },
     user_id: { type: 'string', minLength: 1, maxLength: 256, description: 'Pseudonymous user id.' },
     source: { type: 'string', enum: EVENT_SOURCES, description: 'What sent the event.' },
     attributes: { type: 'object', description: 'Validated against the schema of event_name.' },
