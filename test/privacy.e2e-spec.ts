@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import Redis from 'ioredis';
+import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
 import { LOOK_ALIKES, PLANTED } from './support/pii-corpus';
 import { countRows, drained } from './support/queue';
@@ -220,7 +221,7 @@ describe('consent and pseudonymous users', () => {
 
   it('replaces user_id with HMAC-SHA256 under the tenant secret when the tenant asks', async () => {
     await t.db.query('UPDATE analytics_tenants SET pseudonymize_user_id = true WHERE id = $1', [t.other.id]);
-    await new Promise((r) => setTimeout(r, 1100)); // tenant settings are cached for a second
+    expireCredentialCache(t.api!, t.config.auth.keyCacheMs); // the tenant row is cached
     const e = makeEvent({ tenant_id: t.other.id, user_id: 'customer-42' });
     expect((await t.post(EVENTS, e, t.other.ingest)).json.status).toBe('accepted');
     await drained(t.ingestQueue);

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
 import { countLedger, countRows, drained, settled } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
@@ -38,7 +39,7 @@ describe('retention', () => {
     await t.db.query('UPDATE analytics_tenants SET retention_days = 60 WHERE id = ANY($1::uuid[])', [
       [t.tenant.id, t.other.id],
     ]);
-    await new Promise((r) => setTimeout(r, 1100));
+    expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
     const ages = [5, 15, 25, 35, 45];
     for (const [tenant, key] of [
       [t.tenant.id, t.tenant.ingest],
@@ -111,8 +112,8 @@ describe('retention', () => {
         .rows[0].p,
     ).toBeNull();
 
-    // the tenant's own retention also refuses old events at ingestion (settings are cached for a second)
-    await new Promise((r) => setTimeout(r, 1100));
+    // the tenant's own retention also refuses old events at ingestion (settings are cached; the api's clock moves past the cache)
+    expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
     const old = await t.post(EVENTS, makeEvent({ occurred_at: ago(12) }));
     expect(old.json.detail).toBe('/occurred_at is older than the retention window of 10 days');
   });
@@ -197,7 +198,7 @@ describe('erasure and export', () => {
     const mine = [ev('exp-1', { occurred_at: ago(2) }), ev('exp-1', { occurred_at: ago(1) })];
     await t.post(BATCH, { events: [...mine, ev('exp-2')] });
     await t.db.query('UPDATE analytics_tenants SET pseudonymize_user_id = true WHERE id = $1', [t.other.id]);
-    await new Promise((r) => setTimeout(r, 1100));
+    expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
     const pseudo = makeEvent({ tenant_id: t.other.id, user_id: 'exp-1' });
     await t.post(EVENTS, pseudo, t.other.ingest);
     await drained(t.ingestQueue);

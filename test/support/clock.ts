@@ -37,3 +37,19 @@ export function pinClock(app: INestApplicationContext, ms = aheadWindow()): Pinn
     },
   };
 }
+
+/**
+ * Moves an application's clock ahead of the system clock by `ms`, time still running: what the api
+ * cached (credential rows and the tenant settings read with them, ANALYTICS_KEY_CACHE_MS) is then
+ * that much older, so a test sees a changed tenant row without waiting for the cache to expire.
+ */
+export function skipAhead(app: INestApplicationContext, ms: number): void {
+  const clock = app.get<Clock>(CLOCK);
+  const current = clock.now.bind(clock);
+  clock.now = () => current() + ms;
+}
+
+/** Past the credential cache's lifetime: changed tenant rows are read again on the next request. */
+export function expireCredentialCache(app: INestApplicationContext, keyCacheMs: number): void {
+  skipAhead(app, keyCacheMs + 1);
+}
