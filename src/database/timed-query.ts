@@ -19,3 +19,8 @@ export function inTimedTransaction<T>(
 export function isStatementCancelled(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '57014';
 }
+
+/** Whether no pooled connection came free within the pool's connectionTimeoutMillis (pg-pool's error). */
+export function isPoolTimeout(err: unknown): boolean {
+  return err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message);
+}

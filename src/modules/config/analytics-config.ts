@@ -43,7 +43,16 @@ export class AnalyticsConfig {
     foldIntervalMs: number;
     foldBatch: number;
   };
-  readonly reporting!: { defaultTimeoutMs: number; maxTimeseriesPoints: number };
+  readonly reporting!: {
+    defaultTimeoutMs: number;
+    maxTimeseriesPoints: number;
+    maxRangeDays: number;
+    funnelMaxRangeDays: number;
+    maxEvents: number;
+    maxUnitEvents: number;
+    concurrency: number;
+    tenantConcurrency: number;
+  };
   readonly worker!: {
     concurrency: number;
     nice: number;
@@ -98,6 +107,12 @@ export class AnalyticsConfig {
       reporting: {
         defaultTimeoutMs: e.ANALYTICS_REPORT_TIMEOUT_MS,
         maxTimeseriesPoints: e.ANALYTICS_MAX_TIMESERIES_POINTS,
+        maxRangeDays: e.ANALYTICS_REPORT_MAX_RANGE_DAYS,
+        funnelMaxRangeDays: e.ANALYTICS_FUNNEL_MAX_RANGE_DAYS,
+        maxEvents: e.ANALYTICS_REPORT_MAX_EVENTS,
+        maxUnitEvents: e.ANALYTICS_FUNNEL_MAX_UNIT_EVENTS,
+        concurrency: e.ANALYTICS_REPORT_CONCURRENCY,
+        tenantConcurrency: e.ANALYTICS_REPORT_TENANT_CONCURRENCY,
       },
       worker: {
         concurrency: e.ANALYTICS_WORKER_CONCURRENCY,

@@ -195,6 +195,44 @@ export class Environment {
   @Max(1_000_000)
   ANALYTICS_MAX_TIMESERIES_POINTS: number = 10_000;
 
+  // Report bounds, checked before any query (docs/architecture.md, Rollups and reporting).
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3660)
+  ANALYTICS_REPORT_MAX_RANGE_DAYS: number = 400;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3660)
+  ANALYTICS_FUNNEL_MAX_RANGE_DAYS: number = 90;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(50_000_000)
+  ANALYTICS_REPORT_MAX_EVENTS: number = 500_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(50_000_000)
+  ANALYTICS_FUNNEL_MAX_UNIT_EVENTS: number = 100_000;
+
+  // At most 8 of the api's 12 pooled connections ever serve reports: ingestion keeps the rest.
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(8)
+  ANALYTICS_REPORT_CONCURRENCY: number = 4;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(8)
+  ANALYTICS_REPORT_TENANT_CONCURRENCY: number = 2;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

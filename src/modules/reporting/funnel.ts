@@ -20,35 +20,68 @@ export interface FunnelOptions {
   strict: boolean;
 }
 
-/** How far one unit got, and when it reached each step (ms), for its best chain. */
+/**
+ * How far one unit got, and when it reached each step (ms), for its best chain. `events` are in
+ * (time, id) order. Linear in the unit's events (times the number of steps, at most 10): ordered
+ * chains follow precomputed "next event of this name" indexes instead of scanning forward from each
+ * start, and a strict chain only ever looks at the events right after its start.
+ */
 export function walkUnit(events: UnitEvent[], o: FunnelOptions): number[] {
-  let best: number[] = [];
-  for (let start = 0; start < events.length; start++) {
+  const n = events.length;
+  const k = o.steps.length;
+  // next.get(name)[i]: the index of the first event of that name after index i, or -1.
+  const next = new Map<string, Int32Array>();
+  if (!o.strict) {
+    for (const name of new Set(o.steps.slice(1))) {
+      const idx = new Int32Array(n);
+      let after = -1;
+      for (let i = n - 1; i >= 0; i--) {
+        idx[i] = after;
+        if (events[i].name === name) after = i;
+      }
+      next.set(name, idx);
+    }
+  }
+  let bestStart = -1;
+  let bestLength = 0;
+  for (let start = 0; start < n && bestLength < k; start++) {
     const first = events[start];
     if (first.name !== o.steps[0] || first.at < o.from || first.at > o.to) continue;
-    const times = [first.at];
+    const limit = first.at + o.windowMs;
     let pos = start;
-    for (let k = 1; k < o.steps.length; k++) {
-      let found = -1;
-      if (o.strict) {
-        const next = events[pos + 1];
-        if (next && next.name === o.steps[k] && next.at - first.at <= o.windowMs) found = pos + 1;
-      } else {
-        for (let j = pos + 1; j < events.length && events[j].at - first.at <= o.windowMs; j++) {
-          if (events[j].name === o.steps[k]) {
-            found = j;
-            break;
-          }
-        }
-      }
-      if (found < 0) break;
-      times.push(events[found].at);
-      pos = found;
+    let length = 1;
+    for (; length < k; length++) {
+      const j = o.strict
+        ? pos + 1 < n && events[pos + 1].name === o.steps[length]
+          ? pos + 1
+          : -1
+        : next.get(o.steps[length])![pos];
+      if (j < 0 || events[j].at > limit) break;
+      pos = j;
     }
-    if (times.length > best.length) best = times;
-    if (best.length === o.steps.length) break;
+    if (length > bestLength) {
+      bestLength = length;
+      bestStart = start;
+    }
   }
-  return best;
+  return bestStart < 0 ? [] : chainTimes(events, o, bestStart, bestLength, next);
+}
+
+/** The times of the chain of `length` steps from `start` (found again: only the best one is kept). */
+function chainTimes(
+  events: UnitEvent[],
+  o: FunnelOptions,
+  start: number,
+  length: number,
+  next: Map<string, Int32Array>,
+): number[] {
+  const times = [events[start].at];
+  let pos = start;
+  for (let s = 1; s < length; s++) {
+    pos = o.strict ? pos + 1 : next.get(o.steps[s])![pos];
+    times.push(events[pos].at);
+  }
+  return times;
 }
 
 export interface FunnelStep {

@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { RollupsModule } from '../rollups/rollups.module';
 import { StorageModule } from '../storage/storage.module';
 import { ReportingController } from './reporting.controller';
-import { ReportingService } from './reporting.service';
+import { REPORT_CLOCK, ReportingService } from './reporting.service';
+import { ReportSlots } from './report-slots';
+import { systemClock } from '../auth/clock';
 
 /** Timeseries over rollups, summaries and funnels over raw events; the metric catalog. */
 @Module({
   imports: [RollupsModule, StorageModule],
   controllers: [ReportingController],
-  providers: [ReportingService],
+  providers: [ReportingService, ReportSlots, { provide: REPORT_CLOCK, useFactory: systemClock }],
 })
 export class ReportingModule {}

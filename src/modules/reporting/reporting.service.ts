@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { isJsonObject, isUuid } from '../../common/validation';
-import { isStatementCancelled } from '../../database/timed-query';
+import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
+import { Clock } from '../auth/clock';
 import { Principal } from '../auth/principal';
 import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -10,11 +11,21 @@ import { METRICS, QUANTILES, metricNames, resolveMetric } from '../rollups/metri
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { EVENT_SOURCES } from '../schema-registry/envelope.schema';
-import { EventsRepository } from '../storage/events.repository';
+import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { FunnelStep, summarizeFunnel, UnitEvent, walkUnit } from './funnel';
 import { EVENT_NAME_PATTERN } from '../schema-registry/envelope.schema';
+import { checkRangeDays, invalidReport, reportRange } from './report-bounds';
+import { ReportDeadline } from './report-deadline';
+import { ReportSlots } from './report-slots';
+
+/** Nest token of the clock report deadlines read (the system clock; tests pin or advance it). */
+export const REPORT_CLOCK = Symbol('ReportClock');
+
+/** The funnel's matching checks its deadline, and lets other work (ingestion) run, this often. */
+const CHECK_EVERY_UNITS = 100;
+const CHECK_EVERY_EVENTS = 10_000;
 
 export interface TimeseriesAnswer {
   metric: string;
@@ -23,7 +34,7 @@ export interface TimeseriesAnswer {
   meta: { level: 'm' | 'h' | 'd' | 'raw'; buckets: number; query_ms: number; empty_value: 0 | null };
 }
 
-const invalid = (detail: string) => new ProblemException(400, 'invalid-report', 'Invalid report request', detail);
+const invalid = invalidReport;
 
 /** A report's body: a JSON object of known fields naming a tenant by its UUID. */
 function requestFields(
@@ -38,16 +49,31 @@ function requestFields(
   return body as Record<string, unknown> & { tenantId: string };
 }
 
-/** A statement Postgres cancelled past the report deadline is a 504 naming the deadline; anything else is rethrown. */
-function reportError(err: unknown, timeoutMs: number, hint: string): unknown {
-  if (!isStatementCancelled(err)) return err;
-  return new ProblemException(
-    504,
-    'report-timeout',
-    'Report timed out',
-    `The query ran past ${timeoutMs} ms (ANALYTICS_REPORT_TIMEOUT_MS) and was cancelled in Postgres. ${hint}`,
-  );
+/**
+ * A statement Postgres cancelled at the report's deadline is a 504 naming the deadline; no pooled
+ * connection free in time is a 503 to retry; anything else is rethrown.
+ */
+function reportError(err: unknown, deadline: ReportDeadline, hint: string): unknown {
+  if (isStatementCancelled(err)) return deadline.expired('in its query, and was cancelled in Postgres', hint);
+  if (isPoolTimeout(err)) {
+    return new ProblemException(
+      503,
+      'reports-unavailable',
+      'Database busy',
+      'No database connection was free for this report in time. Retry in a moment.',
+      {},
+      { 'Retry-After': '1' },
+    );
+  }
+  return err;
 }
+
+const tooManyEvents = (max: number, what: string) =>
+  invalid(
+    `The ${what} would read more than ${max} events (ANALYTICS_REPORT_MAX_EVENTS); narrow the range${what === 'funnel' ? '' : ' or filter by site_id or source'}.`,
+  );
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Timeseries over the rollups (or raw events where rollups cannot answer exactly). */
 @Injectable()
@@ -57,7 +83,14 @@ export class ReportingService {
     private readonly events: EventsRepository,
     private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    private readonly slots: ReportSlots,
+    @Inject(REPORT_CLOCK) private readonly clock: Clock,
   ) {}
+
+  /** A report's deadline, from now: ANALYTICS_REPORT_TIMEOUT_MS for its queries and the work after them. */
+  private deadline(): ReportDeadline {
+    return new ReportDeadline(this.clock, this.config.reporting.defaultTimeoutMs);
+  }
 
   catalog() {
     return METRICS.map((m) => ({
@@ -73,7 +106,6 @@ export class ReportingService {
   async timeseries(body: unknown, principal: Principal): Promise<TimeseriesAnswer> {
     const started = performance.now();
     const q = this.read(body);
-    q.tenantId = await this.access.resolve(principal, q.tenantId);
     const metric = resolveMetric(q.metric)!;
     const plan = planTimeseries(
       q.from,
@@ -83,13 +115,18 @@ export class ReportingService {
       metric.definition.aggregation === 'distinct_rate',
     );
     if ('error' in plan) throw invalid(plan.error);
-    const { cells, level } = await this.load(
-      q,
-      metric,
-      plan.buckets,
-      plan.grainMs,
-      plan.level,
-      this.config.rollups.enabled && plan.exactFromRollups,
+    checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A timeseries');
+    q.tenantId = await this.access.resolve(principal, q.tenantId);
+    const { cells, level } = await this.slots.run(q.tenantId, () =>
+      this.load(
+        q,
+        metric,
+        plan.buckets,
+        plan.grainMs,
+        plan.level,
+        this.config.rollups.enabled && plan.exactFromRollups,
+        this.deadline(),
+      ),
     );
     const agg = metric.definition.aggregation;
     return {
@@ -134,11 +171,10 @@ export class ReportingService {
     ) {
       throw invalid('metrics must be a list of 1 to 30 metric names.');
     }
-    const out: Record<string, { value: number | null; count: number }> = {};
-    let covered = { from: 0, to: 0 };
-    for (const name of metrics as string[]) {
+    // Every metric is read and planned, and the range checked, before the first query runs.
+    const plans = (metrics as string[]).map((name) => {
       const q = this.read({ ...rest, metric: name, grain: '1h' });
-      q.tenantId = await this.access.resolve(principal, q.tenantId);
+      checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A summary');
       const metric = resolveMetric(name)!;
       const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
       const plan = planTimeseries(
@@ -149,23 +185,42 @@ export class ReportingService {
         metric.definition.aggregation === 'distinct_rate',
       );
       if ('error' in plan) throw invalid(plan.error);
-      covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
-      const oneBucket =
-        plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
-      const { cells } = oneBucket
-        ? await this.load(
-            q,
-            metric,
-            plan.buckets,
-            plan.grainMs,
-            plan.level,
-            this.config.rollups.enabled && plan.exactFromRollups,
-          )
-        : await this.load(q, metric, [plan.buckets[0]], plan.buckets.length * plan.grainMs, plan.level, false);
-      const total = emptyCell();
-      for (const c of cells) mergeCell(total, c);
-      out[name] = { value: valueOf(metric, total), count: total.count };
-    }
+      return { name, q, metric, plan };
+    });
+    const tenantId = await this.access.resolve(principal, plans[0].q.tenantId);
+    const out: Record<string, { value: number | null; count: number }> = {};
+    let covered = { from: 0, to: 0 };
+    await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      for (const { name, q, metric, plan } of plans) {
+        q.tenantId = tenantId;
+        covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
+        const oneBucket =
+          plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
+        const { cells } = oneBucket
+          ? await this.load(
+              q,
+              metric,
+              plan.buckets,
+              plan.grainMs,
+              plan.level,
+              this.config.rollups.enabled && plan.exactFromRollups,
+              deadline,
+            )
+          : await this.load(
+              q,
+              metric,
+              [plan.buckets[0]],
+              plan.buckets.length * plan.grainMs,
+              plan.level,
+              false,
+              deadline,
+            );
+        const total = emptyCell();
+        for (const c of cells) mergeCell(total, c);
+        out[name] = { value: valueOf(metric, total), count: total.count };
+      }
+    });
     // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
     return {
       from: new Date(covered.from).toISOString(),
@@ -204,11 +259,8 @@ export class ReportingService {
         'steps must be 2 to 10 event names, e.g. ["commerce.view", "commerce.add_to_cart", "commerce.checkout"].',
       );
     }
-    const from = typeof b.from === 'string' ? Date.parse(b.from) : NaN;
-    const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
-    if (Number.isNaN(from) || Number.isNaN(to) || to <= from)
-      throw invalid('from and to must be RFC 3339 date-times, to after from.');
-    if (to - from > 90 * 86_400_000) throw invalid('A funnel covers at most 90 days.');
+    const { from, to } = reportRange(b.from, b.to);
+    checkRangeDays(from, to, this.config.reporting.funnelMaxRangeDays, 'ANALYTICS_FUNNEL_MAX_RANGE_DAYS', 'A funnel');
     const windowSeconds = b.window_seconds ?? 3600;
     if (
       typeof windowSeconds !== 'number' ||
@@ -224,36 +276,54 @@ export class ReportingService {
     const tenantId = await this.access.resolve(principal, b.tenantId);
 
     const steps = b.steps as string[];
-    const timeout = this.config.reporting.defaultTimeoutMs;
-    let rows: { unit: string; event_name: string; at: Date }[];
-    try {
-      // Strict order must see every event of a unit; ordered needs only the steps' events.
-      rows = await this.events.forFunnel(
-        {
-          tenantId,
-          unit,
-          eventNames: order === 'strict' ? null : [...new Set(steps)],
-          from: new Date(from),
-          to: new Date(to + windowSeconds * 1000),
-        },
-        timeout,
-      );
-    } catch (err) {
-      throw reportError(err, timeout, 'Choose a shorter range.');
-    }
-    const options = { steps, from, to, windowMs: windowSeconds * 1000, strict: order === 'strict' };
-    const chains: number[][] = [];
-    let current: UnitEvent[] = [];
-    let currentUnit: string | null = null;
-    for (const r of rows) {
-      if (r.unit !== currentUnit) {
-        if (current.length) chains.push(walkUnit(current, options));
-        current = [];
-        currentUnit = r.unit;
+    const { maxEvents, maxUnitEvents } = this.config.reporting;
+    const chains = await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      let rows: FunnelEventRow[];
+      try {
+        // Strict order must see every event of a unit; ordered needs only the steps' events.
+        rows = await this.events.forFunnel(
+          {
+            tenantId,
+            unit,
+            eventNames: order === 'strict' ? null : [...new Set(steps)],
+            from: new Date(from),
+            to: new Date(to + windowSeconds * 1000),
+            limit: maxEvents + 1,
+          },
+          deadline.remainingMs(),
+        );
+      } catch (err) {
+        throw reportError(err, deadline, 'Choose a shorter range.');
       }
-      current.push({ name: r.event_name, at: r.at.getTime() });
-    }
-    if (current.length) chains.push(walkUnit(current, options));
+      if (rows.length > maxEvents) throw tooManyEvents(maxEvents, 'funnel');
+      const options = { steps, from, to, windowMs: windowSeconds * 1000, strict: order === 'strict' };
+      const walked: number[][] = [];
+      let units = 0;
+      let eventsSinceCheck = 0;
+      // Rows come in (unit, time, id) order: one unit's events are consecutive.
+      for (let i = 0; i < rows.length;) {
+        let end = i + 1;
+        while (end < rows.length && rows[end].unit === rows[i].unit) end++;
+        if (end - i > maxUnitEvents) {
+          throw invalid(
+            `One ${unit === 'session_id' ? 'session' : 'user'} has more than ${maxUnitEvents} events in this funnel's range (ANALYTICS_FUNNEL_MAX_UNIT_EVENTS); narrow the range.`,
+          );
+        }
+        const current: UnitEvent[] = new Array<UnitEvent>(end - i);
+        for (let j = i; j < end; j++) current[j - i] = { name: rows[j].event_name, at: rows[j].at.getTime() };
+        walked.push(walkUnit(current, options));
+        eventsSinceCheck += end - i;
+        i = end;
+        if (++units % CHECK_EVERY_UNITS === 0 || eventsSinceCheck >= CHECK_EVERY_EVENTS) {
+          eventsSinceCheck = 0;
+          deadline.check('while matching funnel steps after its query');
+          await nextTurn();
+        }
+      }
+      deadline.check('while matching funnel steps after its query');
+      return walked;
+    });
     return {
       steps: summarizeFunnel(chains, steps),
       meta: {
@@ -274,11 +344,12 @@ export class ReportingService {
     grainMs: number,
     level: 'm' | 'h' | 'd',
     fromRollups: boolean,
+    deadline: ReportDeadline,
   ): Promise<{ cells: Cell[]; level: TimeseriesAnswer['meta']['level'] }> {
     const def = metric.definition;
     const from = new Date(buckets[0]);
     const to = new Date(buckets[buckets.length - 1] + grainMs);
-    const timeout = this.config.reporting.defaultTimeoutMs;
+    const maxEvents = this.config.reporting.maxEvents;
     try {
       if (fromRollups) {
         const rows = await this.rollups.read(
@@ -291,7 +362,7 @@ export class ReportingService {
             from,
             to,
           },
-          timeout,
+          deadline.remainingMs(),
         );
         const cells = buckets.map(emptyCell);
         for (const r of rows) {
@@ -316,12 +387,14 @@ export class ReportingService {
           source: q.source,
           from,
           to,
+          limit: maxEvents + 1,
         },
-        timeout,
+        deadline.remainingMs(),
       );
+      if (rows.length > maxEvents) throw tooManyEvents(maxEvents, 'report');
       return { cells: cellsFromEvents(metric, rows, buckets, grainMs), level: 'raw' };
     } catch (err) {
-      throw reportError(err, timeout, 'Choose a shorter range or a coarser grain.');
+      throw reportError(err, deadline, 'Choose a shorter range or a coarser grain.');
     }
   }
 
@@ -340,9 +413,7 @@ export class ReportingService {
         `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`,
       );
     }
-    const from = typeof b.from === 'string' ? Date.parse(b.from) : NaN;
-    const to = typeof b.to === 'string' ? Date.parse(b.to) : NaN;
-    if (Number.isNaN(from) || Number.isNaN(to)) throw invalid('from and to must be RFC 3339 date-times.');
+    const { from, to } = reportRange(b.from, b.to);
     if (typeof b.grain !== 'string') throw invalid('grain must be one of 1m, 5m, 15m, 1h, 1d.');
     if (b.site_id !== undefined && !isUuid(b.site_id)) throw invalid('site_id must be a UUID.');
     if (b.source !== undefined && !(EVENT_SOURCES as readonly unknown[]).includes(b.source))
@@ -353,7 +424,7 @@ export class ReportingService {
       from,
       to,
       grain: b.grain,
-      siteId: (b.site_id as string | undefined)?.toLowerCase() ?? null,
+      siteId: b.site_id?.toLowerCase() ?? null,
       source: (b.source as string | undefined) ?? null,
     };
   }

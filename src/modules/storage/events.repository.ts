@@ -99,7 +99,10 @@ export class EventsRepository {
     );
   }
 
-  /** The fields reports need, of one tenant's events of some types in [from, to), under a statement timeout. */
+  /**
+   * The fields reports need, of one tenant's events of some types in [from, to), at most `limit`
+   * rows, under a statement timeout.
+   */
   async forReport(
     q: {
       tenantId: string;
@@ -108,6 +111,7 @@ export class EventsRepository {
       source: string | null;
       from: Date;
       to: Date;
+      limit: number;
     },
     timeoutMs: number,
   ): Promise<ReportEventRow[]> {
@@ -115,15 +119,26 @@ export class EventsRepository {
       tx.query<ReportEventRow[]>(
         `SELECT event_name, attributes, session_id, user_id, occurred_at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3
-           AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)`,
-        [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source],
+           AND ($4::text[] IS NULL OR event_name = ANY($4)) AND ($5::uuid IS NULL OR site_id = $5) AND ($6::text IS NULL OR source = $6)
+         LIMIT $7`,
+        [q.tenantId, q.from, q.to, q.eventNames, q.siteId, q.source, q.limit],
       ),
     );
   }
 
-  /** Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, under a statement timeout. */
+  /**
+   * Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, at most `limit`
+   * rows, under a statement timeout.
+   */
   async forFunnel(
-    q: { tenantId: string; unit: 'session_id' | 'user_id'; eventNames: string[] | null; from: Date; to: Date },
+    q: {
+      tenantId: string;
+      unit: 'session_id' | 'user_id';
+      eventNames: string[] | null;
+      from: Date;
+      to: Date;
+      limit: number;
+    },
     timeoutMs: number,
   ): Promise<FunnelEventRow[]> {
     const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
@@ -132,8 +147,8 @@ export class EventsRepository {
         `SELECT ${unit} AS unit, event_name, occurred_at AS at FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
            AND ($4::text[] IS NULL OR event_name = ANY($4))
-         ORDER BY ${q.unit}, occurred_at, event_id`,
-        [q.tenantId, q.from, q.to, q.eventNames],
+         ORDER BY ${q.unit}, occurred_at, event_id LIMIT $5`,
+        [q.tenantId, q.from, q.to, q.eventNames, q.limit],
       ),
     );
   }
