@@ -243,7 +243,7 @@ describe('report bounds', () => {
         title: 'Report timed out',
         status: 504,
         detail:
-          'The report ran past its 10000 ms deadline (ANALYTICS_REPORT_TIMEOUT_MS) while matching funnel steps after its query. Choose a shorter range.',
+          'The report ran past 10000 ms (ANALYTICS_REPORT_TIMEOUT_MS) while matching funnel steps after its query. Choose a shorter range.',
       });
     } finally {
       clock.now = system;

@@ -32,7 +32,7 @@ export class ReportDeadline {
       504,
       'report-timeout',
       'Report timed out',
-      `The report ran past its ${this.budgetMs} ms deadline (ANALYTICS_REPORT_TIMEOUT_MS) ${where}. ${hint}`,
+      `The report ran past ${this.budgetMs} ms (ANALYTICS_REPORT_TIMEOUT_MS) ${where}. ${hint}`,
     );
   }
 }

@@ -79,11 +79,18 @@ export class ReportingController {
   })
   @ApiResponse({
     status: 400,
-    description: 'Fewer than 2 or more than 10 steps, a bad range or window, an unknown unit or order',
+    description:
+      'Fewer than 2 or more than 10 steps, a bad date, a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS, a bad window, an unknown unit or order; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit',
+  })
+  @ApiResponse({
+    status: 429,
+    description:
+      'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
   })
   @ApiResponse({
     status: 504,
-    description: 'The query ran past ANALYTICS_REPORT_TIMEOUT_MS and was cancelled in Postgres',
+    description:
+      'The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
   })
   funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
     return this.reporting.funnel(body, p);
@@ -120,7 +127,20 @@ export class ReportingController {
       },
     },
   })
-  @ApiResponse({ status: 400, description: 'An unknown metric, a bad range, or more than 30 metrics' })
+  @ApiResponse({
+    status: 400,
+    description:
+      'An unknown metric, a bad date, a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS, more than 30 metrics, or more than ANALYTICS_REPORT_MAX_EVENTS raw events to read',
+  })
+  @ApiResponse({
+    status: 429,
+    description:
+      'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
+  })
+  @ApiResponse({
+    status: 504,
+    description: 'The report (all its queries) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
+  })
   summary(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
     return this.reporting.summary(body, p);
   }
@@ -157,11 +177,17 @@ export class ReportingController {
   @ApiResponse({
     status: 400,
     description:
-      'An unknown metric or grain, a bad range, or more points than ANALYTICS_MAX_TIMESERIES_POINTS (refused before any query)',
+      'An unknown metric or grain, a bad date, more points than ANALYTICS_MAX_TIMESERIES_POINTS or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS (refused before any query), more than ANALYTICS_REPORT_MAX_EVENTS raw events to read',
+  })
+  @ApiResponse({
+    status: 429,
+    description:
+      'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
   })
   @ApiResponse({
     status: 504,
-    description: 'The query ran past ANALYTICS_REPORT_TIMEOUT_MS and was cancelled in Postgres',
+    description:
+      'The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
   })
   timeseries(@Body() body: unknown, @CurrentPrincipal() p: Principal): Promise<TimeseriesAnswer> {
     return this.reporting.timeseries(body, p);

@@ -54,7 +54,7 @@ function requestFields(
  * connection free in time is a 503 to retry; anything else is rethrown.
  */
 function reportError(err: unknown, deadline: ReportDeadline, hint: string): unknown {
-  if (isStatementCancelled(err)) return deadline.expired('in its query, and was cancelled in Postgres', hint);
+  if (isStatementCancelled(err)) return deadline.expired('and was cancelled in Postgres', hint);
   if (isPoolTimeout(err)) {
     return new ProblemException(
       503,
