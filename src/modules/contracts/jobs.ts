@@ -12,6 +12,12 @@ export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export interface JobPayloads {
   'persist-events': { events: StoredEvent[] };
+  /** An event of a persist-events job that Postgres refused, kept as a failed job with the reason. */
+  'refused-event': {
+    event: StoredEvent;
+    error: { pointer: ''; keyword: 'storage'; message: string };
+    job: string | null;
+  };
   'quarantine-events': { events: QuarantinedEvent[] };
   'replay-quarantine': { tenantId: string };
   'ensure-partitions': Record<string, never>;
@@ -22,6 +28,7 @@ export type JobName = keyof JobPayloads;
 
 export const JobQueue: Record<JobName, QueueName> = {
   'persist-events': QueueName.Ingest,
+  'refused-event': QueueName.Ingest,
   'quarantine-events': QueueName.Ingest,
   'replay-quarantine': QueueName.Ingest,
   'ensure-partitions': QueueName.Maintenance,

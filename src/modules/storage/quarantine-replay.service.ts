@@ -37,16 +37,21 @@ export class QuarantineReplayService {
         if (errors.length) invalid.push({ eventId: row.event_id, errors });
         else valid.push(row.event);
       }
+      let refused = 0;
       if (valid.length) {
         const outcome = await this.storage.persist(valid);
         totals.stored += outcome.inserted;
+        // An event Postgres refuses stays in quarantine, its storage error in place of the old ones.
+        const notStored = new Set(outcome.refused.map((r) => r.event));
+        for (const r of outcome.refused) invalid.push({ eventId: r.event.event_id, errors: [r.error] });
+        refused = notStored.size;
         await this.quarantine.markReplayed(
           tenantId,
-          valid.map((e) => e.event_id),
+          valid.filter((e) => !notStored.has(e)).map((e) => e.event_id),
         );
       }
       await this.quarantine.updateErrors(tenantId, invalid);
-      totals.replayed += valid.length;
+      totals.replayed += valid.length - refused;
       totals.still_invalid += invalid.length;
     }
     this.logger.log(

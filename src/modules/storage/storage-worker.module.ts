@@ -7,12 +7,13 @@ import { ApplyRetentionJob } from './apply-retention.job';
 import { EnsurePartitionsJob } from './ensure-partitions.job';
 import { PersistEventsJob } from './persist-events.job';
 import { QuarantineReplayService } from './quarantine-replay.service';
+import { RefusedEventJob } from './refused-event.job';
 import { ReplayQuarantineJob } from './replay-quarantine.job';
 import { RetentionService } from './retention.service';
 import { StorageModule } from './storage.module';
 import { StorageService } from './storage.service';
 
-/** The worker's storage work: persisting jobs, partitions ahead of time, retention, quarantine replays. */
+/** The worker's storage work: persisting jobs (and the events Postgres refused), partitions ahead of time, retention, quarantine replays. */
 @Module({
   imports: [StorageModule, SchemaRegistryModule, TenantsModule, RollupsModule, RollupFoldModule],
   providers: [
@@ -20,6 +21,7 @@ import { StorageService } from './storage.service';
     QuarantineReplayService,
     RetentionService,
     PersistEventsJob,
+    RefusedEventJob,
     EnsurePartitionsJob,
     ApplyRetentionJob,
     ReplayQuarantineJob,
