@@ -101,7 +101,9 @@ describe('health probes and ingestion when a dependency is lost', () => {
     try {
       const res = await t.post(EVENTS, event);
       expect(res.status).toBe(503);
-      expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${event.tenant_id}:${event.event_id}`)).toBe(0);
+      expect(
+        await t.redis.exists(`${t.config.redis.prefix}:dedupe:${String(event.tenant_id)}:${String(event.event_id)}`),
+      ).toBe(0);
     } finally {
       await t.redis.del(meta);
       if (Object.keys(saved).length) await t.redis.hset(meta, saved);

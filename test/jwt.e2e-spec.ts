@@ -26,6 +26,7 @@ describe('JWT credentials for dashboards behind single sign-on', () => {
         ANALYTICS_JWT_SECRET: SECRET,
         ANALYTICS_JWT_JWKS_URL: `http://127.0.0.1:${port}/.well-known/jwks.json`,
         ANALYTICS_JWT_ISSUER: 'https://sso.example.com',
+        ANALYTICS_JWT_AUDIENCE: 'analytics-dashboards',
       },
       { worker: false },
     );
@@ -40,6 +41,7 @@ describe('JWT credentials for dashboards behind single sign-on', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('dash-user-1')
       .setIssuer(opts.iss ?? 'https://sso.example.com')
+      .setAudience('analytics-dashboards')
       .setIssuedAt()
       .setExpirationTime(opts.exp ?? '5m')
       .sign(new TextEncoder().encode(SECRET));
@@ -48,6 +50,7 @@ describe('JWT credentials for dashboards behind single sign-on', () => {
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .setSubject('dash-user-2')
       .setIssuer('https://sso.example.com')
+      .setAudience('analytics-dashboards')
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign(key);
@@ -93,8 +96,10 @@ describe('JWT credentials for dashboards behind single sign-on', () => {
     ],
     [
       'unsigned (alg none)',
-      async () =>
-        `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ tenant_id: TENANT, scope: 'ingest' })).toString('base64url')}.`,
+      () =>
+        Promise.resolve(
+          `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ tenant_id: TENANT, scope: 'ingest' })).toString('base64url')}.`,
+        ),
       /tokens signed with none are not accepted/,
     ],
   ])('refuses a token %s with 401 and the reason', async (_l, make, reason) => {

@@ -96,7 +96,7 @@ describe('one command starts both roles; in development the database is created 
         30000,
         200,
       );
-      await waitFor('the worker to start', async () => svc.stdout.includes('Consuming queues'), 15000);
+      await waitFor('the worker to start', () => svc.stdout.includes('Consuming queues'), 15000);
       // Once both roles have reported ready, the launcher prints a Ready line and then the demo keys.
       await waitFor(
         'the demo keys after the ready line',
@@ -118,7 +118,7 @@ describe('one command starts both roles; in development the database is created 
       expect(roles.find((r) => r.script === 'api')!.nice.every((n) => n === 0)).toBe(true);
       expect(svc.stdout).toMatch(new RegExp(`Created database ${db}`));
       expect(svc.stdout).toMatch(/Applied migrations: CreateRawEventsAndLedger/);
-      const tables = await withAdmin(async (c) => {
+      const tables = await withAdmin(async () => {
         const { Client } = await import('pg');
         const d = new Client({ connectionString: urlFor(db) });
         await d.connect();

@@ -23,7 +23,7 @@ export async function startRole<T>(role: 'api' | 'worker', start: (config: Analy
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof PreflightError;
     process.stderr.write(
-      `${role}: ${known ? (err as Error).message : `start-up failed: ${(err as Error)?.stack ?? String(err)}`}\n`,
+      `${role}: ${known ? err.message : `start-up failed: ${(err as Error)?.stack ?? String(err)}`}\n`,
     );
     process.exit(1);
   }

@@ -148,7 +148,7 @@ export function parseCommandLine(argv: string[]): Parsed {
       return { command, json: v.json === true };
     case 'tenant:create': {
       const id = str('id');
-      if (id !== undefined && !isUuid(id)) fail(`--id must be a UUID (got "${id}")`);
+      if (id !== undefined && !isUuid(id)) fail(`--id must be a UUID (got "${String(id)}")`);
       const name = need('name').trim();
       if (!name) fail('--name must not be empty');
       return {

@@ -34,6 +34,8 @@ export function toProblem(exception: unknown, logger: Logger): { body: ProblemBo
     const status = exception.getStatus();
     const r = exception.getResponse();
     const message = typeof r === 'string' ? r : (r as { message?: unknown }).message;
+    // A handler may pass any value as the message; String() is the detail it has always given.
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
     const detail = Array.isArray(message) ? message.join('; ') : String(message ?? exception.message);
     return { body: problem(status, `http-${status}`, TITLES[status] ?? 'Error', detail), headers: {} };
   }

@@ -31,7 +31,7 @@ export async function createDatabaseIfMissing(url: string): Promise<boolean> {
 
 /** Applies pending migrations; concurrent callers (api and worker starting together) serialize. */
 export async function runMigrations(url: string): Promise<string[]> {
-  const ds = new DataSource(dataSourceOptions(url, { extra: { max: 2 } } as never));
+  const ds = new DataSource(dataSourceOptions(url, { extra: { max: 2 } }));
   await ds.initialize();
   const runner = ds.createQueryRunner();
   try {

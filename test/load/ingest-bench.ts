@@ -138,12 +138,12 @@ async function run(s: Scenario, db: Client, queue: Queue) {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
       requests: [
         {
-          setupRequest: ((req: autocannon.Request) => ({
+          setupRequest: (req: autocannon.Request) => ({
             ...req,
             body: JSON.stringify(
               s.batch === 1 ? event(site) : { events: Array.from({ length: s.batch }, () => event(site)) },
             ),
-          })) as never,
+          }),
         },
       ],
     },

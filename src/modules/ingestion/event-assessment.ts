@@ -60,7 +60,7 @@ export function assessEvent(raw: unknown, checks: EventChecks, rules: Assessment
   if (structural.length) return { ok: false, eventId: safeId(eventId), errors: structural };
 
   const errors = checks.envelope(raw);
-  const e = raw as Record<string, unknown>;
+  const e = raw;
   if (!errors.some((x) => x.pointer === '/occurred_at') && typeof e.occurred_at === 'string') {
     const t = Date.parse(e.occurred_at);
     if (Number.isNaN(t)) {

@@ -60,10 +60,7 @@ describe('EventBatcher', () => {
   it('rejects every caller of a failed flush and keeps working afterwards', async () => {
     let fail = true;
     const b = new EventBatcher<number>(
-      async (items) => {
-        if (fail) throw new Error('redis down');
-        return items.map(() => undefined);
-      },
+      (items) => (fail ? Promise.reject(new Error('redis down')) : Promise.resolve(items.map(() => undefined))),
       { maxItems: 10, lingerMs: 1 },
     );
     const a1 = b.add([1]);
@@ -78,7 +75,7 @@ describe('EventBatcher', () => {
   });
 
   it('gives each caller the results of its own items, in order', async () => {
-    const b = new EventBatcher<number, string>(async (items) => items.map((n) => `r${n}`), {
+    const b = new EventBatcher<number, string>((items) => Promise.resolve(items.map((n) => `r${n}`)), {
       maxItems: 100,
       lingerMs: 5,
     });

@@ -83,7 +83,7 @@ export class IngestionService implements OnModuleDestroy {
   /** A batch: one verdict per event, in order; what it accepts travels as one job. */
   async ingestBatch(body: unknown, principal: Principal): Promise<IngestSummary> {
     const { events, batchId } = this.readBatch(body);
-    const results = await this.ingest(events, principal, (items) => this.admitAndEnqueue(items));
+    const results = await this.ingest(events, principal, (items) => this.admitAndEnqueue(items, true));
     return summarize(results, batchId);
   }
 
@@ -141,7 +141,7 @@ export class IngestionService implements OnModuleDestroy {
         '/batch_id must be a string of 1 to 128 characters.',
       );
     }
-    return { events, batchId: batchId as string | undefined };
+    return { events, batchId };
   }
 
   private async ingest(
@@ -165,7 +165,7 @@ export class IngestionService implements OnModuleDestroy {
     const schemas = await this.schemaSet(tenantId);
     const checks = eventChecks(this.validator, schemas);
     const rules = { ...this.rules, retentionDays: principal.privacy.retentionDays };
-    const results: EventVerdict[] = new Array(raw.length);
+    const results: EventVerdict[] = new Array<EventVerdict>(raw.length);
     const candidates: { index: number; item: Outgoing; event: StoredEvent; errors?: EventVerdict['errors'] }[] = [];
     raw.forEach((input, index) => {
       const a = assessEvent(input, checks, rules, now);
@@ -206,6 +206,7 @@ export class IngestionService implements OnModuleDestroy {
           retentionDays,
         })),
       );
+      if (admitted.includes('over-quota')) throw this.consentQuotaExceeded(principal, raw.length);
       candidates.forEach((c, i) => {
         const status =
           admitted[i] === 'claimed'
@@ -263,11 +264,12 @@ export class IngestionService implements OnModuleDestroy {
    * Consent and the dedupe claim for these events (one Redis call), then the claimed ones into the
    * queue; answers each event's admission. If the queue refuses them, their claims are given back.
    */
-  private async admitAndEnqueue(items: Admissible[]): Promise<Admission[]> {
+  private async admitAndEnqueue(items: Admissible[], whole = false): Promise<Admission[]> {
     const admitted = await this.guard(() =>
       this.admission.admit(
         items.map((i) => i.received),
         items.map((i) => i.retentionDays),
+        { whole },
       ),
     );
     const claimed = items.filter((_, i) => admitted[i] === 'claimed');
@@ -293,6 +295,21 @@ export class IngestionService implements OnModuleDestroy {
     const added: Promise<unknown> =
       jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data) : this.queue.addBulk(jobs);
     await withTimeout(added, ENQUEUE_TIMEOUT_MS, 'queue add timed out');
+  }
+
+  /**
+   * A request whose consent withdrawal cannot be recorded: nothing of it was stored (a batch is
+   * decided whole), and the client is told, since the record is what drops the subject's later events.
+   */
+  private consentQuotaExceeded(p: Principal, events: number): ProblemException {
+    const max = this.config.privacy.consentMaxSubjects;
+    return new ProblemException(
+      429,
+      'consent-quota',
+      'Consent quota reached',
+      `This tenant already keeps ${max} consent withdrawals (ANALYTICS_CONSENT_MAX_SUBJECTS), and ${events === 1 ? 'this event withdraws' : 'this request holds an event withdrawing'} consent for a subject without one: nothing of this request was stored. Withdrawals expire after the tenant's retention (${p.privacy.retentionDays} days) and end when consent is given again; ask the operator to raise the quota.`,
+      { quota: 'consent_subjects', limit: max },
+    );
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

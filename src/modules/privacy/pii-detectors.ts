@@ -90,6 +90,7 @@ export function redactText(text: string): string {
       return `[redacted:${d.kind}]`;
     });
   }
+  // eslint-disable-next-line no-control-regex -- \u0001…\u0002 delimit the placeholders of shelved spans
   if (shelf.length) out = out.replace(/\u0001(\d+)\u0002/g, (_, i) => shelf[Number(i)]);
   if (out === text && text.length <= CLEAN_MAX_LENGTH) {
     if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
@@ -118,7 +119,7 @@ export function coarsenIp(value: string): string | null {
     const tailParts = tail !== undefined && tail !== '' ? tail.split(':') : [];
     const missing = 8 - headParts.length - tailParts.length;
     if (value.includes('::') ? missing < 1 : headParts.length !== 8) return null;
-    const groups = [...headParts, ...Array(value.includes('::') ? missing : 0).fill('0'), ...tailParts];
+    const groups = [...headParts, ...Array<string>(value.includes('::') ? missing : 0).fill('0'), ...tailParts];
     return `${groups
       .slice(0, 3)
       .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))

@@ -1,12 +1,13 @@
 import { isUuid } from '../../common/validation';
 import { createHash } from 'node:crypto';
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
 import type { Response } from 'express';
 import { QueueName } from '../contracts/jobs';
+import { AnalyticsConfig } from '../config/analytics-config';
 import { ProblemException } from '../../common/problem';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
@@ -15,6 +16,8 @@ import { ErasureRepository, ErasureRequest } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
 
 const invalid = (detail: string) => new ProblemException(400, 'invalid-subject', 'Invalid subject', detail);
+/** Retry-After of an erasure refused by the quota: about how long a pending erasure takes. */
+const ERASURE_RETRY_S = 5;
 
 @ApiTags('privacy')
 @AuthenticatedApi('Not an admin credential')
@@ -26,6 +29,7 @@ export class SubjectsController {
     private readonly privacy: PrivacyService,
     private readonly subjects: SubjectDataService,
     @InjectQueue(QueueName.Maintenance) private readonly maintenance: Queue,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
   /** The subject as stored: pseudonymized user ids are derived from the original the caller names. */
@@ -41,7 +45,7 @@ export class SubjectsController {
       return { type: 'user', value: this.privacy.storedUserId(q.user_id as string, p.privacy) };
     }
     if (!isUuid(q.session_id)) throw invalid('session_id must be a UUID.');
-    return { type: 'session', value: (q.session_id as string).toLowerCase() };
+    return { type: 'session', value: q.session_id.toLowerCase() };
   }
 
   @Post('erasure')
@@ -59,12 +63,28 @@ export class SubjectsController {
     },
   })
   @ApiResponse({ status: 400, description: 'Neither or both of user_id and session_id' })
+  @ApiResponse({
+    status: 429,
+    description:
+      'The tenant already has ANALYTICS_ERASURE_MAX_PENDING (20) erasures pending; Retry-After says when to retry',
+  })
   async erase(
     @CurrentPrincipal() p: Principal,
     @Body() body: unknown,
   ): Promise<{ request_id: string; status: string; status_url: string }> {
-    const s = this.subject(p, (body ?? {}) as Record<string, unknown>);
-    const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest());
+    const s = this.subject(p, body ?? {});
+    const max = this.config.privacy.erasureMaxPending;
+    const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest(), max);
+    if (!request) {
+      throw new ProblemException(
+        429,
+        'erasure-quota',
+        'Too many erasures in flight',
+        `This tenant already has ${max} erasure requests pending (ANALYTICS_ERASURE_MAX_PENDING); this one was not recorded. Retry after ${ERASURE_RETRY_S} s, once some have completed.`,
+        { quota: 'erasures_pending', limit: max },
+        { 'Retry-After': String(ERASURE_RETRY_S) },
+      );
+    }
     await this.maintenance.add(
       'erase-subject',
       { erasureId: request.id },

@@ -62,8 +62,11 @@ export function cellsFromEvents(m: ResolvedMetric, events: RawEvent[], buckets: 
     if (def.aggregation === 'distinct_rate') {
       const d = inOf ? field(e, def.of.distinct!) : undefined;
       const n = inNum ? field(e, def.numerator!.distinct!) : undefined;
+      // A unit is keyed by String() of its JSON value, as the rollup fold keys it.
+      /* eslint-disable @typescript-eslint/no-base-to-string */
       if (d !== undefined && d !== null && d !== '') sets[i].d.add(String(d));
       if (n !== undefined && n !== null && n !== '') sets[i].n.add(String(n));
+      /* eslint-enable @typescript-eslint/no-base-to-string */
       continue;
     }
     const value = def.attribute ? field(e, def.attribute) : undefined;

@@ -132,6 +132,8 @@ export function foldEvents(
           const unit = hit ? field(e, sel.distinct!) : undefined;
           if (unit === undefined || unit === null || unit === '') continue;
           slots ??= slotsOf(e, slotCache);
+          // A unit is keyed by String() of its JSON value, as stored members and live reports key it.
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string
           for (const sl of slots) members.push({ ...keyOf(e.tenant_id, m.name, sl), side, unit: String(unit) });
         }
         continue;
@@ -142,7 +144,7 @@ export function foldEvents(
       const sketchIndexValue = m.aggregation === 'percentile' && typeof value === 'number' ? Math.max(0, value) : null;
       const prefix = `${e.tenant_id}|${m.name}`;
       let rows = deltas.get(prefix);
-      if (!rows) deltas.set(prefix, (rows = new Map()));
+      if (!rows) deltas.set(prefix, (rows = new Map<string, RollupDelta>()));
       for (const sl of slots) {
         let d = rows.get(sl.suffix);
         if (!d) rows.set(sl.suffix, (d = emptyDelta(keyOf(e.tenant_id, m.name, sl))));

@@ -14,6 +14,12 @@ export interface BuiltinEventType {
 export interface AttributeSchema {
   type: string;
   description: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  format?: string;
   [keyword: string]: unknown;
 }
 

@@ -8,7 +8,7 @@ function constraints(s: AttributeSchema): string {
   if (s.minLength !== undefined) parts.push(`length ≥ ${s.minLength}`);
   if (s.maxLength !== undefined) parts.push(`length ≤ ${s.maxLength}`);
   if (s.pattern !== undefined) parts.push(`matches \`${s.pattern}\``);
-  if (s.format !== undefined) parts.push(String(s.format));
+  if (s.format !== undefined) parts.push(s.format);
   return parts.join(', ');
 }
 
@@ -31,13 +31,9 @@ export function renderEventsDoc(): string {
   ];
   const required = new Set<string>(ENVELOPE_SCHEMA.required);
   for (const [name, raw] of Object.entries(ENVELOPE_SCHEMA.properties)) {
-    const s = raw as Record<string, unknown>;
-    const type = s.enum
-      ? (s.enum as string[]).map((v) => `\`${v}\``).join(', ')
-      : `${s.type}${s.format ? ` (${s.format})` : ''}`;
-    out.push(
-      `| \`${name}\` | ${type} | ${required.has(name) ? 'yes' : 'no'} | ${(s.description as string | undefined) ?? ''} |`,
-    );
+    const s = raw as { type: string; format?: string; enum?: readonly string[]; description?: string };
+    const type = s.enum ? s.enum.map((v) => `\`${v}\``).join(', ') : `${s.type}${s.format ? ` (${s.format})` : ''}`;
+    out.push(`| \`${name}\` | ${type} | ${required.has(name) ? 'yes' : 'no'} | ${s.description ?? ''} |`);
   }
   out.push(
     '',

@@ -76,6 +76,7 @@ export function checkPayload(value: unknown, limits: PayloadLimits): EventError[
       const why = badText(key);
       if (why || key.length > 256) {
         const parent = at();
+        // eslint-disable-next-line no-control-regex -- NUL is one of the characters a stored key must not keep
         const child = `${parent}/${escapePointer(why ? key.replace(/[\u0000\ud800-\udfff]/g, '\ufffd') : key)}`;
         errors.push(
           why

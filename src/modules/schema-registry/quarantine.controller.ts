@@ -3,7 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedApi } from '../../common/api-docs';
 import { Queue } from 'bullmq';
-import { QueueName } from '../contracts/jobs';
+import { JobPayloads, QueueName } from '../contracts/jobs';
 import { ProblemException } from '../../common/problem';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
@@ -95,7 +95,11 @@ export class QuarantineController {
     // show as completed without its result.
     const state = /^\d{1,20}$/.test(id) ? await this.queue.getJobState(id) : 'unknown';
     const job = state === 'unknown' ? undefined : await this.queue.getJob(id);
-    if (!job || job.name !== 'replay-quarantine' || job.data?.tenantId !== p.tenantId) {
+    if (
+      !job ||
+      job.name !== 'replay-quarantine' ||
+      (job.data as Partial<JobPayloads['replay-quarantine']> | undefined)?.tenantId !== p.tenantId
+    ) {
       throw new ProblemException(404, 'replay-not-found', 'Not found', `No replay ${id.slice(0, 40)} for this tenant.`);
     }
     return {

@@ -1,5 +1,5 @@
 import { isJsonObject } from '../../common/validation';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { BUILTIN_EVENTS, BUILTIN_EVENT_NAMES } from './builtin-events';
 import { EVENT_NAME_PATTERN } from './envelope.schema';
@@ -7,7 +7,8 @@ import { additionIncompatibilities } from './schema-compat';
 import { SchemaCatalog } from './schema-catalog.service';
 import { unsafeSchemaReasons } from './schema-safety';
 import { bumpKind, compareVersions, formatVersion, igluUri, parseIgluUri, parseVersion, SchemaVer } from './schema-ver';
-import { SchemaRepository } from './schema.repository';
+import { SchemaRepository, SchemaUsage } from './schema.repository';
+import { AnalyticsConfig } from '../config/analytics-config';
 import { PublishedSchema } from './tenant-schema-set';
 
 export interface SchemaVersionView {
@@ -37,6 +38,7 @@ export class SchemasService {
   constructor(
     private readonly repo: SchemaRepository,
     private readonly catalog: SchemaCatalog,
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
   async publish(tenantId: string, body: unknown): Promise<SchemaVersionView> {
@@ -53,7 +55,7 @@ export class SchemasService {
     }
     const label =
       target.kind === 'iglu' ? igluUri(target.name, target.version) : `${target.name} ${formatVersion(target.version)}`;
-    await this.repo.publish(tenantId, target, (existing) => {
+    const sequence = (existing: PublishedSchema[]): void => {
       if (existing.some((s) => compareVersions(s.version, target.version) === 0)) {
         throw new ProblemException(
           409,
@@ -96,9 +98,37 @@ export class SchemasService {
           );
         }
       }
+    };
+    await this.repo.publish(tenantId, target, (existing, usage) => {
+      sequence(existing);
+      this.checkQuota(usage, label);
     });
-    await this.catalog.announce(tenantId);
+    await this.catalog.announce(tenantId, target.name);
     return view(target);
+  }
+
+  /** A tenant keeps at most ANALYTICS_SCHEMA_MAX_COUNT versions and ANALYTICS_SCHEMA_MAX_TOTAL_KB of schema JSON. */
+  private checkQuota(usage: SchemaUsage, label: string): void {
+    const { maxCount, maxTotalKb } = this.config.schemas;
+    if (usage.count + 1 > maxCount) {
+      throw new ProblemException(
+        422,
+        'schema-quota',
+        'Schema quota reached',
+        `This tenant has ${usage.count} schema versions published, the most allowed (ANALYTICS_SCHEMA_MAX_COUNT=${maxCount}); ${label} was not published.`,
+        { quota: 'schema_count', limit: maxCount },
+      );
+    }
+    const totalKb = Math.ceil((usage.bytes + usage.newBytes) / 1024);
+    if (usage.bytes + usage.newBytes > maxTotalKb * 1024) {
+      throw new ProblemException(
+        422,
+        'schema-quota',
+        'Schema quota reached',
+        `Publishing ${label} (${Math.ceil(usage.newBytes / 1024)} KB) would bring this tenant's schemas to ${totalKb} KB, over the ${maxTotalKb} KB allowed (ANALYTICS_SCHEMA_MAX_TOTAL_KB); it was not published.`,
+        { quota: 'schema_total_kb', limit: maxTotalKb },
+      );
+    }
   }
 
   async list(tenantId: string): Promise<SchemaSummary[]> {
@@ -140,7 +170,7 @@ export class SchemasService {
     if (builtin) return { name, kind: 'builtin', version: '1-0-0', ref: `builtin:${name}`, schema: builtin.attributes };
     const versions = (await this.catalog.fresh(tenantId)).versions(name);
     const found = version
-      ? versions.find((v) => compareVersions(v.version, version!) === 0)
+      ? versions.find((v) => compareVersions(v.version, version) === 0)
       : versions[versions.length - 1];
     if (!found)
       throw new ProblemException(

@@ -46,14 +46,14 @@ export function closedLoop(opts: {
         {
           // With one request in the list, autocannon gives each request a fresh context object, and
           // with no pipelining the same object comes back with its answer.
-          setupRequest: ((req: autocannon.Request, context: Context) => {
+          setupRequest: (req: autocannon.Request, context: Context) => {
             const { body, token } = opts.source.next();
             context.token = token;
             return { ...req, body };
-          }) as never,
-          onResponse: ((status: number, body: string, context: Context) => {
+          },
+          onResponse: (status: number, body: string, context: Context) => {
             if (context.token !== undefined) opts.source.answer(context.token, status, body);
-          }) as never,
+          },
         },
       ],
     },

@@ -80,11 +80,30 @@ export interface Degradation {
   verification: Verification;
 }
 
+/** The machine and software a run measured. */
+export interface Machine {
+  cpus: number;
+  cpu_model: string | undefined;
+  memory_gib: number;
+  os: string;
+  node: string;
+  postgres: string;
+  redis: string;
+}
+
+/** The run's settings: those the summary line names, and the rest as recorded. */
+export interface RunSettings {
+  seconds: number;
+  connections: number;
+  batch_connections: number;
+  [setting: string]: unknown;
+}
+
 export interface Report {
   started_at: string;
   finished_at?: string;
-  machine: Record<string, unknown>;
-  settings: Record<string, unknown>;
+  machine: Machine;
+  settings: RunSettings;
   rows: Row[];
   copy?: CopyCeiling;
   floor?: WorkFloor;
