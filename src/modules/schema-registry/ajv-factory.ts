@@ -1,7 +1,20 @@
 import Ajv from 'ajv';
+import type { RegExpEngine } from 'ajv/dist/types';
 import addFormats from 'ajv-formats';
+import RE2 from 'ajv/dist/runtime/re2';
 
-/** One configuration for every validator the registry compiles: strict, all errors, standard formats. */
+/**
+ * The regular-expression engine of every validator the registry compiles, tenant and built-in
+ * alike: RE2 (the `re2` binding, through Ajv's own runtime module), which matches in time linear in
+ * the input, so no `pattern`, `patternProperties` key or `propertyNames` pattern can hold the event
+ * loop whatever the string. Ajv calls it as `regExp(pattern, "u")` (`unicodeRegExp` is on by
+ * default) and only uses `.test`. RE2 cannot compile what it cannot match in linear time
+ * (lookarounds, backreferences, repetitions above 1000): a schema using them does not compile, and
+ * `schema-safety.ts` refuses it at publish time with the reason.
+ */
+export const LINEAR_REGEXP = RE2 as unknown as RegExpEngine; // the module's typing is the namespace, not the callable class
+
+/** One configuration for every validator the registry compiles: strict, all errors, standard formats, RE2. */
 export function createAjv(): Ajv {
   const ajv = new Ajv({
     allErrors: true,
@@ -9,6 +22,7 @@ export function createAjv(): Ajv {
     strictRequired: false,
     allowUnionTypes: true,
     validateFormats: true,
+    code: { regExp: LINEAR_REGEXP },
   });
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-pii', schemaType: ['boolean', 'string'] }); // annotation read by the privacy module

@@ -1,4 +1,4 @@
-import { repeatsAlternatives, unsafeSchemaReasons } from './schema-safety';
+import { linearEngineRefusal, repeatsAlternatives, unsafeSchemaReasons } from './schema-safety';
 
 describe('hostile schemas', () => {
   it('accepts an ordinary object schema with local refs and a safe pattern', () => {
@@ -34,6 +34,21 @@ describe('hostile schemas', () => {
     ],
     ['an invalid regex', { type: 'string', pattern: '(' }, '/pattern: not a valid regular expression'],
     [
+      'a lookahead',
+      { type: 'string', pattern: '^(?=.*[0-9])[a-z0-9]+$' },
+      '/pattern: the pattern "^(?=.*[0-9])[a-z0-9]+$" uses a lookahead, which the linear-time engine does not support',
+    ],
+    [
+      'a lookbehind in patternProperties',
+      { patternProperties: { '(?<!x)y': {} } },
+      '/patternProperties: the pattern "(?<!x)y" uses a lookbehind, which the linear-time engine does not support',
+    ],
+    [
+      'a backreference in propertyNames',
+      { propertyNames: { pattern: '^(a)\\1$' } },
+      '/propertyNames/pattern: the pattern "^(a)\\\\1$" uses a backreference (\\1), which the linear-time engine does not support',
+    ],
+    [
       'a deep schema',
       JSON.parse('{"properties":{"a":'.repeat(20) + '{}' + '}}'.repeat(20)),
       'nested deeper than 32 levels',
@@ -68,5 +83,28 @@ describe('repeated alternatives', () => {
     ['(a|b){2}', false],
   ])('%s → %s', (p, expected) => {
     expect(repeatsAlternatives(p)).toBe(expected);
+  });
+});
+
+describe('the linear-time engine', () => {
+  it.each([
+    ['^[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*!$', null],
+    ['^\\w*\\w*\\w*\\w*\\w*!$', null],
+    ['^(?<id>q-[0-9]+)$', null],
+    ['^\\p{L}+$', null],
+    ['(?!a)b', 'uses a lookahead, which the linear-time engine does not support'],
+    ['(?<=a)b', 'uses a lookbehind, which the linear-time engine does not support'],
+    ['(a)\\1', 'uses a backreference (\\1), which the linear-time engine does not support'],
+    ['(?<n>a)\\k<n>', 'uses a named backreference (\\k<…>), which the linear-time engine does not support'],
+    ['^a{1001}$', 'repeats more than 1000 times, which the linear-time engine does not support'],
+    ['[^]', 'cannot be compiled by the linear-time engine (missing ]: [^])'],
+    ['^\\p{Emoji}+$', 'uses the Unicode property \\p{Emoji}, which the linear-time engine does not support'],
+  ])('%s → %s', (p, expected) => {
+    expect(linearEngineRefusal(p)).toBe(expected);
+  });
+
+  it('accepts the hostile patterns it runs in linear time, which safe-regex2 does not see', () => {
+    expect(unsafeSchemaReasons({ type: 'string', pattern: '^[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*!$' })).toEqual([]);
+    expect(unsafeSchemaReasons({ type: 'object', patternProperties: { '^\\w*\\w*\\w*\\w*\\w*!$': {} } })).toEqual([]);
   });
 });

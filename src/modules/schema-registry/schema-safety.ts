@@ -1,6 +1,6 @@
 import { isJsonObject } from '../../common/validation';
 import safeRegex from 'safe-regex2';
-import { createAjv } from './ajv-factory';
+import { createAjv, LINEAR_REGEXP } from './ajv-factory';
 
 /**
  * Whether a group holding alternatives is repeated, e.g. `(a|aa)+`: overlapping alternatives under
@@ -36,12 +36,42 @@ export function repeatsAlternatives(pattern: string): boolean {
   return false;
 }
 
+const UNSUPPORTED = 'which the linear-time engine does not support';
+
+/**
+ * Why RE2, the engine every validator runs patterns on, cannot compile a pattern that is valid
+ * ECMAScript, or null when it can. What it refuses are the features that cannot be matched in
+ * linear time (lookarounds, backreferences), repetition counts above 1000, and a few it does not
+ * implement (`[^]`, `[\b]`, Unicode properties other than general categories and scripts).
+ */
+export function linearEngineRefusal(pattern: string): string | null {
+  try {
+    LINEAR_REGEXP(pattern, 'u');
+    return null;
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/\(\?<[=!]/.test(message)) return `uses a lookbehind, ${UNSUPPORTED}`;
+    if (/\(\?[=!]/.test(message)) return `uses a lookahead, ${UNSUPPORTED}`;
+    const escape = /escape sequence: (\\[1-9k])/.exec(message);
+    if (escape)
+      return escape[1] === '\\k'
+        ? `uses a named backreference (\\k<…>), ${UNSUPPORTED}`
+        : `uses a backreference (${escape[1]}), ${UNSUPPORTED}`;
+    if (/repetition size/.test(message)) return `repeats more than 1000 times, ${UNSUPPORTED}`;
+    const property = /class range: (\\[pP]\{[^}]*\})/.exec(message);
+    if (property) return `uses the Unicode property ${property[1]}, ${UNSUPPORTED}`;
+    return `cannot be compiled by the linear-time engine (${message})`;
+  }
+}
+
 export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLength: 512 };
 
 /**
  * Reasons a tenant's schema may not be published: it must be a valid draft-07 JSON Schema that
- * compiles in strict mode, reference nothing outside itself, use only regular expressions that
- * cannot backtrack exponentially, and stay within size and depth limits.
+ * compiles in strict mode, reference nothing outside itself, use only regular expressions that the
+ * linear-time engine (RE2) compiles and that would not backtrack exponentially on a backtracking
+ * engine either (a second line: validation runs every pattern on RE2), and stay within size and
+ * depth limits.
  */
 export function unsafeSchemaReasons(schema: unknown): string[] {
   if (!isJsonObject(schema)) return ['the schema must be a JSON object'];
@@ -81,6 +111,9 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
     } catch (err) {
       return reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
     }
+    const refusal = linearEngineRefusal(p);
+    if (refusal) return reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} ${refusal}`);
+    // A second line only: every pattern runs on RE2, so none of these could stall validation.
     if (!safeRegex(p))
       reasons.push(
         `${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`,

@@ -57,9 +57,27 @@ export class TenantSchemaSet {
     if (!hit) {
       this.ajv ??= createAjv();
       const { $id: _ignored, ...schema } = s.schema;
-      hit = { ref, validate: this.ajv.compile(schema) };
+      hit = { ref, validate: this.compileOrRefuse(schema, ref) };
       this.compiled.set(ref, hit);
     }
     return hit;
+  }
+
+  /**
+   * A schema stored before patterns ran on RE2 may hold one RE2 cannot compile (a lookahead, a
+   * backreference): its events fail with that reason, so a tenant in quarantine mode can replay
+   * them once a fixed version is published, instead of every ingest of the type failing.
+   */
+  private compileOrRefuse(schema: Record<string, unknown>, ref: string): ValidateFunction {
+    try {
+      return this.ajv!.compile(schema);
+    } catch (err) {
+      const message = `cannot be checked: schema ${ref} does not compile on the linear-time pattern engine (${(err as Error).message}); publish a version without it`;
+      const refuse = (() => {
+        refuse.errors = [{ instancePath: '', schemaPath: '#', keyword: 'schemaUnusable', params: {}, message }];
+        return false;
+      }) as unknown as ValidateFunction;
+      return refuse;
+    }
   }
 }
