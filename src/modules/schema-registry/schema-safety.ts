@@ -79,7 +79,7 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
   const size = Buffer.byteLength(JSON.stringify(schema));
   if (size > SCHEMA_LIMITS.maxBytes)
     reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
-  const s = schema as Record<string, unknown>;
+  const s = schema;
   if (s.$schema !== undefined && s.$schema !== 'http://json-schema.org/draft-07/schema#') {
     reasons.push('$schema must be http://json-schema.org/draft-07/schema# or absent');
   }
@@ -92,7 +92,7 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
     }
     if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`, depth + 1));
     if (node === null || typeof node !== 'object') return;
-    for (const [k, v] of Object.entries(node)) {
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
       if (k === '$ref' && typeof v === 'string' && !v.startsWith('#'))
         reasons.push(`${at}/$ref: only references inside the schema (#/…) are allowed, not ${v.slice(0, 100)}`);
       if (k === '$id' && depth > 0) reasons.push(`${at}/$id: nested $id is not allowed`);
