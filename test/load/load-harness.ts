@@ -571,9 +571,7 @@ function targets(report: Report): Target[] {
  * row (Postgres CPU per row of the COPY baseline) and its ledger row. Whatever the service adds
  * (sanitizer, dedupe, queue, worker, rollups) comes on top; all of it shares the machine's cores.
  */
-function workFloor(
-  report: Report,
-): {
+function workFloor(report: Report): {
   http: number;
   parseValidate: number;
   copy: number;
