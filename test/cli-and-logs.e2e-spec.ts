@@ -301,11 +301,20 @@ describe('no key, token or event payload in any log line', () => {
   it("keeps credentials and payloads out of the api's debug output", async () => {
     const t = await createTestEnv({}, { api: false, worker: false });
     const secret = 'a-dashboard-sso-secret-of-at-least-32-chars';
-    const api = await startApiProcess({ ...t.env, ANALYTICS_DEBUG_MODE: 'true', ANALYTICS_JWT_SECRET: secret });
+    const api = await startApiProcess({
+      ...t.env,
+      ANALYTICS_DEBUG_MODE: 'true',
+      ANALYTICS_JWT_SECRET: secret,
+      ANALYTICS_JWT_ISSUER: 'https://sso.example.com',
+      ANALYTICS_JWT_AUDIENCE: 'analytics-dashboards',
+    });
     try {
       const { base } = api;
       const jwt = await new SignJWT({ tenant_id: t.tenant.id, scope: 'ingest' })
         .setProtectedHeader({ alg: 'HS256' })
+        .setIssuer('https://sso.example.com')
+        .setAudience('analytics-dashboards')
+        .setIssuedAt()
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(secret));
       const planted = 'planted-payload-7f3a9c';

@@ -306,14 +306,15 @@ describe('schema registry', () => {
         });
       expect((await send()).status).toBe(400); // the second instance now caches this tenant's schemas
       // What makes it "within a second": the publish tells every instance at once over Redis, and
-      // the second instance drops its cached set on that message and reads the new version.
+      // the second instance reads that name's versions again on the message (only that name).
       const catalog = second.get(SchemaCatalog);
-      const announced: string[] = [];
-      (catalog as unknown as { subscriber: Redis }).subscriber.on('message', (_channel: string, tenant: string) =>
-        announced.push(tenant),
+      const announced: unknown[] = [];
+      (catalog as unknown as { subscriber: Redis }).subscriber.on('message', (_channel: string, message: string) =>
+        announced.push(JSON.parse(message)),
       );
       const repo = second.get(SchemaRepository);
       const reads = jest.spyOn(repo, 'forTenant');
+      const nameReads = jest.spyOn(repo, 'forName');
       expect(
         (
           await publish({
@@ -323,13 +324,16 @@ describe('schema registry', () => {
           })
         ).status,
       ).toBe(201);
-      await waitFor('the second instance to hear of the change', () => announced.includes(t.tenant.id));
-      expect(announced).toEqual([t.tenant.id]);
+      const change = { tenant: t.tenant.id, name: 'acme.lead_captured' };
+      await waitFor('the second instance to hear of the change', () => announced.length > 0);
+      expect(announced).toEqual([change]);
       expect((await send()).status).toBe(202);
       expect((await send()).status).toBe(202);
-      // one read of the tenant's schemas after the message, then the cache again
-      expect(reads.mock.calls).toEqual([[t.tenant.id]]);
+      // one read of that name's versions after the message, none of the tenant's whole registry
+      expect(nameReads.mock.calls).toEqual([[t.tenant.id, 'acme.lead_captured']]);
+      expect(reads.mock.calls).toEqual([]);
       reads.mockRestore();
+      nameReads.mockRestore();
     } finally {
       await second.close();
     }

@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
 import helmet from 'helmet';
 import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
@@ -29,6 +30,25 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   if (config.http.swaggerEnabled) mountSwaggerUi(app);
   // The ingestion endpoints are answered in front of Express (see IngestRoute), with helmet's headers.
   app.get(IngestRoute).install(app.getHttpServer(), recordedHeaders(security as never));
+  limitSlowClients(app.getHttpServer(), config);
   app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * A client gets ANALYTICS_HTTP_HEADERS_TIMEOUT_MS to send its headers and
+ * ANALYTICS_HTTP_REQUEST_TIMEOUT_MS for the whole request; past either Node answers 408 and
+ * closes the connection, so a body dripped byte by byte holds no connection for long. Node checks
+ * these deadlines on an interval (30 s by default, set before listening): here a tenth of the
+ * shorter one, at most a second.
+ */
+export function limitSlowClients(server: Server, config: AnalyticsConfig): void {
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = config.http;
+  server.headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs);
+  server.requestTimeout = requestTimeoutMs;
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.max(
+    10,
+    Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 10)),
+  );
 }

@@ -1,10 +1,12 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { problem } from '../../common/problem';
+import { ProblemException } from '../../common/problem';
 import { sendProblem } from '../../common/raw-http';
 import { grants } from './api-key';
-import { presentedCredential } from './credential-extractor';
+import { MalformedCredential, presentedCredential } from './credential-extractor';
 import { CredentialError, CredentialService } from './credential.service';
+import { credentialProblem } from './request-authorizer';
 
 /**
  * What the service's pages (Bull Board, Swagger UI) may load: their own scripts, styles, images and
@@ -33,9 +35,10 @@ export function adminPagesCsp(_req: Request, res: Response, next: NextFunction):
 }
 
 /**
- * Guards Bull Board. Its jobs hold every tenant's events, so it needs an admin key of an operator
- * tenant. Browsers are asked for HTTP Basic credentials (any user name, the key as password).
- * Every answer carries {@link ADMIN_PAGES_CSP}.
+ * Guards Bull Board. Its jobs hold every tenant's events, so it needs an admin API key of an
+ * operator tenant; a JWT, however scoped, is refused (403): a dashboard token from the single
+ * sign-on never opens a cross-tenant surface. Browsers are asked for HTTP Basic credentials (any
+ * user name, the key as password). Every answer carries {@link ADMIN_PAGES_CSP}.
  */
 @Injectable()
 export class AdminPagesMiddleware implements NestMiddleware {
@@ -49,27 +52,38 @@ export class AdminPagesMiddleware implements NestMiddleware {
         res,
         problem(
           status,
-          status === 401 ? 'unauthorized' : status === 403 ? 'forbidden' : 'unavailable',
-          status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service unavailable',
+          status === 401 ? 'unauthorized' : 'forbidden',
+          status === 401 ? 'Unauthorized' : 'Forbidden',
           detail,
         ),
         {},
       );
     };
-    const credential = presentedCredential(req, true);
-    if (!credential)
-      return send(
-        401,
-        'The queue dashboard needs an admin API key of an operator tenant (as the Basic auth password, or a Bearer token).',
-      );
     try {
-      const p = await this.credentials.resolve(credential);
+      const credential = presentedCredential(req, true);
+      if (!credential)
+        return send(
+          401,
+          'The queue dashboard needs an admin API key of an operator tenant (as the Basic auth password, or a Bearer token).',
+        );
+      const p = await this.credentials.resolve(credential, req.socket.remoteAddress);
+      if (p.via !== 'api_key') {
+        return send(
+          403,
+          "The queue dashboard shows every tenant's jobs: it takes an admin API key of an operator tenant, not a JWT.",
+        );
+      }
       if (!grants(p.scopes, 'admin') || !p.isOperator) {
         return send(403, "The queue dashboard shows every tenant's jobs: it needs an admin key of an operator tenant.");
       }
       next();
     } catch (err) {
-      if (err instanceof CredentialError) return send(err.status, err.message);
+      if (err instanceof MalformedCredential) return send(401, err.message);
+      if (err instanceof CredentialError) {
+        if (err.status === 401) return send(401, err.message);
+        const answer: ProblemException = credentialProblem(err);
+        return sendProblem(res, answer.body, answer.headers);
+      }
       next(err);
     }
   }

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
 import { AdminPagesMiddleware } from './admin-pages.middleware';
+import { AuthFailureThrottle } from './auth-failure-throttle';
 import { CLOCK, systemClock } from './clock';
 import { CredentialService } from './credential.service';
 import { JwtVerifier } from './jwt-verifier';
@@ -16,6 +17,7 @@ import { TenantsModule } from './tenants.module';
   providers: [
     { provide: CLOCK, useFactory: systemClock },
     JwtVerifier,
+    AuthFailureThrottle,
     CredentialService,
     RateLimiter,
     RequestAuthorizer,

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { CLOCK, Clock } from './clock';
 
 export interface VerifiedToken {
   tenantId: unknown;
@@ -20,16 +21,25 @@ const KEY_SELECTION = new Set([errors.JWKSNoMatchingKey.code, errors.JWKSMultipl
 
 const JWKS_OPTIONS = { cacheMaxAge: 10 * 60 * 1000, timeoutDuration: 3000 };
 
+/** Seconds of clock skew tolerated on exp, nbf and iat. */
+const CLOCK_TOLERANCE_S = 5;
+
 /**
  * Verifies dashboard tokens from a single sign-on: HS256 with a shared secret, or RS256 against a
- * JWKS URL (keys fetched and cached by jose). Either may be configured, or both.
+ * JWKS URL (keys fetched and cached by jose). Either may be configured, or both. Every token must
+ * name the configured issuer and audience (start-up requires both when JWTs are on) and carry
+ * `iat` and `exp`: issued no later than now (give or take {@link CLOCK_TOLERANCE_S}), living at
+ * most ANALYTICS_JWT_MAX_LIFETIME_S (exp − iat), and not expired.
  */
 @Injectable()
 export class JwtVerifier {
   private readonly jwks: JWTVerifyGetKey | null;
   private readonly secret: Uint8Array | null;
 
-  constructor(@Inject(AnalyticsConfig) private readonly config: AnalyticsConfig) {
+  constructor(
+    @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
     const { secret, jwksUrl } = config.auth.jwt;
     this.secret = secret ? new TextEncoder().encode(secret) : null;
     this.jwks = jwksUrl ? availableOrThrow(createRemoteJWKSet(new URL(jwksUrl), JWKS_OPTIONS)) : null;
@@ -40,8 +50,15 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
-    const { issuer, audience } = this.config.auth.jwt;
-    const options = { issuer, audience, clockTolerance: 5 };
+    const { issuer, audience, maxLifetimeS } = this.config.auth.jwt;
+    const options = {
+      issuer,
+      audience,
+      clockTolerance: CLOCK_TOLERANCE_S,
+      requiredClaims: ['exp', 'iat'],
+      maxTokenAge: maxLifetimeS,
+      currentDate: new Date(this.clock.now()),
+    };
     let payload: JWTPayload;
     const alg = headerAlg(token);
     if (alg === 'HS256' && this.secret) {
@@ -50,6 +67,13 @@ export class JwtVerifier {
       ({ payload } = await jwtVerify(token, this.jwks, { ...options, algorithms: ['RS256'] }));
     } else {
       throw new Error(`tokens signed with ${alg ?? 'an unknown algorithm'} are not accepted`);
+    }
+    // jose has checked that both are numbers, iat is not in the future and exp not in the past.
+    const lifetime = (payload.exp as number) - (payload.iat as number);
+    if (lifetime > maxLifetimeS) {
+      throw new Error(
+        `it is valid for ${lifetime} s (exp − iat); at most ${maxLifetimeS} s are accepted (ANALYTICS_JWT_MAX_LIFETIME_S)`,
+      );
     }
     return {
       tenantId: payload.tenant_id,

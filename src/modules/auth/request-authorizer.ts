@@ -2,17 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ProblemException } from '../../common/problem';
 import { grants, Scope } from './api-key';
-import { presentedCredential } from './credential-extractor';
+import { MalformedCredential, presentedCredential } from './credential-extractor';
 import { CredentialError, CredentialService } from './credential.service';
 import { Principal } from './principal';
 import { RateLimiter } from './rate-limiter';
 
 const MISSING = 'Send an API key as "Authorization: Bearer <key>" or "X-Analytics-Key: <key>".';
 
-/** What authorization reads of a request: its headers, and the scheme it arrived by. */
+/** What authorization reads of a request: its headers, the scheme it arrived by, and its TCP peer. */
 export interface CallerRequest {
   headers: IncomingHttpHeaders;
   protocol: string;
+  socket?: { remoteAddress?: string };
 }
 
 export type SetHeader = (name: string, value: string) => void;
@@ -40,6 +41,16 @@ export class RequestAuthorizer {
 
   /** `events` is how many events the request carries (0 when it carries none), for the events/s limit. */
   async authorize(req: CallerRequest, needed: Scope, events: number, setHeader: SetHeader): Promise<Principal> {
+    const principal = await this.admit(req, needed, setHeader);
+    await this.limit(events, setHeader, principal);
+    return principal;
+  }
+
+  /**
+   * What the headers alone decide, in {@link authorize}'s order: credential, scope, CORS origin.
+   * The ingest route calls it before reading the body, then {@link limit} with the body's events.
+   */
+  async admit(req: CallerRequest, needed: Scope, setHeader: SetHeader): Promise<Principal> {
     const principal = await this.authenticate(req);
     if (!grants(principal.scopes, needed)) {
       throw new ProblemException(
@@ -51,25 +62,23 @@ export class RequestAuthorizer {
       );
     }
     checkOrigin(req, setHeader, principal);
-    await this.limit(events, setHeader, principal);
     return principal;
   }
 
   private async authenticate(req: CallerRequest): Promise<Principal> {
-    const credential = presentedCredential(req);
-    if (!credential) throw unauthorized(MISSING);
     try {
-      return await this.credentials.resolve(credential);
+      const credential = presentedCredential(req);
+      if (!credential) throw unauthorized(MISSING);
+      return await this.credentials.resolve(credential, req.socket?.remoteAddress);
     } catch (err) {
-      if (err instanceof CredentialError) {
-        if (err.status === 401) throw unauthorized(err.message);
-        throw new ProblemException(503, 'unavailable', 'Service unavailable', err.message, {}, { 'Retry-After': '1' });
-      }
+      if (err instanceof MalformedCredential) throw unauthorized(err.message);
+      if (err instanceof CredentialError) throw credentialProblem(err);
       throw err;
     }
   }
 
-  private async limit(events: number, setHeader: SetHeader, p: Principal): Promise<void> {
+  /** The tenant's requests/s and events/s limits, for a request carrying `events` events. */
+  async limit(events: number, setHeader: SetHeader, p: Principal): Promise<void> {
     const d = await this.limiter.take(p.tenantId, events, p.limits);
     const resetS = Math.max(1, Math.ceil(d.resetMs / 1000));
     setHeader('RateLimit-Limit', String(d.limit));
@@ -90,6 +99,22 @@ export class RequestAuthorizer {
       );
     }
   }
+}
+
+/** The answer to a refused credential: 401, 429 (failures throttled) or 503. */
+export function credentialProblem(err: CredentialError): ProblemException {
+  if (err.status === 401) return unauthorized(err.message);
+  if (err.status === 429) {
+    return new ProblemException(
+      429,
+      'auth-throttled',
+      'Too many failed authentications',
+      err.message,
+      {},
+      { 'Retry-After': String(err.retryAfterS ?? 1) },
+    );
+  }
+  return new ProblemException(503, 'unavailable', 'Service unavailable', err.message, {}, { 'Retry-After': '1' });
 }
 
 function unauthorized(detail: string): ProblemException {

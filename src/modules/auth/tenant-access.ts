@@ -5,7 +5,8 @@ import { Principal } from './principal';
 
 /**
  * Which tenant a request may name in its body, path or query: its own, and for operators any
- * tenant that exists. A tenant that does not exist is a 404, never an answer of zeros.
+ * tenant that exists. A tenant that does not exist is a 404, never an answer of zeros. Naming
+ * another tenant takes an operator's API key: an operator's JWT reaches its own tenant only.
  */
 @Injectable()
 export class TenantAccess {
@@ -14,7 +15,7 @@ export class TenantAccess {
   /** The named tenant's id in its canonical (lower-case) form, once the principal may read it. */
   async resolve(principal: Principal, tenantId: string): Promise<string> {
     const id = tenantId.toLowerCase();
-    if (!principal.isOperator) {
+    if (!principal.isOperator || principal.via !== 'api_key') {
       assertOwnTenant(principal, id);
       return id;
     }
@@ -27,13 +28,15 @@ export class TenantAccess {
 
 /** A tenant named in a request must be the caller's own, unless the caller is an operator. */
 export function assertOwnTenant(principal: Principal, tenantId: string): void {
-  if (principal.isOperator) return;
+  if (principal.isOperator && principal.via === 'api_key') return;
   if (tenantId.toLowerCase() !== principal.tenantId) {
     throw new ProblemException(
       403,
       'tenant-forbidden',
       'Forbidden',
-      `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`,
+      principal.isOperator
+        ? `Only an operator's API key may name another tenant than its own (${tenantId.slice(0, 64)}); a JWT reaches its own tenant only.`
+        : `This credential belongs to another tenant than ${tenantId.slice(0, 64)}.`,
     );
   }
 }

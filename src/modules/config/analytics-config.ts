@@ -16,7 +16,14 @@ export interface RedisTarget {
  */
 export class AnalyticsConfig {
   readonly env!: 'development' | 'test' | 'production';
-  readonly http!: { host: string; port: number; swaggerEnabled: boolean };
+  readonly http!: {
+    host: string;
+    port: number;
+    swaggerEnabled: boolean;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
   readonly database!: { url: string; autoMigrate: boolean };
   readonly redis!: RedisTarget & { prefix: string };
   readonly ingestion!: {
@@ -29,12 +36,14 @@ export class AnalyticsConfig {
     maxNestingDepth: number;
     maxStringLength: number;
   };
-  readonly privacy!: { retentionDays: number };
+  readonly privacy!: { retentionDays: number; consentMaxSubjects: number; erasureMaxPending: number };
+  readonly schemas!: { maxCount: number; maxTotalKb: number };
   readonly auth!: {
     rateLimitRps: number;
     rateLimitEps: number;
     keyCacheMs: number;
-    jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+    failuresPerMin: number;
+    jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; maxLifetimeS: number };
   };
   readonly rollups!: {
     enabled: boolean;
@@ -72,7 +81,14 @@ export class AnalyticsConfig {
     const nodeEnv = e.NODE_ENV as AnalyticsConfig['env'];
     return Object.assign(new AnalyticsConfig(), {
       env: nodeEnv,
-      http: { host: e.HOST, port: e.PORT, swaggerEnabled: e.ANALYTICS_SWAGGER_ENABLED },
+      http: {
+        host: e.HOST,
+        port: e.PORT,
+        swaggerEnabled: e.ANALYTICS_SWAGGER_ENABLED,
+        headersTimeoutMs: e.ANALYTICS_HTTP_HEADERS_TIMEOUT_MS,
+        requestTimeoutMs: e.ANALYTICS_HTTP_REQUEST_TIMEOUT_MS,
+        keepAliveTimeoutMs: e.ANALYTICS_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      },
       database: { url: e.DATABASE_URL, autoMigrate: e.ANALYTICS_AUTO_MIGRATE ?? nodeEnv !== 'production' },
       redis: { ...parseRedisUrl(e.REDIS_URL), prefix: e.ANALYTICS_REDIS_PREFIX },
       ingestion: {
@@ -85,16 +101,23 @@ export class AnalyticsConfig {
         maxNestingDepth: e.ANALYTICS_MAX_NESTING_DEPTH,
         maxStringLength: e.ANALYTICS_MAX_STRING_LENGTH,
       },
-      privacy: { retentionDays: e.ANALYTICS_RETENTION_DAYS },
+      privacy: {
+        retentionDays: e.ANALYTICS_RETENTION_DAYS,
+        consentMaxSubjects: e.ANALYTICS_CONSENT_MAX_SUBJECTS,
+        erasureMaxPending: e.ANALYTICS_ERASURE_MAX_PENDING,
+      },
+      schemas: { maxCount: e.ANALYTICS_SCHEMA_MAX_COUNT, maxTotalKb: e.ANALYTICS_SCHEMA_MAX_TOTAL_KB },
       auth: {
         rateLimitRps: e.ANALYTICS_RATE_LIMIT_RPS,
         rateLimitEps: e.ANALYTICS_RATE_LIMIT_EPS,
         keyCacheMs: e.ANALYTICS_KEY_CACHE_MS,
+        failuresPerMin: e.ANALYTICS_AUTH_FAILURES_PER_MIN,
         jwt: {
           secret: e.ANALYTICS_JWT_SECRET,
           jwksUrl: e.ANALYTICS_JWT_JWKS_URL,
           issuer: e.ANALYTICS_JWT_ISSUER,
           audience: e.ANALYTICS_JWT_AUDIENCE,
+          maxLifetimeS: e.ANALYTICS_JWT_MAX_LIFETIME_S,
         },
       },
       rollups: {

@@ -268,6 +268,65 @@ export class Environment {
   @IsString()
   ANALYTICS_JWT_AUDIENCE?: string;
 
+  /** Longest a JWT may live (exp − iat, and exp − now), in seconds. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(60)
+  @Max(7 * 24 * 3600)
+  ANALYTICS_JWT_MAX_LIFETIME_S: number = 3600;
+
+  /** Failed authentications one client address may make per minute (per instance) before 429. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  ANALYTICS_AUTH_FAILURES_PER_MIN: number = 60;
+
+  /** How long the api waits for a request's headers, and for the whole request (ms). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  ANALYTICS_HTTP_HEADERS_TIMEOUT_MS: number = 10_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  ANALYTICS_HTTP_REQUEST_TIMEOUT_MS: number = 30_000;
+
+  /** How long an idle keep-alive connection stays open (ms). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  ANALYTICS_HTTP_KEEP_ALIVE_TIMEOUT_MS: number = 5_000;
+
+  /** Per-tenant quotas on what accumulates: consent withdrawals, schemas, erasures in flight. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  ANALYTICS_CONSENT_MAX_SUBJECTS: number = 100_000;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  ANALYTICS_SCHEMA_MAX_COUNT: number = 100;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_048_576)
+  ANALYTICS_SCHEMA_MAX_TOTAL_KB: number = 1024;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  ANALYTICS_ERASURE_MAX_PENDING: number = 20;
+
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   @MaxLength(16)
   LOG_LEVEL: string = 'log';
@@ -304,6 +363,15 @@ export function parseEnvironment(env: Record<string, string | undefined>): Envir
       return `${e.property} ${reasons.join('; ')} (got ${shown})`;
     });
     throw new ConfigError(`Invalid configuration: ${lines.join('; ')}`);
+  }
+  if (
+    (parsed.ANALYTICS_JWT_SECRET || parsed.ANALYTICS_JWT_JWKS_URL) &&
+    !(parsed.ANALYTICS_JWT_ISSUER && parsed.ANALYTICS_JWT_AUDIENCE)
+  ) {
+    const missing = ['ANALYTICS_JWT_ISSUER', 'ANALYTICS_JWT_AUDIENCE'].filter((k) => !parsed[k as keyof Environment]);
+    throw new ConfigError(
+      `Invalid configuration: JWTs are accepted (ANALYTICS_JWT_SECRET or ANALYTICS_JWT_JWKS_URL is set), so ANALYTICS_JWT_ISSUER and ANALYTICS_JWT_AUDIENCE must be set too (missing: ${missing.join(', ')})`,
+    );
   }
   return parsed;
 }

@@ -17,8 +17,9 @@ const PLAIN_JSON = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
  *
  * They are the service's hottest path, and Express's router, its request and response decoration
  * and Nest's guard, pipe and filter chain cost more CPU per request than the ingestion itself. This
- * route runs the same steps with the same components and the same answers: the same body reader
- * (readJsonBody), the RequestAuthorizer (credential, scope, CORS origin, rate limits),
+ * route runs the same steps with the same components and the same answers: the RequestAuthorizer
+ * (credential, scope and CORS origin from the headers, before the body is read; the rate limits
+ * once the body has told how many events it carries), the same body reader (readJsonBody),
  * IngestionService, the security headers helmet sets, problem+json errors. Requests it does not
  * claim (another path or method, a compressed body, another charset or content type) go on to
  * Express and the IngestionController, which answer them the same way.
@@ -52,18 +53,20 @@ export class IngestRoute {
 
   async handle(kind: EventCarrier, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers: OutgoingHttpHeaders = { ...this.headers };
+    const setHeader = (name: string, value: string) => {
+      headers[name] = value;
+    };
     try {
+      // Credential, scope and CORS origin are in the headers: a request failing them is answered
+      // before a byte of its body is read (the server drops the rest). The events/s limit needs the
+      // body's event count, so it is taken once the body is read, as the guard takes it.
+      const caller = { headers: req.headers, protocol: requestProtocol(req), socket: req.socket };
+      const principal = await this.authorizer.admit(caller, 'ingest', setHeader);
       const read = await readJsonBody(req, this.limitKb, 'ANALYTICS_MAX_PAYLOAD_KB');
-      if ('problem' in read) return sendProblem(res, read.problem, headers);
+      // Answered as Express answers a body it cannot read: before its guard, so without the headers the checks set.
+      if ('problem' in read) return sendProblem(res, read.problem, { ...this.headers });
       const { body } = read;
-      const principal = await this.authorizer.authorize(
-        { headers: req.headers, protocol: requestProtocol(req) },
-        'ingest',
-        eventsCarried(kind, body),
-        (name, value) => {
-          headers[name] = value;
-        },
-      );
+      await this.authorizer.limit(eventsCarried(kind, body), setHeader, principal);
       const answer =
         kind === 'single'
           ? await this.ingestion.ingestOne(body, principal)

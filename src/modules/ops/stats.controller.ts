@@ -45,6 +45,7 @@ export class StatsController {
       throw new ProblemException(400, 'invalid-query', 'Invalid query', 'tenantId must be a tenant UUID.');
     }
     const target = await this.access.resolve(principal, tenantId ?? principal.tenantId);
-    return this.stats.read(target, principal.isOperator);
+    // Service-wide figures are a cross-tenant view: an operator's API key, never a JWT.
+    return this.stats.read(target, principal.isOperator && principal.via === 'api_key');
   }
 }

@@ -24,13 +24,27 @@ export interface ErasureSubject {
 export class ErasureRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
 
-  async create(tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<ErasureRequest> {
-    const rows = await this.db.query<ErasureRequest[]>(
-      `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_hash) VALUES ($1, $2, $3)
-       RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`,
-      [tenantId, type, hash],
-    );
-    return rows[0];
+  /**
+   * Records a request, unless the tenant already has `maxPending` requests pending: then null.
+   * Serialized per tenant, so concurrent requests cannot pass the quota together.
+   */
+  async create(
+    tenantId: string,
+    type: 'user' | 'session',
+    hash: Buffer,
+    maxPending: number,
+  ): Promise<ErasureRequest | null> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`erasures:${tenantId}`]);
+      const rows = await tx.query<ErasureRequest[]>(
+        `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_hash)
+         SELECT $1, $2, $3
+         WHERE (SELECT count(*) FROM analytics_erasures WHERE tenant_id = $1 AND status = 'pending') < $4
+         RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`,
+        [tenantId, type, hash, maxPending],
+      );
+      return rows[0] ?? null;
+    });
   }
 
   async find(tenantId: string, id: string): Promise<ErasureRequest | null> {

@@ -17,26 +17,56 @@ export class SchemaRepository {
     return rows.map(toPublished);
   }
 
+  /** One name's versions, oldest first: what a publish of that name changes. */
+  async forName(tenantId: string, name: string): Promise<PublishedSchema[]> {
+    const rows = await this.db.query<SchemaRow[]>(
+      `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1 AND name = $2
+       ORDER BY model, revision, addition`,
+      [tenantId, name],
+    );
+    return rows.map(toPublished);
+  }
+
   /**
-   * Publishes a version in one transaction, serialized per (tenant, name): `decide` sees the
-   * versions that exist and throws to refuse (a duplicate, a skipped version, an incompatible
-   * ADDITION); otherwise the version is inserted.
+   * Publishes a version in one transaction, serialized per tenant: `decide` sees the versions of
+   * the name that exist and what the tenant stores (versions, bytes of schema JSON, and the new
+   * schema's bytes), and throws to refuse (a duplicate, a skipped version, an incompatible
+   * ADDITION, a quota); otherwise the version is inserted.
    */
-  async publish(tenantId: string, s: PublishedSchema, decide: (existing: PublishedSchema[]) => void): Promise<void> {
+  async publish(
+    tenantId: string,
+    s: PublishedSchema,
+    decide: (existing: PublishedSchema[], usage: SchemaUsage) => void,
+  ): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`schema:${tenantId}:${s.name}`]);
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`schemas:${tenantId}`]);
+      const [usage] = await tx.query<SchemaUsage[]>(
+        `SELECT count(*)::int AS count, coalesce(sum(octet_length(schema::text)), 0)::int AS bytes,
+                octet_length($2::jsonb::text) AS "newBytes"
+         FROM analytics_schemas WHERE tenant_id = $1`,
+        [tenantId, JSON.stringify(s.schema)],
+      );
       const rows = await tx.query<SchemaRow[]>(
         `SELECT name, kind, model, revision, addition, schema, created_at FROM analytics_schemas WHERE tenant_id = $1 AND name = $2
          ORDER BY model, revision, addition`,
         [tenantId, s.name],
       );
-      decide(rows.map(toPublished));
+      decide(rows.map(toPublished), usage);
       await tx.query(
         `INSERT INTO analytics_schemas (tenant_id, name, kind, model, revision, addition, schema) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [tenantId, s.name, s.kind, s.version.model, s.version.revision, s.version.addition, JSON.stringify(s.schema)],
       );
     });
   }
+}
+
+/** What a tenant's schemas take: versions and bytes of schema JSON (as Postgres renders jsonb). */
+export interface SchemaUsage {
+  count: number;
+  bytes: number;
+  /** The bytes of the schema being published, measured the same way. */
+  newBytes: number;
 }
 
 interface SchemaRow {
