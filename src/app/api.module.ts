@@ -10,6 +10,7 @@ import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
 import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
 import { CoreModule } from './core.module';
+import { HttpDrain } from './http-drain';
 import { QueuesModule } from './queues.module';
 
 /** The api role: HTTP ingestion, health, Swagger UI and Bull Board. It never writes events to Postgres. */
@@ -29,7 +30,7 @@ export class ApiModule {
         OpsModule,
         SchemaRegistryApiModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],
+      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, HttpDrain],
     };
   }
 }

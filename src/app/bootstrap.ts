@@ -8,6 +8,7 @@ import { recordedHeaders } from '../common/raw-http';
 import { IngestRoute } from '../modules/ingestion/ingest-route';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ApiModule } from './api.module';
+import { HttpDrain } from './http-drain';
 import { logLevels } from './start-role';
 import { mountSwaggerUi } from './swagger';
 
@@ -31,7 +32,9 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   // The ingestion endpoints are answered in front of Express (see IngestRoute), with helmet's headers.
   app.get(IngestRoute).install(app.getHttpServer(), recordedHeaders(security as never));
   limitSlowClients(app.getHttpServer(), config);
-  app.enableShutdownHooks();
+  // In front of every route: on shutdown it waits for the requests in flight (see HttpDrain). The
+  // process's signals are handled by startRole, which drains before closing the application.
+  app.get(HttpDrain).install(app.getHttpServer());
   return app;
 }
 

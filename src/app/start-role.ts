@@ -1,8 +1,9 @@
-import { Logger, LogLevel } from '@nestjs/common';
+import { INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
 import { prepareDatabase } from '../database/database-preparation';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ConfigError } from '../modules/config/environment';
 import { PreflightError, checkDependencies } from './preflight';
+import { stopOnSignals } from './shutdown';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 export function logLevels(level: string): LogLevel[] {
@@ -11,15 +12,21 @@ export function logLevels(level: string): LogLevel[] {
 
 /**
  * Shared start-up of both roles: validated config, reachable dependencies, prepared database.
- * Any failure ends the process with one line naming the variable or the address.
+ * Any failure ends the process with one line naming the variable or the address. Once started,
+ * SIGTERM stops the role in order (see stopOnSignals).
  */
-export async function startRole<T>(role: 'api' | 'worker', start: (config: AnalyticsConfig) => Promise<T>): Promise<T> {
+export async function startRole<T extends INestApplicationContext>(
+  role: 'api' | 'worker',
+  start: (config: AnalyticsConfig) => Promise<T>,
+): Promise<T> {
   const logger = new Logger(role === 'api' ? 'Api' : 'Worker');
   try {
     const config = AnalyticsConfig.fromEnvironment(process.env);
-    await checkDependencies(config);
+    await checkDependencies(config, (line) => logger.warn(line));
     await prepareDatabase(config, (line) => logger.log(line));
-    return await start(config);
+    const app = await start(config);
+    stopOnSignals(role, app, new Logger('Shutdown'));
+    return app;
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof PreflightError;
     process.stderr.write(

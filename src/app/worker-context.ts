@@ -10,6 +10,6 @@ export async function createWorkerContext(config: AnalyticsConfig): Promise<INes
     logger: logLevels(config.logLevel),
     abortOnError: false,
   });
-  ctx.enableShutdownHooks();
+  // The process's signals are handled by startRole: it stops the job workers before closing the context.
   return ctx;
 }

@@ -70,6 +70,8 @@ export class AnalyticsConfig {
     lockDurationMs: number;
     partitionDaysAhead: number;
   };
+  /** On SIGTERM: how long requests in flight (api) and active jobs (worker) are waited for. */
+  readonly shutdown!: { graceMs: number };
   readonly debug!: boolean;
   readonly logLevel!: string;
 
@@ -145,6 +147,7 @@ export class AnalyticsConfig {
         lockDurationMs: e.ANALYTICS_WORKER_LOCK_MS,
         partitionDaysAhead: e.ANALYTICS_PARTITION_DAYS_AHEAD,
       },
+      shutdown: { graceMs: e.ANALYTICS_SHUTDOWN_GRACE_MS },
       debug: e.ANALYTICS_DEBUG_MODE,
       logLevel: e.ANALYTICS_DEBUG_MODE ? 'debug' : e.LOG_LEVEL,
     });

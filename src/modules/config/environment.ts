@@ -327,6 +327,16 @@ export class Environment {
   @Max(100_000)
   ANALYTICS_ERASURE_MAX_PENDING: number = 20;
 
+  /**
+   * On SIGTERM, how long the api waits for the requests it has (bodies still arriving included) and
+   * the worker for its active jobs, before closing its connections (ms).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  ANALYTICS_SHUTDOWN_GRACE_MS: number = 10_000;
+
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   @MaxLength(16)
   LOG_LEVEL: string = 'log';

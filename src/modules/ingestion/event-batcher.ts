@@ -16,6 +16,7 @@ export class EventBatcher<T, R = void> {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private lastFlushAt = -Infinity;
+  private draining = false;
 
   constructor(
     private readonly flushFn: (items: T[]) => Promise<R[]>,
@@ -26,9 +27,20 @@ export class EventBatcher<T, R = void> {
     return new Promise<R[]>((resolve, reject) => {
       this.pending.push({ items, resolve, reject });
       this.size += items.length;
-      if (this.size >= this.opts.maxItems) this.flush();
+      if (this.draining || this.size >= this.opts.maxItems) this.flush();
       else this.schedule();
     });
+  }
+
+  /**
+   * On shutdown: sends what is waiting now, and from now on each item as it comes, without
+   * lingering. Returns how many items were waiting.
+   */
+  drain(): number {
+    this.draining = true;
+    const waiting = this.size;
+    this.flush();
+    return waiting;
   }
 
   /** Sends everything waiting now. */

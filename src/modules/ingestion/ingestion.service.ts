@@ -321,6 +321,11 @@ export class IngestionService implements OnModuleDestroy {
     }
   }
 
+  /** Shutdown (HttpDrain): sends the single events waiting to be grouped, and later ones at once; how many waited. */
+  flushOnShutdown(): number {
+    return this.singles.drain();
+  }
+
   onModuleDestroy(): void {
     this.singles.flush();
   }

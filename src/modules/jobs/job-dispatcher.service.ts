@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, Reflector } from '@nestjs/core';
 import { Worker } from 'bullmq';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -13,8 +13,10 @@ type AnyHandler = JobHandler<JobName>;
  * runs their start-up work, then consumes the ingest and maintenance queues.
  */
 @Injectable()
-export class JobDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('Shutdown');
   private readonly workers: Worker[] = [];
+  private stopping: Promise<void> | null = null;
 
   constructor(
     private readonly discovery: DiscoveryService,
@@ -58,7 +60,49 @@ export class JobDispatcher implements OnApplicationBootstrap, OnApplicationShutd
     for (const w of this.workers) void w.run();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map(closeWorker));
+  /**
+   * Takes no new job and waits for the active ones to finish (BullMQ's Worker.close()), at most
+   * ANALYTICS_SHUTDOWN_GRACE_MS; a job still running then is left to its lock, which expires, and
+   * another worker takes it again (stalled). Once only; before the pool and Redis close.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.closeWorkers();
+    return this.stopping;
   }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.stop();
+  }
+
+  private async closeWorkers(): Promise<void> {
+    const graceMs = this.config.shutdown.graceMs;
+    const active = this.workers.reduce((n, w) => n + activeJobs(w), 0);
+    this.logger.log(
+      `Taking no new jobs; waiting for ${active} active job(s), for at most ${graceMs} ms (ANALYTICS_SHUTDOWN_GRACE_MS)`,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.all(this.workers.map(closeWorker)).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (finished) {
+      this.logger.log('Active jobs finished; job workers closed');
+      return;
+    }
+    const left = this.workers.reduce((n, w) => n + activeJobs(w), 0);
+    this.logger.warn(
+      `Grace of ${graceMs} ms (ANALYTICS_SHUTDOWN_GRACE_MS) over with ${left} job(s) still active: leaving them to be retried once their lock expires`,
+    );
+    // Worker.close(true) would return the close already waiting; its connections are dropped instead.
+    await Promise.all(this.workers.map((w) => w.disconnect().catch(() => undefined)));
+  }
+}
+
+/** Jobs a BullMQ worker is running now (those whose lock it renews), for the log. */
+function activeJobs(worker: Worker): number {
+  const locks = (worker as unknown as { lockManager?: { getActiveJobCount?: () => number } }).lockManager;
+  return locks?.getActiveJobCount?.() ?? 0;
 }

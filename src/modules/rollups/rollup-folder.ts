@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -21,7 +21,7 @@ const FOLD_LOCK = 7_413_002;
  * mostly per rollup row, not per event); a full round is followed at once.
  */
 @Injectable()
-export class RollupFolder implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(RollupFolder.name);
   private timer: NodeJS.Timeout | null = null;
   private soon: NodeJS.Timeout | null = null;
@@ -42,7 +42,8 @@ export class RollupFolder implements OnApplicationBootstrap, OnApplicationShutdo
     this.start();
   }
 
-  onApplicationShutdown(): Promise<void> {
+  /** After the job workers stopped (see stopOnSignals), and before the pool closes: the round running ends first. */
+  beforeApplicationShutdown(): Promise<void> {
     return this.stop();
   }
 
