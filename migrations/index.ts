@@ -5,6 +5,7 @@ import { CreatePrivacy1764600000000 } from './1764600000000-CreatePrivacy';
 import { CreateRollups1764700000000 } from './1764700000000-CreateRollups';
 import { CompactSketches1764800000000 } from './1764800000000-CompactSketches';
 import { RollupPending1764900000000 } from './1764900000000-RollupPending';
+import { PartitionCreationUnderConcurrency1765000000000 } from './1765000000000-PartitionCreationUnderConcurrency';
 
 /** Every migration, in order. The data source and the test template both read this list. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   CreateRollups1764700000000,
   CompactSketches1764800000000,
   RollupPending1764900000000,
+  PartitionCreationUnderConcurrency1765000000000,
 ];

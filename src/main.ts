@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { createApiApp } from './app/bootstrap';
 import { startRole } from './app/start-role';
+import { DEMO_SEED_LOCK, underAdvisoryLock } from './database/database-preparation';
 import { TenantsRepository } from './modules/auth/tenants.repository';
 import { TenantAdmin } from './modules/auth/tenant-admin';
 import { reportReady } from './launcher';
@@ -11,7 +13,10 @@ void startRole('api', async (config) => {
   const logger = new Logger('Api');
   let demoBlock = '';
   if (config.env === 'development') {
-    const demo = await new TenantAdmin(app.get(TenantsRepository)).seedDemo();
+    // Apis starting together on a fresh database: one seeds the demo tenant, the others find it.
+    const demo = await underAdvisoryLock(app.get(DataSource), DEMO_SEED_LOCK, () =>
+      new TenantAdmin(app.get(TenantsRepository)).seedDemo(),
+    );
     if (demo) {
       // Printed once, on the first start: only hashes are stored, so these cannot be shown again.
       demoBlock =

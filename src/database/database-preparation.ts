@@ -4,6 +4,8 @@ import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { dataSourceOptions } from './data-source';
 
 const MIGRATION_LOCK = 7_413_001; // pg advisory lock key: one migrator at a time
+/** pg advisory lock key: one api at a time seeds the development demo tenant. */
+export const DEMO_SEED_LOCK = 7_413_003;
 
 /** Names the database in a postgres URL. */
 export function databaseName(url: string): string {
@@ -52,4 +54,20 @@ export async function prepareDatabase(config: AnalyticsConfig, log: (line: strin
   }
   const applied = await runMigrations(config.database.url);
   if (applied.length) log(`Applied migrations: ${applied.join(', ')}`);
+}
+
+/**
+ * Runs `fn` while holding a session advisory lock on a connection of its own, so that processes
+ * starting together (several apis on a fresh database) do a start-up step one at a time: the
+ * first does it, the others then find it done. `fn` uses other connections of the pool.
+ */
+export async function underAdvisoryLock<T>(ds: DataSource, key: number, fn: () => Promise<T>): Promise<T> {
+  const runner = ds.createQueryRunner();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [key]);
+    return await fn();
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
+    await runner.release();
+  }
 }
