@@ -83,4 +83,21 @@ describe('EventBatcher', () => {
     jest.advanceTimersByTime(0);
     expect(await answers).toEqual([['r1'], ['r2', 'r3'], ['r4']]);
   });
+
+  it('drain() sends what waits for the linger at once, says how many items waited, and sends each later addition without lingering', async () => {
+    const { flushes, b } = recording({ maxItems: 100, lingerMs: 1000 });
+    const first = b.add([1]);
+    jest.advanceTimersByTime(0);
+    await first;
+    const waiting = Promise.all([b.add([2]), b.add([3, 4])]);
+    expect(flushes).toEqual([[1]]);
+    expect(b.drain()).toBe(3);
+    await waiting;
+    expect(flushes).toEqual([[1], [2, 3, 4]]);
+    const later = b.add([5]);
+    expect(flushes).toEqual([[1], [2, 3, 4], [5]]); // no timer needed
+    await later;
+    expect(b.drain()).toBe(0);
+    expect(flushes).toHaveLength(3);
+  });
 });
