@@ -8,10 +8,19 @@ import { TestEnv, createTestEnv } from './support/test-env';
 describe('admission store: consent and dedupe claims in one script', () => {
   let t: TestEnv;
   let store: AdmissionStore;
+  // Claims name the job that carries their event; this one stays in Redis (no worker runs here).
+  const HELD = 'jheld';
   beforeAll(async () => {
     t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '60000' }, { worker: false });
     store = t.api!.get(AdmissionStore);
+    await t.ingestQueue.add('persist-events', { events: [] }, { jobId: HELD });
   });
+  const admit = (events: StoredEvent[], retention: number | number[], job = HELD) =>
+    store.admit(
+      events,
+      retention,
+      events.map(() => job),
+    );
   afterAll(async () => {
     await t.close();
   });
@@ -23,14 +32,47 @@ describe('admission store: consent and dedupe claims in one script', () => {
 
   it('claims each event once, the first occurrence winning inside one call, for the dedupe window', async () => {
     const [a, b, c] = [ev(), ev(), ev()];
-    expect(await store.admit([a, b, a], 30)).toEqual(['claimed', 'claimed', 'duplicate']);
-    expect(await store.admit([b, c], 30)).toEqual(['duplicate', 'claimed']);
+    expect(await admit([a, b, a], 30)).toEqual(['claimed', 'claimed', 'duplicate']);
+    expect(await admit([b, c], 30)).toEqual(['duplicate', 'claimed']);
     const ttl = await t.redis.pttl(`${t.config.redis.prefix}:dedupe:${a.tenant_id}:${a.event_id}`);
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     await store.release([a]);
-    expect(await store.admit([a, b], 30)).toEqual(['claimed', 'duplicate']);
-    expect(await store.admit([], 30)).toEqual([]);
+    expect(await admit([a, b], 30)).toEqual(['claimed', 'duplicate']);
+    expect(await admit([], 30)).toEqual([]);
+  });
+
+  it('settles a claim whose job is not in Redis with the ledger: claimed again when not stored, duplicate when stored', async () => {
+    const [lost, stored] = [ev(), ev()];
+    // claims naming a job that never landed (the request died between the claim and the enqueue)
+    expect(await admit([lost, stored], 30, 'jnever')).toEqual(['claimed', 'claimed']);
+    await t.db.query('INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at) VALUES ($1, $2, now())', [
+      stored.tenant_id,
+      stored.event_id,
+    ]);
+    expect(await admit([lost, stored], 30)).toEqual(['claimed', 'duplicate']);
+    // the claim now names this call's job, which is in Redis, and when it was made
+    expect(await t.redis.get(`${t.config.redis.prefix}:dedupe:${lost.tenant_id}:${lost.event_id}`)).toMatch(
+      new RegExp(`^${HELD}\\|\\d+$`),
+    );
+    expect(await admit([lost], 30)).toEqual(['duplicate']);
+  });
+
+  it('answers a resend after the dedupe window from the ledger: duplicate when stored, claimed when it never was', async () => {
+    const [stored, released] = [ev(), ev()];
+    expect(await admit([stored, released], 30)).toEqual(['claimed', 'claimed']);
+    await t.db.query('INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at) VALUES ($1, $2, now())', [
+      stored.tenant_id,
+      stored.event_id,
+    ]);
+    // the window ends: the claims are gone, the seen-filter remembers both ids
+    await t.redis.del(...[stored, released].map((e) => `${t.config.redis.prefix}:dedupe:${e.tenant_id}:${e.event_id}`));
+    expect(await admit([stored, released], 30)).toEqual(['duplicate', 'claimed']);
+    const filters = await keys('seen');
+    expect(filters).toEqual([
+      `${t.config.redis.prefix}:seen:${stored.tenant_id}:${String(stored.occurred_at).slice(0, 10)}`,
+    ]);
+    expect(await t.redis.ttl(filters[0])).toBeGreaterThan(31 * 86400);
   });
 
   it('decides consent in order, records withdrawals as hashes for the retention, and claims nothing it drops', async () => {
@@ -39,7 +81,7 @@ describe('admission store: consent and dedupe claims in one script', () => {
     const later = ev({ session_id: session, user_id: 'u_refuses' });
     const sameUser = ev({ user_id: 'u_refuses' });
     const someoneElse = ev({ user_id: 'u_other' });
-    expect(await store.admit([refused, later, sameUser, someoneElse], 30)).toEqual([
+    expect(await admit([refused, later, sameUser, someoneElse], 30)).toEqual([
       'dropped',
       'dropped',
       'dropped',
@@ -54,7 +96,7 @@ describe('admission store: consent and dedupe claims in one script', () => {
       expect(ttl).toBeLessThanOrEqual(30 * 86400);
     }
     // nothing dropped was claimed: the refused event, consented now, is claimed; the withdrawal ends
-    expect(await store.admit([{ ...refused, ...consent(true) }, later], 30)).toEqual(['claimed', 'claimed']);
+    expect(await admit([{ ...refused, ...consent(true) }, later], 30)).toEqual(['claimed', 'claimed']);
     expect(await keys('consent')).toEqual([]);
   });
 
@@ -68,7 +110,7 @@ describe('admission store: consent and dedupe claims in one script', () => {
       ev(user),
       { ...once, ...consent(true) } as StoredEvent,
     ];
-    expect(await store.admit(events, 30)).toEqual(['dropped', 'dropped', 'claimed', 'claimed', 'claimed']);
+    expect(await admit(events, 30)).toEqual(['dropped', 'dropped', 'claimed', 'claimed', 'claimed']);
     expect(await keys('consent')).toEqual([]);
   });
 
@@ -78,12 +120,7 @@ describe('admission store: consent and dedupe claims in one script', () => {
       ev({ tenant_id: t.other.id, user_id: 'u_tenant_b', ...consent(false) }),
     ];
     const [laterA, laterB] = [ev({ user_id: 'u_tenant_a' }), ev({ tenant_id: t.other.id, user_id: 'u_tenant_b' })];
-    expect(await store.admit([a, b, laterA, laterB], [30, 7, 30, 7])).toEqual([
-      'dropped',
-      'dropped',
-      'dropped',
-      'dropped',
-    ]);
+    expect(await admit([a, b, laterA, laterB], [30, 7, 30, 7])).toEqual(['dropped', 'dropped', 'dropped', 'dropped']);
     const ttls = Object.fromEntries(
       await Promise.all((await keys('consent')).map(async (k) => [k.split(':')[2], await t.redis.ttl(k)])),
     );
@@ -92,7 +129,7 @@ describe('admission store: consent and dedupe claims in one script', () => {
     expect(ttls[t.tenant.id]).toBeLessThanOrEqual(30 * 86400);
     expect(ttls[t.other.id]).toBeGreaterThan(7 * 86400 - 60);
     expect(ttls[t.other.id]).toBeLessThanOrEqual(7 * 86400);
-    await store.admit(
+    await admit(
       [
         { ...a, ...consent(true) },
         { ...b, ...consent(true) },

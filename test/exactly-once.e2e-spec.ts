@@ -1,3 +1,4 @@
+import { IngestStats } from '../src/modules/ingestion/ingest-stats';
 import { BATCH, EVENTS, makeEvent } from './support/events';
 import { countLedger, countRows, drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
@@ -53,7 +54,7 @@ describe('exactly once', () => {
     expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
   });
 
-  it('stores an event resent after the dedupe window once: the durable ledger catches what Redis forgot', async () => {
+  it('answers an event resent after the dedupe window duplicate, from the ledger, and counts what was stored', async () => {
     const events = Array.from({ length: 10 }, () => makeEvent());
     await t.post(BATCH, { events });
     await drained(t.ingestQueue);
@@ -61,12 +62,20 @@ describe('exactly once', () => {
     const keys = events.map((e) => `${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`);
     expect(await t.redis.exists(...keys)).toBe(10);
     expect(await t.redis.del(...keys)).toBe(10);
+    const counters = t.api!.get(IngestStats);
+    await counters.flush();
+    const before = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
     const mixed = [...events.slice(0, 5), makeEvent()];
     const again = await t.post(BATCH, { events: mixed });
-    expect(again.json.accepted).toBe(6); // Redis no longer remembers them...
-    for (const e of events.slice(5)) expect((await t.post(EVENTS, e)).json.status).toBe('accepted');
+    // Redis no longer holds their claims, but the ledger says they are stored: duplicates, truly.
+    expect(again.json).toMatchObject({ accepted: 1, duplicate: 5 });
+    for (const e of events.slice(5)) expect((await t.post(EVENTS, e)).json.status).toBe('duplicate');
     await drained(t.ingestQueue);
-    // ...but each is stored once.
+    await counters.flush();
+    const after = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
+    expect(after.accepted - before.accepted).toBe(1);
+    expect(after.duplicate - before.duplicate).toBe(10);
+    // and each is stored once.
     expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[...events, ...mixed].map((e) => e.event_id)])).toBe(
       11,
     );

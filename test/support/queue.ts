@@ -19,8 +19,8 @@ export async function countRows(db: Pool, where = 'true', params: unknown[] = []
   return r.rows[0].n;
 }
 
-export async function countLedger(db: Pool): Promise<number> {
-  const r = await db.query('SELECT count(*)::int AS n FROM analytics_dedupe_ledger');
+export async function countLedger(db: Pool, where = 'true', params: unknown[] = []): Promise<number> {
+  const r = await db.query(`SELECT count(*)::int AS n FROM analytics_dedupe_ledger WHERE ${where}`, params);
   return r.rows[0].n;
 }
 

@@ -7,6 +7,7 @@ import net from 'node:net';
 export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  private armed: { marker: string; done: () => void } | null = null;
   port = 0;
 
   constructor(
@@ -25,12 +26,38 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      upstream.pipe(client);
+      client.on('data', (chunk: Buffer) => {
+        upstream.write(chunk);
+        const armed = this.armed;
+        if (armed && chunk.includes(armed.marker)) {
+          // The request reached the server; its answer never reaches the client.
+          this.armed = null;
+          upstream.unpipe(client);
+          upstream.once('data', () => {
+            client.destroy();
+            upstream.destroy();
+            armed.done();
+          });
+          upstream.resume(); // unpipe paused it
+        }
+      });
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;
     return this.port;
+  }
+
+  /**
+   * The next request whose bytes contain `marker` is delivered to the server, and the connection is
+   * dropped as the server's answer comes back, before the client reads it: the server did the work,
+   * the client saw only a lost connection. Resolves once that happened.
+   */
+  dropAnswerTo(marker: string): Promise<void> {
+    return new Promise((done) => {
+      this.armed = { marker, done };
+    });
   }
 
   async cut(): Promise<void> {

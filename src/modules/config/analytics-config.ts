@@ -31,6 +31,7 @@ export class AnalyticsConfig {
     maxPayloadSizeKb: number;
     clockSkewToleranceMs: number;
     dedupeWindowMs: number;
+    seenFilterBits: number;
     batchLingerMs: number;
     maxQueueBacklog: number;
     maxNestingDepth: number;
@@ -98,6 +99,7 @@ export class AnalyticsConfig {
         maxPayloadSizeKb: e.ANALYTICS_MAX_PAYLOAD_KB,
         clockSkewToleranceMs: e.ANALYTICS_CLOCK_SKEW_TOLERANCE_MS,
         dedupeWindowMs: e.ANALYTICS_DEDUPE_WINDOW_MS,
+        seenFilterBits: e.ANALYTICS_SEEN_FILTER_BITS,
         batchLingerMs: e.ANALYTICS_BATCH_LINGER_MS,
         maxQueueBacklog: e.ANALYTICS_MAX_QUEUE_BACKLOG,
         maxNestingDepth: e.ANALYTICS_MAX_NESTING_DEPTH,

@@ -73,6 +73,13 @@ export class Environment {
   @Max(7 * 24 * 3600 * 1000)
   ANALYTICS_DEDUPE_WINDOW_MS: number = 60 * 1000;
 
+  /** Bits of each seen-filter (per tenant and day of occurred_at) that tells a resend after the window. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(2 ** 32)
+  ANALYTICS_SEEN_FILTER_BITS: number = 2 ** 22;
+
   @Transform(toInt)
   @IsInt()
   @Min(1)

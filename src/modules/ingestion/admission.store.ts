@@ -1,6 +1,8 @@
-import { hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { QueueName } from '../contracts/jobs';
 import { StoredEvent } from '../contracts/stored-event';
+import { EventsRepository } from '../storage/events.repository';
 import { RedisClient } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
 
@@ -11,6 +13,12 @@ import { AnalyticsConfig } from '../config/analytics-config';
  */
 export type Admission = 'dropped' | 'claimed' | 'duplicate' | 'over-quota' | 'not-decided';
 const CODES: Admission[] = ['dropped', 'claimed', 'duplicate', 'over-quota', 'not-decided'];
+/** How long a ledger lookup may take before the request is answered 503 (it runs only for undecided events). */
+const LEDGER_TIMEOUT_MS = 1000;
+/** How long a claim's request may take to add its job (its enqueue timeout and a margin), and how often to look. */
+const IN_FLIGHT_MS = 3500;
+const IN_FLIGHT_POLL_MS = 20;
+const IN_FLIGHT_POLLS = Math.ceil(IN_FLIGHT_MS / IN_FLIGHT_POLL_MS) + 1;
 
 export interface EventKey {
   tenant_id: string;
@@ -45,6 +53,7 @@ export interface EventKey {
 const ADMIT = `
 local ns, ne, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, quota, now, whole = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local nf, jobs, filterTtl = tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local initial, count0 = {}, {}
 for s = 1, ns do initial[s] = redis.call('EXISTS', KEYS[s]) == 1 end
 for t = 1, nt do
@@ -52,15 +61,17 @@ for t = 1, nt do
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   count0[t] = redis.call('ZCARD', index)
 end
-local function tenant(s) return tonumber(ARGV[7 + 2 * s]) end
+local function tenant(s) return tonumber(ARGV[10 + 2 * s]) end
 local function decide(commit)
   local withdrawn, changed, count, out, refused = {}, {}, {}, {}, false
   for s = 1, ns do withdrawn[s] = initial[s] end
   for t = 1, nt do count[t] = count0[t] end
-  local a = 8 + 2 * ns
+  local a = 11 + 2 * ns
+  local mine = {}
   for i = 1, ne do
-    local flag, n = ARGV[a], tonumber(ARGV[a + 1])
-    a = a + 2
+    local flag, n, job, filter = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])
+    local o1, o2, o3, o4 = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+    a = a + 8
     local code = 1
     if flag == '-' then
       for j = 0, n - 1 do
@@ -91,7 +102,21 @@ local function decide(commit)
       end
     end
     a = a + n
-    if code == 1 and commit and not redis.call('SET', KEYS[ns + i], '1', 'PX', window, 'NX') then code = 2 end
+    if code == 1 and commit then
+      local key = KEYS[ns + i]
+      if redis.call('SET', key, job, 'PX', window, 'NX') then
+        mine[key] = true
+        local fk = KEYS[ns + ne + nt + filter]
+        local seen = redis.call('BITFIELD', fk, 'SET', 'u1', o1, 1, 'SET', 'u1', o2, 1, 'SET', 'u1', o3, 1, 'SET', 'u1', o4, 1)
+        redis.call('EXPIRE', fk, filterTtl, 'NX')
+        if seen[1] == 1 and seen[2] == 1 and seen[3] == 1 and seen[4] == 1 then code = 6 end
+      elseif mine[key] then
+        code = 2
+      else
+        local holder = redis.call('GET', key)
+        if holder and redis.call('EXISTS', jobs .. string.match(holder, '^[^|]*')) == 1 then code = 2 else code = 5 end
+      end
+    end
     out[i] = code
   end
   return out, refused, withdrawn, changed
@@ -109,7 +134,7 @@ local out, _, withdrawn, changed = decide(true)
 for s in pairs(changed) do
   local index = KEYS[ns + ne + tenant(s)]
   if withdrawn[s] then
-    local ttl = tonumber(ARGV[6 + 2 * s])
+    local ttl = tonumber(ARGV[9 + 2 * s])
     redis.call('SET', KEYS[s], '1', 'EX', ttl)
     redis.call('ZADD', index, now + ttl * 1000, KEYS[s])
   else
@@ -131,6 +156,7 @@ return out`;
 export class AdmissionStore {
   constructor(
     private readonly redis: RedisClient,
+    private readonly events: EventsRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {
     this.redis.defineCommand('analyticsAdmit', { lua: ADMIT });
@@ -138,12 +164,14 @@ export class AdmissionStore {
 
   /**
    * For each event, in order: dropped by consent, claimed by this call, or a duplicate.
+   * `jobIds`: per event, the id of the job this call will add it to; its claim names that job.
    * `retentionDays`: the tenant's retention, for all the events or per event (events of several tenants).
    * `whole`: the events are one request's, refused together when one of them is over the consent quota.
    */
   async admit(
     events: StoredEvent[],
     retentionDays: number | readonly number[],
+    jobIds: readonly string[],
     opts: { whole?: boolean } = {},
   ): Promise<Admission[]> {
     if (events.length === 0) return [];
@@ -158,14 +186,26 @@ export class AdmissionStore {
         hashed.set(k, (key = this.redis.key('consent', tenantId, kind, hash('sha256', id, 'hex').slice(0, 32))));
       return key;
     };
+    const now = Date.now();
+    const claims = jobIds.map((j) => `${j}|${now}`); // a claim names its job and when it was made
     const perEvent: (string | number)[] = [];
+    const filters = new Map<string, number>(); // seen-filter key → its position among the filters, from 1
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const own: string[] = [];
       if (e.session_id) own.push(subjectKey(e.tenant_id, 's', e.session_id));
       if (e.user_id) own.push(subjectKey(e.tenant_id, 'u', e.user_id));
       const consent = consentOf(e);
-      perEvent.push(consent === true ? '1' : consent === false ? '0' : '-', own.length);
+      const fk = this.redis.key('seen', e.tenant_id, e.occurred_at.slice(0, 10));
+      let filter = filters.get(fk);
+      if (filter === undefined) filters.set(fk, (filter = filters.size + 1));
+      perEvent.push(
+        consent === true ? '1' : consent === false ? '0' : '-',
+        own.length,
+        claims[i],
+        filter,
+        ...filterBits(e, this.config.ingestion.seenFilterBits),
+      );
       for (const key of own) {
         let at = subjects.get(key);
         if (at === undefined) {
@@ -178,7 +218,7 @@ export class AdmissionStore {
       }
     }
     const indexes = [...tenants.keys()].map((t) => this.redis.key('consent-subjects', t));
-    const keys = [...subjects.keys(), ...events.map((e) => this.dedupeKey(e)), ...indexes];
+    const keys = [...subjects.keys(), ...events.map((e) => this.dedupeKey(e)), ...indexes, ...filters.keys()];
     const replies = await (
       this.redis as unknown as { analyticsAdmit(numKeys: number, ...args: (string | number)[]): Promise<number[]> }
     ).analyticsAdmit(
@@ -191,9 +231,80 @@ export class AdmissionStore {
       this.config.privacy.consentMaxSubjects,
       Date.now(),
       opts.whole ? '1' : '0',
+      filters.size,
+      `${this.redis.prefix}:bull:${QueueName.Ingest}:`,
+      Math.max(...(typeof retentionDays === 'number' ? [retentionDays] : retentionDays)) * 86400 + 2 * 86400,
       ...perSubject,
       ...perEvent,
     );
+    return this.confirm(events, claims, replies);
+  }
+
+  /**
+   * Settles claims (code 5) held by a request that may still be adding its job: polls each claim
+   * and its job until the job is in Redis (a duplicate), the claim is given back or changes hands
+   * (this call claims it, or waits for the new holder), or the holder's enqueue has timed out (then
+   * the ledger decides, in confirm). Bounded by the enqueue timeout; rare: only concurrent repeats.
+   */
+  private async awaitInFlight(events: StoredEvent[], racing: number[], replies: number[]): Promise<void> {
+    const jobs = `${this.redis.prefix}:bull:${QueueName.Ingest}:`;
+    let pending = racing;
+    for (let round = 0; pending.length && round < IN_FLIGHT_POLLS; round++) {
+      const values = await Promise.all(pending.map((i) => this.redis.get(this.dedupeKey(events[i]))));
+      const exists = await Promise.all(
+        values.map((v) => (v ? this.redis.exists(jobs + v.split('|')[0]) : Promise.resolve(0))),
+      );
+      const next: number[] = [];
+      pending.forEach((i, k) => {
+        const v = values[k];
+        if (v && exists[k]) replies[i] = 2;
+        // Given back, or held longer than an enqueue may take (its request gave up or died): the
+        // ledger decides, then this call claims it. Otherwise wait for the holder a little longer.
+        else if (v && Date.now() - Number(v.split('|')[1] ?? 0) <= IN_FLIGHT_MS) next.push(i);
+      });
+      pending = next;
+      if (pending.length) await new Promise((r) => setTimeout(r, IN_FLIGHT_POLL_MS));
+    }
+  }
+
+  /**
+   * Settles the events Redis could not decide alone, with the durable ledger: a claim whose job is
+   * no longer in Redis (5: its job was stored and removed, or never added because the request died
+   * between the claim and the enqueue), and a fresh claim of an id the seen-filter may have met
+   * before (6: a resend after the dedupe window, or a false positive of the filter). Stored → a
+   * duplicate; not stored → claimed for this call's job. So `duplicate` is answered only for an
+   * event that is stored or sits in a job that is in Redis.
+   */
+  private async confirm(events: StoredEvent[], claims: readonly string[], replies: number[]): Promise<Admission[]> {
+    // A claim whose job is not in Redis yet may belong to a request still adding it: wait for that
+    // job (or for the claim to be given back) until the request's enqueue would have timed out.
+    const racing = replies.flatMap((r, i) => (r === 5 ? [i] : []));
+    if (racing.length) await this.awaitInFlight(events, racing, replies);
+    const open = replies.flatMap((r, i) => (r === 5 || r === 6 ? [i] : []));
+    if (open.length) {
+      let stored: Set<string>;
+      try {
+        stored = await this.ledger(open.map((i) => events[i]));
+      } catch (err) {
+        // Undecided: give back what this call claimed, so that the retry finds no claim of ours.
+        await this.release(events.filter((_, i) => replies[i] === 1 || replies[i] === 6)).catch(() => undefined);
+        throw new LedgerUnavailable((err as Error).message);
+      }
+      const reclaim: number[] = [];
+      for (const i of open) {
+        if (stored.has(`${events[i].tenant_id}|${events[i].event_id}`)) replies[i] = 2;
+        else {
+          if (replies[i] === 5) reclaim.push(i);
+          replies[i] = 1;
+        }
+      }
+      if (reclaim.length) {
+        const p = this.redis.pipeline();
+        for (const i of reclaim)
+          p.set(this.dedupeKey(events[i]), claims[i], 'PX', this.config.ingestion.dedupeWindowMs);
+        await p.exec();
+      }
+    }
     return replies.map((r) => CODES[r]);
   }
 
@@ -203,9 +314,26 @@ export class AdmissionStore {
     await this.redis.del(...events.map((e) => this.dedupeKey(e)));
   }
 
+  private ledger(events: StoredEvent[]): Promise<Set<string>> {
+    return this.events.inLedger(events, LEDGER_TIMEOUT_MS);
+  }
+
   private dedupeKey(e: EventKey): string {
     return this.redis.key('dedupe', e.tenant_id, e.event_id);
   }
+}
+
+/** The ledger could not be asked; the events it had to decide are neither accepted nor duplicates. */
+export class LedgerUnavailable extends Error {}
+
+/**
+ * The seen-filter's bits for an event: a Bloom filter per tenant and day of occurred_at (a resend
+ * carries the same occurred_at), four bits of `size` from a hash of the id. A bit pattern all set
+ * means "maybe claimed before", which the ledger settles; any bit clear means never claimed.
+ */
+export function filterBits(e: EventKey, size: number): number[] {
+  const h = createHash('sha1').update(e.event_id).digest();
+  return [h.readUInt32BE(0) % size, h.readUInt32BE(4) % size, h.readUInt32BE(8) % size, h.readUInt32BE(12) % size];
 }
 
 function consentOf(e: StoredEvent): boolean | undefined {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isJsonObject } from '../../common/validation';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -12,7 +13,7 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { EventValidator } from '../schema-registry/event-validator';
 import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
-import { Admission, AdmissionStore } from './admission.store';
+import { Admission, AdmissionStore, LedgerUnavailable } from './admission.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent, assessmentRules, eventChecks } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
@@ -265,17 +266,24 @@ export class IngestionService implements OnModuleDestroy {
    * queue; answers each event's admission. If the queue refuses them, their claims are given back.
    */
   private async admitAndEnqueue(items: Admissible[], whole = false): Promise<Admission[]> {
+    // The jobs' ids are chosen before the claims, which name them: a later repeat whose claim names
+    // a job no longer in Redis is settled by the ledger, never answered duplicate unseen.
+    const ids = { store: newJobId(), quarantine: newJobId() };
     const admitted = await this.guard(() =>
       this.admission.admit(
         items.map((i) => i.received),
         items.map((i) => i.retentionDays),
+        items.map((i) => ('store' in i.outgoing ? ids.store : ids.quarantine)),
         { whole },
       ),
     );
     const claimed = items.filter((_, i) => admitted[i] === 'claimed');
     if (claimed.length) {
       try {
-        await this.enqueue(claimed.map((c) => c.outgoing));
+        await this.enqueue(
+          claimed.map((c) => c.outgoing),
+          ids,
+        );
       } catch (err) {
         await this.admission.release(claimed.map((c) => c.received)).catch(() => undefined);
         this.logger.warn(`Enqueue failed, ${claimed.length} event(s) answered 503: ${(err as Error).message}`);
@@ -286,14 +294,15 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   /** Adds the jobs carrying these items in one atomic step; resolves once they are in Redis. */
-  private async enqueue(items: Outgoing[]): Promise<void> {
+  private async enqueue(items: Outgoing[], ids: { store: string; quarantine: string }): Promise<void> {
     const store = items.flatMap((o) => ('store' in o ? [o.store] : []));
     const quarantine = items.flatMap((o) => ('quarantine' in o ? [o.quarantine] : []));
-    const jobs: { name: JobName; data: JobPayloads[JobName] }[] = [];
-    if (store.length) jobs.push({ name: 'persist-events', data: { events: store } });
-    if (quarantine.length) jobs.push({ name: 'quarantine-events', data: { events: quarantine } });
+    const jobs: { name: JobName; data: JobPayloads[JobName]; opts: { jobId: string } }[] = [];
+    if (store.length) jobs.push({ name: 'persist-events', data: { events: store }, opts: { jobId: ids.store } });
+    if (quarantine.length)
+      jobs.push({ name: 'quarantine-events', data: { events: quarantine }, opts: { jobId: ids.quarantine } });
     const added: Promise<unknown> =
-      jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data) : this.queue.addBulk(jobs);
+      jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : this.queue.addBulk(jobs);
     await withTimeout(added, ENQUEUE_TIMEOUT_MS, 'queue add timed out');
   }
 
@@ -316,6 +325,12 @@ export class IngestionService implements OnModuleDestroy {
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof LedgerUnavailable) {
+        this.logger.warn(`Dedupe ledger unavailable for a repeat: ${err.message}`);
+        throw unavailable(
+          'Whether some of these events were stored before cannot be checked right now (database unavailable); nothing was stored. Retry the same request.',
+        );
+      }
       this.logger.warn(`Redis unavailable for consent and dedupe: ${(err as Error).message}`);
       throw unavailable('The dedupe store (Redis) is unavailable; nothing was stored. Retry the same request.');
     }
@@ -329,6 +344,11 @@ export class IngestionService implements OnModuleDestroy {
   onModuleDestroy(): void {
     this.singles.flush();
   }
+}
+
+/** A job id of our own (BullMQ's are a counter): random, and never mistaken for a number. */
+function newJobId(): string {
+  return `j${randomBytes(12).toString('base64url')}`;
 }
 
 function unavailable(detail: string): ProblemException {

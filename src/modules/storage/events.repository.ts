@@ -153,6 +153,19 @@ export class EventsRepository {
     );
   }
 
+  /** Which of these (tenant, event) pairs the dedupe ledger holds: stored once, whatever comes again. */
+  async inLedger(pairs: { tenant_id: string; event_id: string }[], timeoutMs: number): Promise<Set<string>> {
+    if (!pairs.length) return new Set();
+    const rows = await inTimedTransaction(this.db, timeoutMs, (tx) =>
+      tx.query<{ tenant_id: string; event_id: string }[]>(
+        `SELECT l.tenant_id, l.event_id FROM analytics_dedupe_ledger l
+         JOIN unnest($1::uuid[], $2::uuid[]) AS p(tenant_id, event_id) USING (tenant_id, event_id)`,
+        [pairs.map((p) => p.tenant_id), pairs.map((p) => p.event_id)],
+      ),
+    );
+    return new Set(rows.map((r) => `${r.tenant_id}|${r.event_id}`));
+  }
+
   async ensurePartition(day: string): Promise<void> {
     await this.db.query('SELECT analytics_ensure_raw_partition($1::date)', [day]);
   }
