@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConfigModule } from '../modules/config/config.module';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { dataSourceOptions } from '../database/data-source';
+import { PostgresBreaker } from '../database/postgres-breaker';
 import { SafeTypeOrmLogger } from '../database/safe-typeorm.logger';
 import { RedisClient, redisOptions } from '../common/redis.provider';
 
@@ -28,8 +29,8 @@ export class CoreModule {
           prefix: `${config.redis.prefix}:bull`,
         }),
       ],
-      providers: [RedisClient],
-      exports: [RedisClient],
+      providers: [RedisClient, PostgresBreaker],
+      exports: [RedisClient, PostgresBreaker],
     };
   }
 }

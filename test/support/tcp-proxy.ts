@@ -8,6 +8,8 @@ export class TcpProxy {
   private server: net.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   private armed: { marker: string; done: () => void } | null = null;
+  private hanging = false;
+  private held: { upstream: net.Socket; chunk: Buffer }[] = [];
   port = 0;
 
   constructor(
@@ -28,6 +30,10 @@ export class TcpProxy {
       }
       upstream.pipe(client);
       client.on('data', (chunk: Buffer) => {
+        if (this.hanging) {
+          this.held.push({ upstream, chunk });
+          return;
+        }
         upstream.write(chunk);
         const armed = this.armed;
         if (armed && chunk.includes(armed.marker)) {
@@ -58,6 +64,17 @@ export class TcpProxy {
     return new Promise((done) => {
       this.armed = { marker, done };
     });
+  }
+
+  /** Holds every request from now on, answering nothing and closing nothing: a server that hangs. */
+  hang(): void {
+    this.hanging = true;
+  }
+
+  /** Delivers what was held, and forwards again. */
+  unhang(): void {
+    this.hanging = false;
+    for (const { upstream, chunk } of this.held.splice(0)) if (!upstream.destroyed) upstream.write(chunk);
   }
 
   async cut(): Promise<void> {

@@ -1,5 +1,6 @@
 import { isUuid } from '../../common/validation';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DatabaseUnavailable, PostgresBreaker } from '../../database/postgres-breaker';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { parseApiKey, Scope, SCOPES, secretMatches } from './api-key';
 import { AuthFailureThrottle } from './auth-failure-throttle';
@@ -32,6 +33,7 @@ const MAX_POSITIVE = 10_000;
 class RowCache<T> {
   readonly rows = new Map<string, { row: T; at: number }>();
   readonly unknown = new Map<string, number>();
+  readonly loading = new Map<string, Promise<T | null>>();
 
   remember(id: string, row: T | null, now: number): void {
     if (row === null) {
@@ -72,6 +74,7 @@ export class CredentialService {
     private readonly throttle: AuthFailureThrottle,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly breaker: PostgresBreaker,
   ) {}
 
   /** `address`: the client's, for the failure throttle (none: not throttled, e.g. the CLI). */
@@ -164,13 +167,28 @@ export class CredentialService {
       }
     }
     try {
-      const row = await load();
+      const row = await this.loadOnce(cache, id, load);
       cache.remember(id, row, now);
       return row;
     } catch (err) {
-      if (hit) return hit.row;
+      // Postgres cannot say: a row it gave lately keeps serving, within ANALYTICS_STALE_KEY_MAX_MS.
+      if (hit && now - hit.at < this.config.database.staleKeyMaxMs) return hit.row;
       this.logger.warn(`Credential lookup failed: ${(err as Error).message}`);
-      throw new CredentialError(503, 'Credentials cannot be checked right now (database unavailable). Retry shortly.');
+      throw new CredentialError(
+        503,
+        'Credentials cannot be checked right now (database unavailable). Retry shortly.',
+        err instanceof DatabaseUnavailable ? err.retryAfterS : 1,
+      );
     }
+  }
+
+  /** One read per id at a time, under the breaker: concurrent requests for one key share it. */
+  private loadOnce<T>(cache: RowCache<T>, id: string, load: () => Promise<T | null>): Promise<T | null> {
+    let running = cache.loading.get(id);
+    if (!running) {
+      running = this.breaker.read(load).finally(() => cache.loading.delete(id));
+      cache.loading.set(id, running);
+    }
+    return running;
   }
 }

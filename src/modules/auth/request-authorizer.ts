@@ -114,7 +114,14 @@ export function credentialProblem(err: CredentialError): ProblemException {
       { 'Retry-After': String(err.retryAfterS ?? 1) },
     );
   }
-  return new ProblemException(503, 'unavailable', 'Service unavailable', err.message, {}, { 'Retry-After': '1' });
+  return new ProblemException(
+    503,
+    'unavailable',
+    'Service unavailable',
+    err.message,
+    {},
+    { 'Retry-After': String(err.retryAfterS ?? 1) },
+  );
 }
 
 function unauthorized(detail: string): ProblemException {

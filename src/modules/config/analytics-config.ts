@@ -24,7 +24,13 @@ export class AnalyticsConfig {
     requestTimeoutMs: number;
     keepAliveTimeoutMs: number;
   };
-  readonly database!: { url: string; autoMigrate: boolean };
+  readonly database!: {
+    url: string;
+    autoMigrate: boolean;
+    /** The api's reads that serve requests (keys, tenant schemas, the ledger): their deadline, and how long a cached key row may serve while Postgres fails. */
+    readTimeoutMs: number;
+    staleKeyMaxMs: number;
+  };
   readonly redis!: RedisTarget & { prefix: string };
   readonly ingestion!: {
     maxBatchSize: number;
@@ -92,7 +98,12 @@ export class AnalyticsConfig {
         requestTimeoutMs: e.ANALYTICS_HTTP_REQUEST_TIMEOUT_MS,
         keepAliveTimeoutMs: e.ANALYTICS_HTTP_KEEP_ALIVE_TIMEOUT_MS,
       },
-      database: { url: e.DATABASE_URL, autoMigrate: e.ANALYTICS_AUTO_MIGRATE ?? nodeEnv !== 'production' },
+      database: {
+        url: e.DATABASE_URL,
+        autoMigrate: e.ANALYTICS_AUTO_MIGRATE ?? nodeEnv !== 'production',
+        readTimeoutMs: e.ANALYTICS_DB_READ_TIMEOUT_MS,
+        staleKeyMaxMs: e.ANALYTICS_STALE_KEY_MAX_MS,
+      },
       redis: { ...parseRedisUrl(e.REDIS_URL), prefix: e.ANALYTICS_REDIS_PREFIX },
       ingestion: {
         maxBatchSize: e.ANALYTICS_MAX_BATCH_SIZE,

@@ -43,6 +43,20 @@ export class Environment {
   @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/analytics';
 
+  /** Deadline of the api's reads that serve a request (key rows, tenant schemas, the ledger). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(50)
+  @Max(60_000)
+  ANALYTICS_DB_READ_TIMEOUT_MS: number = 1000;
+
+  /** How long a cached key or tenant row may keep serving while Postgres cannot be read. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(24 * 3600 * 1000)
+  ANALYTICS_STALE_KEY_MAX_MS: number = 10 * 60 * 1000;
+
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL: string = 'redis://127.0.0.1:6379';
 

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { QueueName } from '../contracts/jobs';
 import { StoredEvent } from '../contracts/stored-event';
 import { EventsRepository } from '../storage/events.repository';
+import { PostgresBreaker } from '../../database/postgres-breaker';
 import { RedisClient } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
 
@@ -54,6 +55,7 @@ const ADMIT = `
 local ns, ne, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, quota, now, whole = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 local nf, jobs, filterTtl = tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local filtersUsed = {}
 local initial, count0 = {}, {}
 for s = 1, ns do initial[s] = redis.call('EXISTS', KEYS[s]) == 1 end
 for t = 1, nt do
@@ -108,7 +110,7 @@ local function decide(commit)
         mine[key] = true
         local fk = KEYS[ns + ne + nt + filter]
         local seen = redis.call('BITFIELD', fk, 'SET', 'u1', o1, 1, 'SET', 'u1', o2, 1, 'SET', 'u1', o3, 1, 'SET', 'u1', o4, 1)
-        redis.call('EXPIRE', fk, filterTtl, 'NX')
+        filtersUsed[fk] = true
         if seen[1] == 1 and seen[2] == 1 and seen[3] == 1 and seen[4] == 1 then code = 6 end
       elseif mine[key] then
         code = 2
@@ -131,6 +133,7 @@ if whole then
   end
 end
 local out, _, withdrawn, changed = decide(true)
+for fk in pairs(filtersUsed) do redis.call('EXPIRE', fk, filterTtl, 'NX') end
 for s in pairs(changed) do
   local index = KEYS[ns + ne + tenant(s)]
   if withdrawn[s] then
@@ -157,6 +160,7 @@ export class AdmissionStore {
   constructor(
     private readonly redis: RedisClient,
     private readonly events: EventsRepository,
+    private readonly breaker: PostgresBreaker,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {
     this.redis.defineCommand('analyticsAdmit', { lua: ADMIT });
@@ -315,7 +319,7 @@ export class AdmissionStore {
   }
 
   private ledger(events: StoredEvent[]): Promise<Set<string>> {
-    return this.events.inLedger(events, LEDGER_TIMEOUT_MS);
+    return this.breaker.read(() => this.events.inLedger(events, LEDGER_TIMEOUT_MS));
   }
 
   private dedupeKey(e: EventKey): string {

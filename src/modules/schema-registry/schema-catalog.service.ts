@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import Redis from 'ioredis';
 import { RedisClient, redisOptions } from '../../common/redis.provider';
+import { PostgresBreaker } from '../../database/postgres-breaker';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { SchemaRepository } from './schema.repository';
 import { SchemaVer } from './schema-ver';
@@ -66,6 +67,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
   private subscriber: Redis | null = null;
 
   constructor(
+    private readonly breaker: PostgresBreaker,
     private readonly schemas: TenantSchemas,
     private readonly repo: SchemaRepository,
     private readonly redis: RedisClient,
@@ -96,7 +98,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
   forTenant(tenantId: string): Promise<TenantSchemaSet> {
     let set = this.sets.get(tenantId);
     if (!set) {
-      set = this.schemas.load(tenantId).then((all) => NamedSchemaSets.of(all.schemas));
+      set = this.breaker.read(() => this.schemas.load(tenantId)).then((all) => NamedSchemaSets.of(all.schemas));
       this.keep(tenantId, set);
     }
     return set;
@@ -108,7 +110,7 @@ export class SchemaCatalog implements OnModuleInit, OnModuleDestroy {
     if (!current) return;
     this.keep(
       tenantId,
-      current.then(async (set) => set.with(name, await this.repo.forName(tenantId, name))),
+      current.then(async (set) => set.with(name, await this.breaker.read(() => this.repo.forName(tenantId, name)))),
     );
   }
 
