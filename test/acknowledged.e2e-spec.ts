@@ -52,7 +52,9 @@ describe('acknowledged means stored: the windows between the claim and the enque
     const first = await t.post(EVENTS, e);
     expect(first.status).toBe(503);
     expect(add).toHaveBeenCalledTimes(1);
-    expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`)).toBe(1);
+    expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`)).toBe(
+      1,
+    );
     jest.restoreAllMocks();
     const answers = await sendUntilAnswered(e);
     expect(answers.map((a) => a.status)).toEqual([202]);
@@ -66,7 +68,9 @@ describe('acknowledged means stored: the windows between the claim and the enque
     const e = makeEvent();
     jest.spyOn(queue, 'add').mockRejectedValueOnce(new Error('queue add timed out'));
     expect((await t.post(EVENTS, e)).status).toBe(503);
-    expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`)).toBe(0);
+    expect(await t.redis.exists(`${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`)).toBe(
+      0,
+    );
     jest.restoreAllMocks();
     const answers = await sendUntilAnswered(e);
     expect(answers.map((a) => a.json.status)).toEqual(['accepted']);
