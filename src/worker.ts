@@ -4,16 +4,21 @@ import os from 'node:os';
 import { Logger } from '@nestjs/common';
 import { startRole } from './app/start-role';
 import { createWorkerContext } from './app/worker-context';
+import { JobDispatcher } from './modules/jobs/job-dispatcher.service';
 import { reportReady } from './launcher';
 
-void startRole('worker', async (config) => {
-  const logger = new Logger('Worker');
-  yieldCpu(config.worker.nice, logger);
-  const ctx = await createWorkerContext(config);
-  logger.log(`Consuming queues with concurrency ${config.worker.concurrency}`);
-  reportReady({ role: 'worker' });
-  return ctx;
-});
+void startRole(
+  'worker',
+  async (config) => {
+    const logger = new Logger('Worker');
+    yieldCpu(config.worker.nice, logger);
+    const ctx = await createWorkerContext(config);
+    logger.log(`Consuming queues with concurrency ${config.worker.concurrency}`);
+    reportReady({ role: 'worker' });
+    return ctx;
+  },
+  (ctx) => ctx.get(JobDispatcher).stop(),
+);
 
 /**
  * Lowers the worker's CPU priority to `nice` (never raises it; 0, the default, changes nothing):

@@ -1,12 +1,11 @@
 import { INestApplicationContext, Logger } from '@nestjs/common';
-import { JobDispatcher } from '../modules/jobs/job-dispatcher.service';
-import { HttpDrain } from './http-drain';
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 /**
  * A role's orderly stop on SIGTERM (and SIGINT, SIGHUP), in this order:
  *
+ * - the role's own work first (passed in by its entry point, so neither role loads the other's code):
  * - api: stop accepting connections and answer every request it has (HttpDrain, bounded by
  *   ANALYTICS_SHUTDOWN_GRACE_MS); single events waiting to be grouped are sent with their
  *   requests' answers;
@@ -20,7 +19,12 @@ const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
  * in flight, and end the process by re-raising the signal; this replaces it. A second signal
  * while stopping is ignored.
  */
-export function stopOnSignals(role: 'api' | 'worker', app: INestApplicationContext, logger: Logger): void {
+export function stopOnSignals(
+  role: 'api' | 'worker',
+  app: INestApplicationContext,
+  logger: Logger,
+  stopWork: (app: INestApplicationContext) => Promise<void>,
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -29,7 +33,7 @@ export function stopOnSignals(role: 'api' | 'worker', app: INestApplicationConte
     }
     stopping = true;
     logger.log(`${signal} received: shutting down`);
-    shutDown(role, app).then(
+    shutDown(app, stopWork).then(
       () => {
         logger.log('Shut down');
         process.exit(0);
@@ -43,8 +47,10 @@ export function stopOnSignals(role: 'api' | 'worker', app: INestApplicationConte
   for (const signal of SIGNALS) process.on(signal, onSignal);
 }
 
-async function shutDown(role: 'api' | 'worker', app: INestApplicationContext): Promise<void> {
-  if (role === 'api') await app.get(HttpDrain).drain();
-  else await app.get(JobDispatcher).stop();
+async function shutDown(
+  app: INestApplicationContext,
+  stopWork: (app: INestApplicationContext) => Promise<void>,
+): Promise<void> {
+  await stopWork(app);
   await app.close();
 }

@@ -18,6 +18,7 @@ export function logLevels(level: string): LogLevel[] {
 export async function startRole<T extends INestApplicationContext>(
   role: 'api' | 'worker',
   start: (config: AnalyticsConfig) => Promise<T>,
+  stopWork: (app: T) => Promise<void>,
 ): Promise<T> {
   const logger = new Logger(role === 'api' ? 'Api' : 'Worker');
   try {
@@ -25,7 +26,7 @@ export async function startRole<T extends INestApplicationContext>(
     await checkDependencies(config, (line) => logger.warn(line));
     await prepareDatabase(config, (line) => logger.log(line));
     const app = await start(config);
-    stopOnSignals(role, app, new Logger('Shutdown'));
+    stopOnSignals(role, app, new Logger('Shutdown'), (a) => stopWork(a as T));
     return app;
   } catch (err) {
     const known = err instanceof ConfigError || err instanceof PreflightError;
