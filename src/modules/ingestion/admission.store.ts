@@ -1,4 +1,4 @@
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { QueueName } from '../contracts/jobs';
 import { StoredEvent } from '../contracts/stored-event';
@@ -336,7 +336,7 @@ export class LedgerUnavailable extends Error {}
  * means "maybe claimed before", which the ledger settles; any bit clear means never claimed.
  */
 export function filterBits(e: EventKey, size: number): number[] {
-  const h = createHash('sha1').update(e.event_id).digest();
+  const h = hash('sha1', e.event_id, 'buffer');
   return [h.readUInt32BE(0) % size, h.readUInt32BE(4) % size, h.readUInt32BE(8) % size, h.readUInt32BE(12) % size];
 }
 
