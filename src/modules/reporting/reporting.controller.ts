@@ -1,9 +1,24 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedApi } from '../../common/api-docs';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { ReportingService, TimeseriesAnswer } from './reporting.service';
+
+/** The answers every report may give past its limits: too many at once, or past the deadline. */
+const ReportLimits = () =>
+  applyDecorators(
+    ApiResponse({
+      status: 429,
+      description:
+        'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
+    }),
+    ApiResponse({
+      status: 504,
+      description:
+        'The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
+    }),
+  );
 
 @ApiTags('reporting')
 @AuthenticatedApi('No report scope, or another tenant named')
@@ -82,16 +97,7 @@ export class ReportingController {
     description:
       'Fewer than 2 or more than 10 steps, a bad date, a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS, a bad window, an unknown unit or order; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit',
   })
-  @ApiResponse({
-    status: 429,
-    description:
-      'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
-  })
-  @ApiResponse({
-    status: 504,
-    description:
-      'The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
-  })
+  @ReportLimits()
   funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
     return this.reporting.funnel(body, p);
   }
@@ -179,16 +185,7 @@ export class ReportingController {
     description:
       'An unknown metric or grain, a bad date, more points than ANALYTICS_MAX_TIMESERIES_POINTS or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS (refused before any query), more than ANALYTICS_REPORT_MAX_EVENTS raw events to read',
   })
-  @ApiResponse({
-    status: 429,
-    description:
-      'The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports; see Retry-After',
-  })
-  @ApiResponse({
-    status: 504,
-    description:
-      'The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres',
-  })
+  @ReportLimits()
   timeseries(@Body() body: unknown, @CurrentPrincipal() p: Principal): Promise<TimeseriesAnswer> {
     return this.reporting.timeseries(body, p);
   }
