@@ -8,6 +8,7 @@ import { CLOCK, Clock } from '../src/modules/auth/clock';
 import { TenantsRepository } from '../src/modules/auth/tenants.repository';
 import { QueueName } from '../src/modules/contracts/jobs';
 import { StoredEvent } from '../src/modules/contracts/stored-event';
+import { holdSingleEventFlushes } from './support/batcher';
 import { PinnedClock, pinClock } from './support/clock';
 import { BATCH, EVENTS, OTHER_TENANT, TENANT, makeEvent, waitFor } from './support/events';
 import { drained } from './support/queue';
@@ -216,7 +217,7 @@ describe('a hostile tenant next to a well-behaved one', () => {
     ];
     const refused: { pointer: string; res: HttpAnswer }[] = [];
     const valid: { id: string; res: HttpAnswer }[] = [];
-    const { loud } = await underAttack('non-canonical ids', (b) =>
+    await underAttack('non-canonical ids', (b) =>
       whileB(b, async () => {
         const good = Array.from({ length: 4 }, () => makeEvent());
         await Promise.all([
@@ -248,14 +249,24 @@ describe('a hostile tenant next to a well-behaved one', () => {
         )
       ).rows[0].n,
     ).toBe(aIds.length);
-    // A's and B's single events travelled in the same jobs.
-    const bIds = new Set(loud.map((x) => x.id));
+    // A's and B's single events travel in the same jobs: one held flush carries both, and stores both.
+    const held = holdSingleEventFlushes(t);
+    const [mineA, mineB] = [makeEvent(), makeEvent({ tenant_id: OTHER_TENANT })];
+    allB.push(String(mineB.event_id));
+    const together = Promise.all([t.post(EVENTS, mineA), t.post(EVENTS, mineB, t.other.ingest)]);
+    await waitFor('both events to reach the batcher', () => held.added() === 2);
+    held.release();
+    expect((await together).map((r) => r.json.status)).toEqual(['accepted', 'accepted']);
+    await drained(t.ingestQueue);
     const jobs = (await t.ingestQueue.getJobs(['completed'])) as Job<{ events: StoredEvent[] }>[];
     const shared = jobs.filter((j) => {
-      const events = j.data.events ?? [];
-      return events.some((e) => bIds.has(e.event_id)) && events.some((e) => e.tenant_id === TENANT);
+      const ids = (j.data.events ?? []).map((e) => e.event_id);
+      return ids.includes(String(mineA.event_id)) && ids.includes(String(mineB.event_id));
     });
-    expect(shared.length).toBeGreaterThan(0);
+    expect(shared).toHaveLength(1);
+    expect(await rowsPerEvent([String(mineA.event_id), String(mineB.event_id)])).toEqual(
+      once([String(mineA.event_id), String(mineB.event_id)]),
+    );
   });
 
   it('2. backtracking tenant patterns on 8,000-character strings are answered with the pattern error; /health/live answers meanwhile', async () => {
