@@ -6,7 +6,7 @@ import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { dataSourceOptions } from '../database/data-source';
 import { PostgresBreaker } from '../database/postgres-breaker';
 import { SafeTypeOrmLogger } from '../database/safe-typeorm.logger';
-import { RedisClient, redisOptions } from '../common/redis.provider';
+import { queuePrefix, RedisClient, redisOptions } from '../common/redis.provider';
 
 /** Config, the Postgres data source, BullMQ's root connection and the Redis client. */
 @Global()
@@ -26,7 +26,7 @@ export class CoreModule {
         }),
         BullModule.forRoot({
           connection: redisOptions(config, false),
-          prefix: `${config.redis.prefix}:bull`,
+          prefix: queuePrefix(config),
         }),
       ],
       providers: [RedisClient, PostgresBreaker],

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { BullModule } from '@nestjs/bullmq';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { QueueName } from '../modules/contracts/jobs';
-import { redisOptions } from '../common/redis.provider';
+import { queuePrefix, redisOptions } from '../common/redis.provider';
 
 const producer = (name: QueueName) =>
   BullModule.registerQueueAsync({
@@ -11,7 +11,7 @@ const producer = (name: QueueName) =>
     useFactory: (config: AnalyticsConfig) => ({
       // Producers fail fast while Redis is down, so ingestion answers 503 instead of hanging.
       connection: redisOptions(config, true),
-      prefix: `${config.redis.prefix}:bull`,
+      prefix: queuePrefix(config),
       defaultJobOptions: {
         attempts: config.worker.jobAttempts,
         backoff: { type: 'exponential', delay: config.worker.jobBackoffMs },

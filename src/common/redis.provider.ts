@@ -18,6 +18,11 @@ export function redisOptions(config: AnalyticsConfig, failFast: boolean): RedisO
   };
 }
 
+/** The prefix of BullMQ's keys, for producers, workers and whoever reads a job's key directly. */
+export function queuePrefix(config: AnalyticsConfig): string {
+  return `${config.redis.prefix}:bull`;
+}
+
 /**
  * The service's own Redis connection (dedupe keys, counters). Commands fail fast while Redis is
  * unreachable so that a request is answered 503 at once rather than hanging.

@@ -4,7 +4,7 @@ import { QueueName } from '../contracts/jobs';
 import { StoredEvent } from '../contracts/stored-event';
 import { EventsRepository } from '../storage/events.repository';
 import { PostgresBreaker } from '../../database/postgres-breaker';
-import { RedisClient } from '../../common/redis.provider';
+import { queuePrefix, RedisClient } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
 
 /**
@@ -32,11 +32,13 @@ export interface EventKey {
  *
  * KEYS: the call's distinct consent subjects (withdrawn while their key exists), then one dedupe
  * key per event, then one index per tenant of the call (a sorted set of its withdrawn subjects'
- * keys, scored by when each record expires). ARGV: subject count, event count, tenant count,
- * dedupe window (ms), the quota of records per tenant, now (ms), whole ('1': the call is one
- * request, decided whole), then per subject the lifetime of its consent record (s, its tenant's
- * retention) and its tenant's position, then per event its consent flag ('1' given, '0' refused,
- * '-' none), its subject count and the positions of its subjects in KEYS.
+ * keys, scored by when each record expires), then the call's seen-filters (one per tenant and day
+ * of occurred_at). ARGV: subject count, event count, tenant count, dedupe window (ms), the quota of
+ * records per tenant, now (ms), whole ('1': the call is one request, decided whole), the key prefix
+ * of the ingest queue's jobs, the seen-filters' lifetime (s), then per subject the lifetime of its
+ * consent record (s, its tenant's retention) and its tenant's position, then per event its consent
+ * flag ('1' given, '0' refused, '-' none), its subject count, its claim (`<job id>|<ms>`), the
+ * position of its seen-filter, its four filter bits, and the positions of its subjects in KEYS.
  *
  * Consent: an explicit flag decides the event and records the withdrawal (or its end) for the
  * event's session and user; an event without one is dropped while any of its subjects has
@@ -45,16 +47,18 @@ export interface EventKey {
  * of records is not recorded and its event is answered 3 (over quota), not dropped silently: the
  * record is what drops the subject's later events, so the client must know it was not kept. With
  * whole set, such an event makes the script change nothing at all and answer 3 for it and 4 for
- * every other event. Dedupe: an allowed event is claimed with SET NX PX; a repeat inside the call
- * loses to its first allowed occurrence. One call may carry several requests' events (single
- * events are admitted together when they are queued): it decides them as calls one after another
- * in that order would. Returns per event 0 dropped, 1 claimed, 2 duplicate, 3 over quota, 4 not
- * decided. (All keys in one script: fine on one Redis, not on a Redis Cluster.)
+ * every other event. Dedupe: an allowed event is claimed with SET NX PX, the claim naming its job,
+ * and sets its four bits of the seen-filter; a repeat inside the call loses to its first allowed
+ * occurrence; a claim already there is a duplicate only while the job it names is in Redis. One
+ * call may carry several requests' events (single events are admitted together when they are
+ * queued): it decides them as calls one after another in that order would. Returns per event 0
+ * dropped, 1 claimed, 2 duplicate, 3 over quota, 4 not decided, 5 claimed before by a job that is
+ * not in Redis, 6 claimed now though the filter's bits were all set (5 and 6: see confirm). (All keys in one script: fine on one Redis, not on a Redis Cluster.)
  */
 const ADMIT = `
 local ns, ne, nt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, quota, now, whole = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
-local nf, jobs, filterTtl = tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local jobs, filterTtl = ARGV[8], ARGV[9]
 local filtersUsed = {}
 local initial, count0 = {}, {}
 for s = 1, ns do initial[s] = redis.call('EXISTS', KEYS[s]) == 1 end
@@ -63,12 +67,12 @@ for t = 1, nt do
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   count0[t] = redis.call('ZCARD', index)
 end
-local function tenant(s) return tonumber(ARGV[10 + 2 * s]) end
+local function tenant(s) return tonumber(ARGV[9 + 2 * s]) end
 local function decide(commit)
   local withdrawn, changed, count, out, refused = {}, {}, {}, {}, false
   for s = 1, ns do withdrawn[s] = initial[s] end
   for t = 1, nt do count[t] = count0[t] end
-  local a = 11 + 2 * ns
+  local a = 10 + 2 * ns
   local mine = {}
   for i = 1, ne do
     local flag, n, job, filter = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])
@@ -137,7 +141,7 @@ for fk in pairs(filtersUsed) do redis.call('EXPIRE', fk, filterTtl, 'NX') end
 for s in pairs(changed) do
   local index = KEYS[ns + ne + tenant(s)]
   if withdrawn[s] then
-    local ttl = tonumber(ARGV[9 + 2 * s])
+    local ttl = tonumber(ARGV[8 + 2 * s])
     redis.call('SET', KEYS[s], '1', 'EX', ttl)
     redis.call('ZADD', index, now + ttl * 1000, KEYS[s])
   else
@@ -157,6 +161,9 @@ return out`;
  */
 @Injectable()
 export class AdmissionStore {
+  /** The key prefix of the ingest queue's jobs: a claim's job is in Redis while `<prefix><id>` exists. */
+  private readonly jobKeys: string;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly events: EventsRepository,
@@ -164,6 +171,7 @@ export class AdmissionStore {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {
     this.redis.defineCommand('analyticsAdmit', { lua: ADMIT });
+    this.jobKeys = `${queuePrefix(config)}:${QueueName.Ingest}:`;
   }
 
   /**
@@ -233,10 +241,9 @@ export class AdmissionStore {
       tenants.size,
       this.config.ingestion.dedupeWindowMs,
       this.config.privacy.consentMaxSubjects,
-      Date.now(),
+      now,
       opts.whole ? '1' : '0',
-      filters.size,
-      `${this.redis.prefix}:bull:${QueueName.Ingest}:`,
+      this.jobKeys,
       Math.max(...(typeof retentionDays === 'number' ? [retentionDays] : retentionDays)) * 86400 + 2 * 86400,
       ...perSubject,
       ...perEvent,
@@ -251,12 +258,11 @@ export class AdmissionStore {
    * the ledger decides, in confirm). Bounded by the enqueue timeout; rare: only concurrent repeats.
    */
   private async awaitInFlight(events: StoredEvent[], racing: number[], replies: number[]): Promise<void> {
-    const jobs = `${this.redis.prefix}:bull:${QueueName.Ingest}:`;
     let pending = racing;
     for (let round = 0; pending.length && round < IN_FLIGHT_POLLS; round++) {
       const values = await Promise.all(pending.map((i) => this.redis.get(this.dedupeKey(events[i]))));
       const exists = await Promise.all(
-        values.map((v) => (v ? this.redis.exists(jobs + v.split('|')[0]) : Promise.resolve(0))),
+        values.map((v) => (v ? this.redis.exists(this.jobKeys + v.split('|')[0]) : Promise.resolve(0))),
       );
       const next: number[] = [];
       pending.forEach((i, k) => {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Job, Worker, UnrecoverableError } from 'bullmq';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { JobName, JobPayloads, JobQueue, QueueName } from '../contracts/jobs';
-import { redisOptions } from '../../common/redis.provider';
+import { queuePrefix, redisOptions } from '../../common/redis.provider';
 
 export type JobHandlers<Q extends QueueName> = {
   [N in JobName as (typeof JobQueue)[N] extends Q ? N : never]: (data: JobPayloads[N], job: Job) => Promise<unknown>;
@@ -32,7 +32,7 @@ export function startWorker<Q extends QueueName>(
     },
     {
       connection: redisOptions(config, false),
-      prefix: `${config.redis.prefix}:bull`,
+      prefix: queuePrefix(config),
       concurrency: opts.concurrency,
       lockDuration: config.worker.lockDurationMs,
       stalledInterval: config.worker.lockDurationMs,
