@@ -4,7 +4,7 @@ import { Job, Queue } from 'bullmq';
 import { SignJWT } from 'jose';
 import { PoolClient } from 'pg';
 import { generateApiKey } from '../src/modules/auth/api-key';
-import { CLOCK, Clock } from '../src/modules/auth/clock';
+import { CLOCK, Clock } from '../src/common/clock';
 import { TenantsRepository } from '../src/modules/auth/tenants.repository';
 import { QueueName } from '../src/modules/contracts/jobs';
 import { StoredEvent } from '../src/modules/contracts/stored-event';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RedisClient } from '../src/common/redis.provider';
-import { Clock } from '../src/modules/auth/clock';
+import { Clock } from '../src/common/clock';
 import { RateLimiter, RateLimits } from '../src/modules/auth/rate-limiter';
 import { aheadWindow } from './support/clock';
 import { TestEnv, createTestEnv } from './support/test-env';

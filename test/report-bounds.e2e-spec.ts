@@ -1,5 +1,5 @@
 import { PoolClient } from 'pg';
-import { Clock } from '../src/modules/auth/clock';
+import { Clock } from '../src/common/clock';
 import { REPORT_CLOCK } from '../src/modules/reporting/reporting.service';
 import { waitFor } from './support/events';
 import { createTestEnv, HttpAnswer, TestEnv } from './support/test-env';

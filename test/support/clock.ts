@@ -1,5 +1,5 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { CLOCK, Clock } from '../../src/modules/auth/clock';
+import { CLOCK, Clock } from '../../src/common/clock';
 
 /** The api's clock (rate-limit windows, credential cache), stopped where the test puts it. */
 export interface PinnedClock {

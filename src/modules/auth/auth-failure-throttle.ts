@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { CLOCK, Clock } from './clock';
+import { CLOCK, Clock } from '../../common/clock';
 
 /** Most client addresses remembered; beyond it the least recently seen is forgotten. */
 const MAX_ADDRESSES = 10_000;

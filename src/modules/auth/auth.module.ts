@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './auth.guard';
 import { AdminPagesMiddleware } from './admin-pages.middleware';
 import { AuthFailureThrottle } from './auth-failure-throttle';
-import { CLOCK, systemClock } from './clock';
+import { CLOCK, systemClock } from '../../common/clock';
 import { CredentialService } from './credential.service';
 import { JwtVerifier } from './jwt-verifier';
 import { RateLimiter } from './rate-limiter';

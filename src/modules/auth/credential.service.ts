@@ -5,7 +5,7 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { parseApiKey, Scope, SCOPES, secretMatches } from './api-key';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 import { TenantsRepository, StoredKey } from './tenants.repository';
-import { CLOCK, Clock } from './clock';
+import { CLOCK, Clock } from '../../common/clock';
 import { JwtVerifier, KeySetUnavailable } from './jwt-verifier';
 import { Principal, TenantSettings } from './principal';
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createRemoteJWKSet, errors, jwtVerify, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { AnalyticsConfig } from '../config/analytics-config';
-import { CLOCK, Clock } from './clock';
+import { CLOCK, Clock } from '../../common/clock';
 
 export interface VerifiedToken {
   tenantId: unknown;

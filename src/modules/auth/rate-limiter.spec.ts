@@ -1,4 +1,4 @@
-import { Clock } from './clock';
+import { Clock } from '../../common/clock';
 import { Grant, LeasedRateLimits, RateLimits, Reserve } from './rate-limiter';
 
 /** The analyticsRateLimit script's rules over counters in memory: one store shared by every instance. */

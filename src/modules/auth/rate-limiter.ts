@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RedisClient } from '../../common/redis.provider';
-import { CLOCK, Clock, systemClock } from './clock';
+import { CLOCK, Clock, systemClock } from '../../common/clock';
 
 export interface RateDecision {
   allowed: boolean;

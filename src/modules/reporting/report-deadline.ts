@@ -1,5 +1,5 @@
 import { ProblemException } from '../../common/problem';
-import { Clock } from '../auth/clock';
+import { Clock } from '../../common/clock';
 
 /**
  * One deadline for a whole report, read from the api's clock: its queries get what is left of it

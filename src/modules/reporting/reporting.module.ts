@@ -4,7 +4,7 @@ import { StorageModule } from '../storage/storage.module';
 import { ReportingController } from './reporting.controller';
 import { REPORT_CLOCK, ReportingService } from './reporting.service';
 import { ReportSlots } from './report-slots';
-import { systemClock } from '../auth/clock';
+import { systemClock } from '../../common/clock';
 
 /** Timeseries over rollups, summaries and funnels over raw events; the metric catalog. */
 @Module({

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { isJsonObject, isUuid } from '../../common/validation';
 import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
-import { Clock } from '../auth/clock';
+import { Clock } from '../../common/clock';
 import { Principal } from '../auth/principal';
 import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';

@@ -1,4 +1,4 @@
-/** The time in milliseconds since the epoch, as the rate limits and the credential cache read it. */
+/** The time in milliseconds since the epoch, for code that takes the time injected (rate limits, credential cache, report deadlines). */
 export interface Clock {
   now(): number;
 }
