@@ -6,7 +6,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       rootDir: '.',
-      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/load/**/*.spec.ts'],
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/load/**/*.spec.ts', '<rootDir>/sdk/test/**/*.spec.ts'],
       transform,
     },
     {
@@ -17,6 +17,7 @@ module.exports = {
       transform,
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/contract-setup.ts'],
       slowTestThreshold: 30,
     },
   ],

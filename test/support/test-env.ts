@@ -8,6 +8,7 @@ import { createApiApp } from '../../src/app/bootstrap';
 import { createWorkerContext } from '../../src/app/worker-context';
 import { QueueName } from '../../src/modules/contracts/jobs';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
+import { watchContract } from './contract';
 import { runDatabase, TEMPLATE_DB, urlFor, withAdmin } from './database';
 import { OPERATOR_TENANT, OTHER_TENANT, TENANT, TenantKeys, seedTenant } from './tenants';
 
@@ -123,6 +124,7 @@ export async function createTestEnv(
     worker: null,
     async startApi() {
       const app = await createApiApp(t.config);
+      watchContract(app.getHttpServer());
       await app.listen(0, '127.0.0.1');
       const addr = app.getHttpServer().address() as { port: number };
       t.api = app;
