@@ -52,7 +52,8 @@ export interface TestEnv {
   post(path: string, body: unknown, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** GETs, with the key given (none when omitted). */
   get(path: string, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
-  startApi(): Promise<void>;
+  /** Starts the api, on a free port unless one is given (a restart on the same port). */
+  startApi(port?: number): Promise<void>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   close(): Promise<void>;
@@ -122,10 +123,10 @@ export async function createTestEnv(
     },
     api: null,
     worker: null,
-    async startApi() {
+    async startApi(port = 0) {
       const app = await createApiApp(t.config);
       watchContract(app.getHttpServer());
-      await app.listen(0, '127.0.0.1');
+      await app.listen(port, '127.0.0.1');
       const addr = app.getHttpServer().address() as { port: number };
       t.api = app;
       t.url = `http://127.0.0.1:${addr.port}`;
