@@ -1,10 +1,10 @@
 import createClient, { type Client } from 'openapi-fetch';
-import { AnalyticsError, type Problem } from './errors';
-import { analyticsHelpers, type AnalyticsHelpers } from './helpers';
-import type { components, paths } from './openapi';
-import { RetryOptions, retryPolicy } from './retry';
-import { BatchOptions, batchPolicy, EventDto, IngestSummary, Timers, TrackedVerdict, Tracker } from './tracker';
-import { type FetchLike, RetryNotice, retryingFetch } from './transport';
+import { AnalyticsError, type Problem } from './errors.js';
+import { analyticsHelpers, type AnalyticsHelpers } from './helpers.js';
+import type { components, paths } from './openapi.js';
+import { RetryOptions, retryPolicy } from './retry.js';
+import { BatchOptions, batchPolicy, EventDto, IngestSummary, Timers, TrackedVerdict, Tracker } from './tracker.js';
+import { type FetchLike, RetryNotice, retryingFetch } from './transport.js';
 
 type Schemas = components['schemas'];
 export type EventSource = EventDto['source'];

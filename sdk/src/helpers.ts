@@ -1,5 +1,5 @@
-import type { AnalyticsClient, TrackEvent } from './client';
-import type { TrackedVerdict } from './tracker';
+import type { AnalyticsClient, TrackEvent } from './client.js';
+import type { TrackedVerdict } from './tracker.js';
 
 /**
  * The product brief's helpers: each builds events of the built-in types (docs/events.md) and tracks

@@ -1,5 +1,5 @@
-import { AnalyticsError } from './errors';
-import type { components } from './openapi';
+import { AnalyticsError } from './errors.js';
+import type { components } from './openapi.js';
 
 export type EventDto = components['schemas']['EventDto'];
 export type EventVerdict = components['schemas']['EventVerdictDto'];

@@ -1,4 +1,4 @@
-import { backoffMs, RETRIED_STATUSES, retryAfterMs, RetryPolicy } from './retry';
+import { backoffMs, RETRIED_STATUSES, retryAfterMs, RetryPolicy } from './retry.js';
 
 export type FetchLike = (input: Request) => Promise<Response>;
 
