@@ -1,5 +1,4 @@
 import { isUuid } from '../../common/validation';
-import { createHash } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -32,7 +31,7 @@ export class SubjectsController {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
-  /** The subject as stored: pseudonymized user ids are derived from the original the caller names. */
+  /** The subject the caller names, as sent; PrivacyService derives the forms it may be stored in. */
   private subject(
     p: Principal,
     q: { user_id?: unknown; session_id?: unknown },
@@ -42,7 +41,7 @@ export class SubjectsController {
     if (hasUser === hasSession) throw invalid('Name exactly one subject: user_id or session_id.');
     if (hasUser) {
       if ((q.user_id as string).length > 256) throw invalid('user_id is longer than 256 characters.');
-      return { type: 'user', value: this.privacy.storedUserId(q.user_id as string, p.privacy) };
+      return { type: 'user', value: q.user_id as string };
     }
     if (!isUuid(q.session_id)) throw invalid('session_id must be a UUID.');
     return { type: 'session', value: q.session_id.toLowerCase() };
@@ -74,7 +73,8 @@ export class SubjectsController {
   ): Promise<{ request_id: string; status: string; status_url: string }> {
     const s = this.subject(p, body ?? {});
     const max = this.config.privacy.erasureMaxPending;
-    const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest(), max);
+    const keys = this.privacy.erasureKeys(s.type, s.value, p.privacy);
+    const request = await this.erasures.create(p.tenantId, s.type, keys, max);
     if (!request) {
       throw new ProblemException(
         429,
@@ -144,7 +144,8 @@ export class SubjectsController {
     const s = this.subject(p, query);
     res.status(200).type('application/x-ndjson');
     res.setHeader('Content-Disposition', 'attachment; filename="subject-export.ndjson"');
-    for await (const page of this.subjects.export(p.tenantId, s.type, s.value)) {
+    const stored = this.privacy.storedIds(s.type, s.value, p.privacy);
+    for await (const page of this.subjects.export(p.tenantId, s.type, stored)) {
       if (!res.write(page.map((row) => JSON.stringify(row)).join('\n') + '\n'))
         await new Promise((r) => res.once('drain', r));
     }

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { QuarantinedEvent, StoredEvent } from '../contracts/stored-event';
 import { EventError } from './event-error';
+import { SubjectMatch, subjectMatchSql } from '../privacy/subject-keys';
 
 export interface QuarantineRow {
   event_id: string;
@@ -59,12 +60,12 @@ export class QuarantineRepository {
   }
 
   /** Deletes a subject's quarantined events, found by the hash of its stored id. */
-  async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
-    const field = type === 'user' ? `event->>'user_id'` : `event->>'session_id'`;
+  async deleteSubject(tx: EntityManager, subject: SubjectMatch): Promise<number> {
+    const field = subject.type === 'user' ? `event->>'user_id'` : `lower(event->>'session_id')`;
     // TypeORM answers a DELETE with [rows, count].
     const [, n] = await tx.query<[unknown[], number]>(
-      `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`,
-      [tenantId, hash],
+      `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3', field)}`,
+      [subject.tenantId, subject.secret, subject.keys],
     );
     return n;
   }

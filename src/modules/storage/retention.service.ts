@@ -12,13 +12,15 @@ export interface RetentionOutcome {
   deleted_rows: number;
   deleted_ledger_entries: number;
   deleted_rollup_rows: number;
+  deleted_rollup_members: number;
 }
 
 /**
  * Applies retention: drops whole daily partitions past the longest retention of any tenant (cheap,
  * no row scan), then deletes the older rows of tenants whose retention is shorter, and the ledger
- * entries of everything removed; rollups keep their own longer retention (minute rows less).
- * Consent records expire by themselves in Redis.
+ * entries of everything removed. Distinct-rate members (keyed units of events) go with the
+ * events: once a bucket is past its tenant's retention. Rollup rows keep their own longer
+ * retention (minute rows less). Consent records expire by themselves in Redis.
  */
 @Injectable()
 export class RetentionService {
@@ -56,7 +58,11 @@ export class RetentionService {
       rows += removed.rows;
       ledger += removed.ledger;
     }
-    // Rollups hold no personal data: their own, longer retention; minute rows go sooner.
+    // A member is a keyed unit of the events of its bucket: it goes when they do, not with the rollups.
+    const expiredMembers = await this.rollups.deleteExpiredMembers(
+      tenants.map((t) => ({ tenantId: t.id, cutoff: new Date(now.getTime() - t.days * DAY) })),
+    );
+    // Rollup rows hold no subject: their own, longer retention; minute rows go sooner.
     const { rollups } = this.config;
     const minutes = await this.rollups.deleteOlderThan(
       ['m'],
@@ -71,6 +77,7 @@ export class RetentionService {
       deleted_rows: rows,
       deleted_ledger_entries: ledger,
       deleted_rollup_rows: minutes.rows + coarse.rows,
+      deleted_rollup_members: expiredMembers + minutes.members + coarse.members,
     };
     this.logger.log(
       `Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`,
