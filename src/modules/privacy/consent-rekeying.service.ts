@@ -66,9 +66,9 @@ export class ConsentRekeying implements OnApplicationBootstrap {
           consentKeyOfDigest(secret, kind as 's' | 'u', digest),
         );
         const index = this.redis.key('consent-subjects', tenant);
-        const rekey = (this.redis as unknown as { analyticsRekeyConsent(...k: string[]): Promise<number> })
-          .analyticsRekeyConsent;
-        renamed += await rekey.call(this.redis, key, renamedKey, index);
+        renamed += await (
+          this.redis as unknown as { analyticsRekeyConsent(...k: string[]): Promise<number> }
+        ).analyticsRekeyConsent(key, renamedKey, index);
       }
     } while (cursor !== '0');
     return renamed;
