@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
@@ -248,7 +248,21 @@ describe('subject identifiers are keyed, found in every stored form, and go with
     const recent = search('q-new', S2, 'b-user');
     recent.tenant_id = t.other.id;
     expect((await t.post(BATCH, { events: [old, recent] }, t.other.ingest)).json.accepted).toBe(2);
+    // and quarantined events go by their own time, as stored ones do
+    await t.db.query(`UPDATE analytics_tenants SET validation_mode = 'quarantine' WHERE id = $1`, [t.other.id]);
+    expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
+    const failing = (e: Record<string, unknown>) => ({
+      ...e,
+      event_id: randomUUID(),
+      attributes: { ...(e.attributes as object), 'kb.results_count': 'many' },
+    });
+    const [oldKept, recentKept] = [failing(old), failing(recent)];
+    expect((await t.post(BATCH, { events: [oldKept, recentKept] }, t.other.ingest)).json.quarantined).toBe(2);
     await settled(t);
+    await waitFor(
+      'the quarantine',
+      async () => (await t.db.query('SELECT count(*)::int AS n FROM analytics_quarantine')).rows[0].n === 2,
+    );
     const bMembers = () =>
       t.db.query(
         `SELECT unit_key, count(*)::int AS n FROM analytics_rollup_members WHERE tenant_id = $1 GROUP BY unit_key ORDER BY n`,
@@ -259,6 +273,10 @@ describe('subject identifiers are keyed, found in every stored form, and go with
     const outcome = await runMaintenance(t, 'apply-retention', { now: new Date(Date.now() + 29 * DAY).toISOString() });
     expect(outcome.deleted_rollup_members).toBe(12);
     expect(outcome.deleted_rollup_rows).toBe(0);
+    expect(outcome.deleted_quarantined).toBe(1);
+    expect((await t.db.query('SELECT event_id FROM analytics_quarantine')).rows).toEqual([
+      { event_id: recentKept.event_id },
+    ]);
     expect((await bMembers()).rows.map((r) => [(r.unit_key as Buffer).toString('hex'), r.n])).toEqual([
       [memberKey(secretB, 'q-new').toString('hex'), 12],
     ]);

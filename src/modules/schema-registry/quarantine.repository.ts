@@ -70,6 +70,20 @@ export class QuarantineRepository {
     return n;
   }
 
+  /**
+   * Quarantined events past their tenant's retention (by the event's own time, as stored events
+   * go): no longer kept, replayed or not.
+   */
+  async deleteOlderThan(cutoffs: { tenantId: string; cutoff: Date }[]): Promise<number> {
+    if (!cutoffs.length) return 0;
+    const [, n] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM analytics_quarantine q USING unnest($1::uuid[], $2::timestamptz[]) AS c(tenant_id, cutoff)
+       WHERE q.tenant_id = c.tenant_id AND (q.event->>'occurred_at')::timestamptz < c.cutoff`,
+      [cutoffs.map((c) => c.tenantId), cutoffs.map((c) => c.cutoff)],
+    );
+    return n;
+  }
+
   async markReplayed(tenantId: string, eventIds: string[]): Promise<void> {
     if (eventIds.length)
       await this.db.query(
