@@ -6,6 +6,7 @@ import { CreateRollups1764700000000 } from './1764700000000-CreateRollups';
 import { CompactSketches1764800000000 } from './1764800000000-CompactSketches';
 import { RollupPending1764900000000 } from './1764900000000-RollupPending';
 import { PartitionCreationUnderConcurrency1765000000000 } from './1765000000000-PartitionCreationUnderConcurrency';
+import { KeyedSubjects1765123000000 } from './1765123000000-KeyedSubjects';
 
 /** Every migration, in order. The data source and the test template both read this list. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   CompactSketches1764800000000,
   RollupPending1764900000000,
   PartitionCreationUnderConcurrency1765000000000,
+  KeyedSubjects1765123000000,
 ];

@@ -15,10 +15,13 @@ describe('admission store: consent and dedupe claims in one script', () => {
     store = t.api!.get(AdmissionStore);
     await t.ingestQueue.add('persist-events', { events: [] }, { jobId: HELD });
   });
+  // Consent records are keyed with a tenant's secret; the store is called here as ingestion calls it.
+  const SECRET = Buffer.alloc(32, 7);
+  const policy = (days: number) => ({ retentionDays: days, pseudonymSecret: SECRET });
   const admit = (events: StoredEvent[], retention: number | number[], job = HELD) =>
     store.admit(
       events,
-      retention,
+      typeof retention === 'number' ? policy(retention) : retention.map(policy),
       events.map(() => job),
     );
   afterAll(async () => {

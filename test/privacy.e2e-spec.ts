@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import Redis from 'ioredis';
+import { Pool } from 'pg';
 import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
 import { LOOK_ALIKES, PLANTED } from './support/pii-corpus';
@@ -69,6 +70,20 @@ function carrier(value: string, kind: string, i: number): Record<string, unknown
   }
 }
 
+/** Every row of every table (each partition too), as text, by table. */
+async function postgresDump(db: Pool): Promise<Map<string, string>> {
+  const tables = await db.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1`,
+  );
+  const out = new Map<string, string>();
+  for (const { name } of tables.rows) {
+    const r = await db.query(`SELECT coalesce(string_agg(row_to_json(x)::text, E'\\n'), '') AS j FROM "${name}" x`);
+    out.set(name, r.rows[0].j);
+  }
+  return out;
+}
+
 describe('no personal data reaches Postgres, Redis or a log line', () => {
   let t: TestEnv;
   beforeAll(async () => {
@@ -78,27 +93,42 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
     await t.close();
   });
 
-  it(`sends ${PLANTED.length} planted values through the running service and finds none of them anywhere`, async () => {
+  it(`sends ${PLANTED.length} planted values through the running service, a tenant in quarantine mode among the senders, and finds none of them in any table, Redis key or value, or log line`, async () => {
     expect(PLANTED.length).toBeGreaterThanOrEqual(200);
-    const env = { ...t.env, ANALYTICS_DEBUG_MODE: 'true' };
+    // tenant B keeps what fails its schema in the quarantine; a job fails at its first attempt
+    await t.db.query(`UPDATE analytics_tenants SET validation_mode = 'quarantine' WHERE id = $1`, [t.other.id]);
+    const env = { ...t.env, ANALYTICS_DEBUG_MODE: 'true', ANALYTICS_JOB_ATTEMPTS: '1' };
     const worker = runRole('worker.js', env);
     let api: Awaited<ReturnType<typeof startApiProcess>> | undefined;
     try {
       api = await startApiProcess(env);
       const { base } = api;
-      const send = (path: string, body: unknown) =>
+      const send = (path: string, body: unknown, key = t.tenant.ingest) =>
         request(`${base}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.ingest}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
           body: JSON.stringify(body),
         });
+      const inBatches = async (events: Record<string, unknown>[], key: string, status: string) => {
+        for (let i = 0; i < events.length; i += 50) {
+          const res = await send(BATCH, { events: events.slice(i, i + 50) }, key);
+          expect(res.json.results.filter((r: { status: string }) => r.status === status)).toHaveLength(
+            Math.min(50, events.length - i),
+          );
+        }
+      };
 
+      // tenant A stores every planted value's carrier; tenant B keeps the same carriers, made to
+      // fail their schema, in the quarantine, and stores ten that pass
       const events = PLANTED.map((p, i) => carrier(p.value, p.kind, i));
-      for (let i = 0; i < events.length; i += 50) {
-        const res = await send(BATCH, { events: events.slice(i, i + 50) });
-        expect(res.json.rejected).toBe(0);
-        expect(res.json.accepted).toBe(Math.min(50, events.length - i));
-      }
+      await inBatches(events, t.tenant.ingest, 'accepted');
+      const quarantined = PLANTED.map((p, i) => {
+        const e = carrier(p.value, p.kind, i);
+        return { ...e, tenant_id: t.other.id, attributes: { ...(e.attributes as object), 'kb.results_count': 'many' } };
+      });
+      await inBatches(quarantined, t.other.ingest, 'quarantined');
+      const passing = PLANTED.slice(0, 10).map((p, i) => ({ ...carrier(p.value, p.kind, i), tenant_id: t.other.id }));
+      await inBatches(passing, t.other.ingest, 'accepted');
       // rejected events carrying personal data must not leak through their errors or the debug log
       for (const p of PLANTED.slice(0, 20)) {
         expect((await send(EVENTS, kbSearch({ 'kb.results_count': p.value }))).status).toBe(400);
@@ -106,25 +136,97 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
           (await send(EVENTS, makeEvent({ event_name: 'acme.unknown', attributes: { note: p.value } }))).status,
         ).toBe(400);
       }
+      // consent withdrawn by users whose ids are e-mail addresses, and their sessions
+      const emails = PLANTED.filter((p) => p.kind === 'email').slice(0, 5);
+      for (const p of emails) {
+        const res = await send(EVENTS, kbSearch({}, { user_id: p.value, context: { consent: { analytics: false } } }));
+        expect(res.json.status).toBe('dropped');
+      }
       const clean = LOOK_ALIKES.map((v, i) =>
         kbSearch({ 'kb.query': `lookup ${v}`, 'acme.value': v, 'acme.index': i }),
       );
       expect((await send(BATCH, { events: clean })).json.accepted).toBe(LOOK_ALIKES.length);
-
+      const storedCount = events.length + passing.length + clean.length;
+      await waitFor('every event to be stored', async () => (await countRows(t.db)) === storedCount, 30000);
       await waitFor(
-        'every event to be stored',
-        async () => (await countRows(t.db)) === events.length + clean.length,
-        20000,
+        'every quarantined event to be kept',
+        async () =>
+          (await t.db.query('SELECT count(*)::int AS n FROM analytics_quarantine')).rows[0].n === quarantined.length,
+        30000,
       );
-      // Both processes stop, and their output is read to its end: no line they wrote is missed.
+
+      // a job that fails stays in the failed set with its payload: the ledger is away while it runs
+      await t.db.query('ALTER TABLE analytics_dedupe_ledger RENAME TO analytics_dedupe_ledger_away');
+      try {
+        await inBatches(
+          PLANTED.slice(0, 50).map((p, i) => carrier(p.value, p.kind, i)),
+          t.tenant.ingest,
+          'accepted',
+        );
+        await waitFor('the job to fail', async () => (await t.ingestQueue.getJobCounts('failed')).failed === 1, 30000);
+      } finally {
+        await t.db.query('ALTER TABLE analytics_dedupe_ledger_away RENAME TO analytics_dedupe_ledger');
+      }
+
+      // an erasure of a user whose id is an e-mail address (a carrier holds it as its user id)
+      const erased = PLANTED.find((p, i) => p.kind === 'email' && i % 8 === 7)!;
+      const erasure = await request(`${base}/api/v1/analytics/subjects/erasure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.admin}` },
+        body: JSON.stringify({ user_id: erased.value }),
+      });
+      expect(erasure.status).toBe(202);
+      // The last lines each role writes: the api's decision on one more rejected event, the worker's
+      // erasure. Once both are read, both processes stop and their output is read to its end.
+      const last = kbSearch({ 'kb.results_count': 'not a count' });
+      expect((await send(EVENTS, last)).status).toBe(400);
+      await waitFor(
+        'the api to log its last decision',
+        () => api!.stdout.includes(`event ${String(last.event_id)} rejected`),
+        30000,
+      );
+      await waitFor(
+        'the worker to log the erasure',
+        () => worker.stdout.includes(`Erasure ${String(erasure.json.request_id)} completed: 1 rows`),
+        30000,
+      );
       api.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');
       await Promise.all([api.closed, worker.closed]);
 
-      const rows = (await t.db.query(`SELECT row_to_json(r)::text AS j FROM analytics_events_raw r`)).rows
-        .map((r) => r.j)
-        .join('\n');
+      const tables = await postgresDump(t.db);
+      // every store that holds something of these events is among the tables scanned, and holds it
+      const rowsOf = async (table: string) =>
+        (await t.db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number;
+      expect(await countRows(t.db)).toBe(storedCount - 1);
+      expect(await rowsOf('analytics_quarantine')).toBe(quarantined.length);
+      expect(await rowsOf('analytics_erasures')).toBe(1);
+      expect(await rowsOf('analytics_erasure_audit')).toBe(1);
+      expect(await rowsOf('analytics_rollup_members')).toBeGreaterThan(0);
+      expect(await rowsOf('analytics_rollups')).toBeGreaterThan(0);
+      expect(await rowsOf('analytics_rollup_pending')).toBe(0);
+      expect([...tables.keys()]).toEqual(
+        expect.arrayContaining([
+          'analytics_dedupe_ledger',
+          'analytics_erasure_audit',
+          'analytics_erasures',
+          'analytics_quarantine',
+          'analytics_rollup_members',
+          'analytics_rollup_pending',
+          'analytics_rollups',
+          'analytics_schemas',
+          'analytics_tenants',
+        ]),
+      );
+      expect([...tables.keys()].some((n) => n.startsWith('analytics_events_raw_p'))).toBe(true);
       const redisText = await redisDump(t.redis, t.config.redis.prefix);
+      const failed = await t.ingestQueue.getFailed();
+      expect(failed).toHaveLength(1);
+      expect(failed[0].data.events).toHaveLength(50);
+      expect(redisText).toContain(failed[0].id!); // the failed job and its payload were scanned
+      expect((await t.ingestQueue.getCompleted()).length).toBeGreaterThan(0); // and completed ones
+      expect(await t.redis.keys(`${t.config.redis.prefix}:consent:*`)).toHaveLength(2 * emails.length);
+
       const logs = api.stdout + api.stderr + worker.stdout + worker.stderr;
       expect(logs).toMatch(/ingest: 50 received, 50 accepted/); // debug logging was on
       const leaks: string[] = [];
@@ -133,9 +235,10 @@ describe('no personal data reaches Postgres, Redis or a log line', () => {
         const digits = p.value.replace(/\D/g, '');
         if (['card', 'phone', 'ssn', 'iban'].includes(p.kind) && digits.length >= 9) needles.push(digits);
         for (const [where, text] of [
-          ['postgres', rows],
+          ...[...tables].map(([table, text]) => [`postgres ${table}`, text] as const),
           ['redis', redisText],
-          ['logs', logs],
+          ['api logs', api.stdout + api.stderr],
+          ['worker logs', worker.stdout + worker.stderr],
         ] as const) {
           if (needles.some((n) => text.includes(n))) leaks.push(`${p.kind} ${p.value} found in ${where}`);
         }

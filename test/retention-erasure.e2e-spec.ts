@@ -85,6 +85,8 @@ describe('retention', () => {
       deleted_rows: 2,
       deleted_ledger_entries: 6,
       deleted_rollup_rows: expectedRollups,
+      deleted_rollup_members: 0,
+      deleted_quarantined: 0,
     });
     // rollups outlive the raw rows they came from (they hold no personal data): the 35-day-old day rows stay
     const kept = await t.db.query(

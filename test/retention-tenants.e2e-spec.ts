@@ -90,6 +90,8 @@ describe('retention with a tenant that keeps data longer than the default', () =
       deleted_rows: 2,
       deleted_ledger_entries: 2,
       deleted_rollup_rows: 0,
+      deleted_rollup_members: 0,
+      deleted_quarantined: 0,
     });
     expect(await stored(t)).toEqual(['long-d25', 'long-d5', 'operator-d5', 'other-d5']);
     expect(await partitionDays(t)).toEqual(before);
@@ -105,6 +107,8 @@ describe('retention with a tenant that keeps data longer than the default', () =
       deleted_rows: 2,
       deleted_ledger_entries: 3,
       deleted_rollup_rows: 0,
+      deleted_rollup_members: 0,
+      deleted_quarantined: 0,
     });
     expect(await stored(t)).toEqual(['long-d5']);
     expect(await partitionDays(t)).toEqual(before.filter((d) => d !== dayOf(25)));

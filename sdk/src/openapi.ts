@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Erase every stored event of a user or session (admin)
-         * @description Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. Rollups are anonymous aggregates and are not changed. The audit log records when, which tenant and how many rows, never the subject.
+         * @description Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. A user id is found in every form it may be stored in (as sent, or pseudonymized). Rollup rows keep the share of the subject anonymously; its distinct-rate members are removed. The audit log records when, which tenant and how many rows, never the subject.
          */
         post: operations["requestErasure"];
         delete?: never;

@@ -19,6 +19,8 @@ import { runMigrations } from '../../src/database/database-preparation';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
 const SIZE = 100;
+/** A tenant's retention and the secret its consent records are keyed with. */
+const POLICY = { retentionDays: 30, pseudonymSecret: Buffer.alloc(32, 1) };
 const ADMIN = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = `analytics_bench_admission_${process.pid}`;
 
@@ -79,7 +81,9 @@ async function main(): Promise<void> {
   const jobs = Array.from({ length: SIZE }, () => 'jbench');
   try {
     console.log(`Admission bench: ${CALLS} calls of ${SIZE} events each; Redis and Postgres on this machine`);
-    const fresh = await timed('fresh events (claim + seen-filter)', CALLS, (i) => store.admit(batches[i], 30, jobs));
+    const fresh = await timed('fresh events (claim + seen-filter)', CALLS, (i) =>
+      store.admit(batches[i], POLICY, jobs),
+    );
     // every event is stored: the ledger holds them, as the worker's statement would have written them
     await ds.query(
       `INSERT INTO analytics_dedupe_ledger (tenant_id, event_id, occurred_at)
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
     // the dedupe window ends: the claims go, the filter's bits stay
     for (let i = 0; i < CALLS; i++) await redis.del(...batches[i].map((e) => redis.key('dedupe', tenant, e.event_id)));
     const resent = await timed('resent after the window (filter hit → ledger)', CALLS, (i) =>
-      store.admit(batches[i], 30, jobs),
+      store.admit(batches[i], POLICY, jobs),
     );
     const repo = new EventsRepository(ds);
     const lookup = await timed('ledger lookup alone', CALLS, (i) => repo.inLedger(batches[i], 1000));

@@ -1,5 +1,6 @@
 /**
- * Planted personal values for privacy tests (at least 200, every kind the sanitizer knows), and
+ * Planted personal values for privacy tests (at least 200, every kind the sanitizer knows, every
+ * token form among them: Bearer, Basic, token, ak_, sk_/pk_/rk_ live and test, gh[pousr]_, AKIA), and
  * legitimate look-alikes that must come through unchanged. Deterministic: no randomness.
  */
 function luhnComplete(prefix: string): string {
@@ -82,6 +83,17 @@ export const PLANTED: Planted[] = [
   })),
   ...n(10).map((i) => ({ kind: 'token', value: `Bearer abcDEF123ghi456JKL789mno${i}` })),
   ...n(5).map((i) => ({ kind: 'token', value: `ak_${String(i).repeat(12)}_${'Z'.repeat(42)}${i}` })),
+  ...n(6).map((i) => ({ kind: 'token', value: `Basic dXNlcjpwYXNzd29yZDEyMzQ1N${i}g==` })),
+  ...n(6).map((i) => ({ kind: 'token', value: `token ghijKLMN0123opqrSTUV${i}` })),
+  ...n(12).map((i) => ({
+    kind: 'token',
+    value: `${['sk', 'pk', 'rk'][i % 3]}_${i % 2 ? 'live' : 'test'}_${'51HxQ2eZvKYlo2C0'.slice(i % 4)}${'aB3'.repeat(3)}${i}`,
+  })),
+  ...n(10).map((i) => ({
+    kind: 'token',
+    value: `gh${'pousr'[i % 5]}_${'16C7e42F292c6912E7710c838347Ae178B4a'.slice(0, 34)}${String(i).padStart(2, '0')}`,
+  })),
+  ...n(10).map((i) => ({ kind: 'token', value: `AKIA${String(i).padStart(2, '0')}IOSFODNN7EXAMP` })),
   ...n(20).map((i) => ({
     kind: 'ssn',
     value: `${String(123 + i).padStart(3, '0')}-${String(45 + (i % 50)).padStart(2, '0')}-${String(6789 + i)}`,

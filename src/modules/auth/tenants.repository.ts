@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Scope } from './api-key';
 import { TenantSettings } from './principal';
 
@@ -97,6 +97,19 @@ export class TenantsRepository {
       id,
     ]);
     return rows.length ? toTenant(rows[0]) : null;
+  }
+
+  /**
+   * The pseudonym secrets of these tenants, read in the caller's transaction when given (a fold
+   * reads them in its own, so that a rotation committed meanwhile is seen whole or not at all).
+   */
+  async pseudonymSecrets(ids: string[], tx?: EntityManager): Promise<Map<string, Buffer>> {
+    if (!ids.length) return new Map();
+    const rows = await (tx ?? this.db).query<{ id: string; pseudonym_secret: Buffer }[]>(
+      `SELECT id, pseudonym_secret FROM analytics_tenants WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.pseudonym_secret]));
   }
 
   /** Each tenant's retention in days, null where it follows the service default. */

@@ -6,6 +6,11 @@ import { EventsRepository } from '../storage/events.repository';
 import { PostgresBreaker } from '../../database/postgres-breaker';
 import { queuePrefix, RedisClient } from '../../common/redis.provider';
 import { AnalyticsConfig } from '../config/analytics-config';
+import type { TenantPrivacy } from '../auth/principal';
+import { consentKey } from '../privacy/subject-keys';
+
+/** What admission needs of an event's tenant: how long consent records last, and the secret that keys them. */
+export type SubjectPolicy = Pick<TenantPrivacy, 'retentionDays' | 'pseudonymSecret'>;
 
 /**
  * What Redis says of one event: consent drops it, this request claimed it, it was claimed before,
@@ -155,7 +160,8 @@ return out`;
  * Admission of events to the queue in Redis: consent per session and user, and the fast path of
  * exactly-once, a claim per (tenant, event) for the dedupe window. The claim only spares the queue
  * and the database obvious repeats; the durable ledger in the worker's statement is what guarantees
- * an event is stored once. Subjects appear in keys only as hashes, and consent records expire with
+ * an event is stored once. Subjects appear in keys only keyed with their tenant's secret
+ * (`consentKey`), and consent records expire with
  * the tenant's retention. A tenant keeps at most ANALYTICS_CONSENT_MAX_SUBJECTS records, counted in
  * a per-tenant index of them, so one tenant's withdrawals cannot fill the Redis every tenant needs.
  */
@@ -177,12 +183,12 @@ export class AdmissionStore {
   /**
    * For each event, in order: dropped by consent, claimed by this call, or a duplicate.
    * `jobIds`: per event, the id of the job this call will add it to; its claim names that job.
-   * `retentionDays`: the tenant's retention, for all the events or per event (events of several tenants).
+   * `policy`: the tenant's retention and secret, for all the events or per event (events of several tenants).
    * `whole`: the events are one request's, refused together when one of them is over the consent quota.
    */
   async admit(
     events: StoredEvent[],
-    retentionDays: number | readonly number[],
+    policy: SubjectPolicy | readonly SubjectPolicy[],
     jobIds: readonly string[],
     opts: { whole?: boolean } = {},
   ): Promise<Admission[]> {
@@ -190,12 +196,17 @@ export class AdmissionStore {
     const subjects = new Map<string, number>(); // subject key → its position in KEYS, from 1
     const perSubject: (string | number)[] = []; // per subject, its record's lifetime (s) and its tenant's position
     const tenants = new Map<string, number>(); // tenant → its position among the indexes, from 1
-    const hashed = new Map<string, string>(); // spares hashing an id twice in one request
-    const subjectKey = (tenantId: string, kind: 's' | 'u', id: string) => {
+    const policyOf = (i: number): SubjectPolicy => ('retentionDays' in policy ? policy : policy[i]);
+    const hashed = new Map<string, string>(); // spares keying an id twice in one request
+    const subjectKey = (i: number, kind: 's' | 'u', id: string) => {
+      const tenantId = events[i].tenant_id;
       const k = `${tenantId}|${kind}|${id}`;
       let key = hashed.get(k);
       if (key === undefined)
-        hashed.set(k, (key = this.redis.key('consent', tenantId, kind, hash('sha256', id, 'hex').slice(0, 32))));
+        hashed.set(
+          k,
+          (key = this.redis.key('consent', tenantId, kind, consentKey(policyOf(i).pseudonymSecret, kind, id))),
+        );
       return key;
     };
     const now = Date.now();
@@ -205,8 +216,8 @@ export class AdmissionStore {
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
       const own: string[] = [];
-      if (e.session_id) own.push(subjectKey(e.tenant_id, 's', e.session_id));
-      if (e.user_id) own.push(subjectKey(e.tenant_id, 'u', e.user_id));
+      if (e.session_id) own.push(subjectKey(i, 's', e.session_id));
+      if (e.user_id) own.push(subjectKey(i, 'u', e.user_id));
       const consent = consentOf(e);
       const fk = this.redis.key('seen', e.tenant_id, e.occurred_at.slice(0, 10));
       let filter = filters.get(fk);
@@ -224,7 +235,7 @@ export class AdmissionStore {
           subjects.set(key, (at = subjects.size + 1));
           let t = tenants.get(e.tenant_id);
           if (t === undefined) tenants.set(e.tenant_id, (t = tenants.size + 1));
-          perSubject.push((typeof retentionDays === 'number' ? retentionDays : retentionDays[i]) * 86400, t);
+          perSubject.push(policyOf(i).retentionDays * 86400, t);
         }
         perEvent.push(at);
       }
@@ -244,7 +255,7 @@ export class AdmissionStore {
       now,
       opts.whole ? '1' : '0',
       this.jobKeys,
-      Math.max(...(typeof retentionDays === 'number' ? [retentionDays] : retentionDays)) * 86400 + 2 * 86400,
+      Math.max(...events.map((_, i) => policyOf(i).retentionDays)) * 86400 + 2 * 86400,
       ...perSubject,
       ...perEvent,
     );

@@ -13,7 +13,7 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { EventValidator } from '../schema-registry/event-validator';
 import { SchemaCatalog } from '../schema-registry/schema-catalog.service';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
-import { Admission, AdmissionStore, LedgerUnavailable } from './admission.store';
+import { Admission, AdmissionStore, LedgerUnavailable, SubjectPolicy } from './admission.store';
 import { EventBatcher } from './event-batcher';
 import { AssessmentRules, assessEvent, assessmentRules, eventChecks } from './event-assessment';
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
@@ -30,11 +30,11 @@ const FOREIGN_TENANT = {
 /** What a request hands to the queue: events to store, and events to keep in quarantine. */
 export type Outgoing = { store: StoredEvent } | { quarantine: QuarantinedEvent };
 
-/** An event on its way to the queue: as received (its consent and dedupe keys), as it will be queued (sanitized), and its tenant's retention. */
+/** An event on its way to the queue: as received (its consent and dedupe keys), as it will be queued (sanitized), and its tenant's retention and secret. */
 interface Admissible {
   received: StoredEvent;
   outgoing: Outgoing;
-  retentionDays: number;
+  policy: SubjectPolicy;
 }
 
 /**
@@ -196,7 +196,7 @@ export class IngestionService implements OnModuleDestroy {
         principal.privacy,
         schemas,
       );
-      const { retentionDays } = principal.privacy;
+      const policy = principal.privacy;
       const admitted = await send(
         candidates.map((c, i) => ({
           received: c.event,
@@ -204,7 +204,7 @@ export class IngestionService implements OnModuleDestroy {
             'store' in c.item
               ? { store: clean[i] }
               : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
-          retentionDays,
+          policy,
         })),
       );
       if (admitted.includes('over-quota')) throw this.consentQuotaExceeded(principal, raw.length);
@@ -272,7 +272,7 @@ export class IngestionService implements OnModuleDestroy {
     const admitted = await this.guard(() =>
       this.admission.admit(
         items.map((i) => i.received),
-        items.map((i) => i.retentionDays),
+        items.map((i) => i.policy),
         items.map((i) => ('store' in i.outgoing ? ids.store : ids.quarantine)),
         { whole },
       ),

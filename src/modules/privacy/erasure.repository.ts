@@ -15,7 +15,8 @@ export interface ErasureRequest {
 export interface ErasureSubject {
   tenant_id: string;
   subject_type: 'user' | 'session';
-  subject_hash: Buffer;
+  /** One key per stored form of the subject's id (`erasureKey`), never the id. */
+  subject_keys: Buffer[];
   requested_at: Date;
 }
 
@@ -31,17 +32,17 @@ export class ErasureRepository {
   async create(
     tenantId: string,
     type: 'user' | 'session',
-    hash: Buffer,
+    keys: Buffer[],
     maxPending: number,
   ): Promise<ErasureRequest | null> {
     return this.db.transaction(async (tx) => {
       await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`erasures:${tenantId}`]);
       const rows = await tx.query<ErasureRequest[]>(
-        `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_hash)
-         SELECT $1, $2, $3
+        `INSERT INTO analytics_erasures (tenant_id, subject_type, subject_keys)
+         SELECT $1, $2, $3::bytea[]
          WHERE (SELECT count(*) FROM analytics_erasures WHERE tenant_id = $1 AND status = 'pending') < $4
          RETURNING id, tenant_id, subject_type, status, requested_at, completed_at, rows_deleted`,
-        [tenantId, type, hash, maxPending],
+        [tenantId, type, keys, maxPending],
       );
       return rows[0] ?? null;
     });
@@ -57,7 +58,7 @@ export class ErasureRepository {
 
   async subject(id: string): Promise<ErasureSubject | null> {
     const rows = await this.db.query<ErasureSubject[]>(
-      `SELECT tenant_id, subject_type, subject_hash, requested_at FROM analytics_erasures WHERE id = $1`,
+      `SELECT tenant_id, subject_type, subject_keys, requested_at FROM analytics_erasures WHERE id = $1`,
       [id],
     );
     return rows[0] ?? null;

@@ -71,6 +71,9 @@ const DETECTORS: Detector[] = [
   },
 ];
 
+/** Every kind of value the detectors find, in the order they run. */
+export const PII_KINDS: readonly PiiKind[] = DETECTORS.map((d) => d.kind);
+
 // Values that look like personal data to a regex but are not: protected before detection.
 const PROTECTED =
   /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?/g;

@@ -1,15 +1,12 @@
-import { createHmac } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { StoredEvent } from '../contracts/stored-event';
 import { TenantPrivacy } from '../auth/principal';
 import { BUILTIN_EVENTS } from '../schema-registry/builtin-events';
 import { TenantSchemaSet } from '../schema-registry/tenant-schema-set';
 import { PiiTreatment, sanitizeEvent } from './sanitizer';
+import { erasureKey, pseudonymize } from './subject-keys';
 
-/** HMAC-SHA256 of a user id under the tenant's secret: stable, so erasure and export can find it. */
-export function pseudonymize(secret: Buffer, value: string): string {
-  return createHmac('sha256', secret).update(value).digest('hex');
-}
+export { pseudonymize } from './subject-keys';
 
 /** Attributes a schema marks `"x-pii": true` (redact) or `"x-pii": "pseudonymize"`. */
 export function piiAttributes(schema: Record<string, unknown> | undefined): Map<string, PiiTreatment> {
@@ -39,8 +36,19 @@ export class PrivacyService {
     );
   }
 
-  /** The user id as it is stored, for erasure and export requests that name the original. */
-  storedUserId(userId: string, privacy: TenantPrivacy): string {
-    return privacy.pseudonymizeUserId ? pseudonymize(privacy.pseudonymSecret, userId) : userId;
+  /**
+   * Every form a subject's id may be stored in, for erasure and export requests that name the
+   * original: a user id as sent, or its pseudonym (the tenant pseudonymizes, or did when the event
+   * came, or the id was personal data itself, which the sanitizer always pseudonymizes). A session
+   * id is stored as sent, in its canonical lower-case form.
+   */
+  storedIds(type: 'user' | 'session', value: string, privacy: TenantPrivacy): string[] {
+    if (type === 'session') return [value.toLowerCase()];
+    return [value, pseudonymize(privacy.pseudonymSecret, value)];
+  }
+
+  /** The keys an erasure request holds for its subject: one per stored form, never the id itself. */
+  erasureKeys(type: 'user' | 'session', value: string, privacy: TenantPrivacy): Buffer[] {
+    return this.storedIds(type, value, privacy).map((id) => erasureKey(privacy.pseudonymSecret, type, id));
   }
 }

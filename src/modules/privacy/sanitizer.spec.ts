@@ -1,6 +1,6 @@
 import { storedEvent } from '../../../test/support/stored-event';
 import { LOOK_ALIKES, PLANTED, SENSITIVE_KEYS } from '../../../test/support/pii-corpus';
-import { coarsenIp, ibanValid, luhnValid, redactText } from './pii-detectors';
+import { coarsenIp, ibanValid, luhnValid, PII_KINDS, redactText } from './pii-detectors';
 import { SanitizerPolicy, sanitizeEvent } from './sanitizer';
 
 const policy: SanitizerPolicy = {
@@ -17,6 +17,31 @@ describe('PII detectors', () => {
     expect(luhnValid('4111111111111112')).toBe(false);
     expect(ibanValid('DE89370400440532013000')).toBe(true);
     expect(ibanValid('DE89370400440532013001')).toBe(false);
+  });
+
+  it('has planted values of every kind the detectors find, and of every token form', () => {
+    expect([...new Set(PLANTED.map((p) => p.kind))].sort()).toEqual([...PII_KINDS, 'secret-key'].sort());
+    const tokens = PLANTED.filter((p) => p.kind === 'token').map((p) => p.value);
+    const forms = [
+      /^Bearer /,
+      /^Basic /,
+      /^token /,
+      /^ak_/,
+      /^sk_live_/,
+      /^sk_test_/,
+      /^pk_live_/,
+      /^pk_test_/,
+      /^rk_live_/,
+      /^rk_test_/,
+      /^ghp_/,
+      /^gho_/,
+      /^ghu_/,
+      /^ghs_/,
+      /^ghr_/,
+      /^AKIA/,
+    ];
+    for (const form of forms)
+      expect([form.source, tokens.filter((v) => form.test(v)).length > 0]).toEqual([form.source, true]);
   });
 
   it.each(PLANTED.filter((p) => p.kind !== 'secret-key').map((p) => [p.kind, p.value]))(

@@ -1,5 +1,4 @@
 import { isUuid } from '../../common/validation';
-import { createHash } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { ApiBody, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -33,11 +32,11 @@ export class SubjectsController {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
-  /** The subject as stored: pseudonymized user ids are derived from the original the caller names. */
-  private subject(p: Principal, q: SubjectDto): { type: 'user' | 'session'; value: string } {
+  /** The subject the caller names, as sent; PrivacyService derives the forms it may be stored in. */
+  private subject(q: SubjectDto): { type: 'user' | 'session'; value: string } {
     if ((q.user_id === undefined) === (q.session_id === undefined))
       throw invalid('Name exactly one subject: user_id or session_id.');
-    if (q.user_id !== undefined) return { type: 'user', value: this.privacy.storedUserId(q.user_id, p.privacy) };
+    if (q.user_id !== undefined) return { type: 'user', value: q.user_id };
     return { type: 'session', value: q.session_id!.toLowerCase() };
   }
 
@@ -47,7 +46,7 @@ export class SubjectsController {
     operationId: 'requestErasure',
     summary: 'Erase every stored event of a user or session (admin)',
     description:
-      'Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. Rollups are anonymous aggregates and are not changed. The audit log records when, which tenant and how many rows, never the subject.',
+      'Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. A user id is found in every form it may be stored in (as sent, or pseudonymized). Rollup rows keep the share of the subject anonymously; its distinct-rate members are removed. The audit log records when, which tenant and how many rows, never the subject.',
   })
   @ApiBody({ type: SubjectDto, examples: { user: { value: { user_id: 'u_4821' } } } })
   @ApiResponse({ status: 202, type: ErasureAcceptedDto })
@@ -58,9 +57,10 @@ export class SubjectsController {
     'The tenant already has ANALYTICS_ERASURE_MAX_PENDING (20) erasures pending (Retry-After says when to retry), or the request rate limit is reached',
   )
   async erase(@CurrentPrincipal() p: Principal, @Body() body: SubjectDto): Promise<ErasureAcceptedDto> {
-    const s = this.subject(p, body);
+    const s = this.subject(body);
     const max = this.config.privacy.erasureMaxPending;
-    const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest(), max);
+    const keys = this.privacy.erasureKeys(s.type, s.value, p.privacy);
+    const request = await this.erasures.create(p.tenantId, s.type, keys, max);
     if (!request) {
       throw new ProblemException(
         429,
@@ -121,10 +121,11 @@ export class SubjectsController {
   })
   @ApiProblem(400, 'Neither or both of user_id and session_id, or one of them malformed')
   async export(@CurrentPrincipal() p: Principal, @Query() query: SubjectDto, @Res() res: Response): Promise<void> {
-    const s = this.subject(p, query);
+    const s = this.subject(query);
     res.status(200).type('application/x-ndjson');
     res.setHeader('Content-Disposition', 'attachment; filename="subject-export.ndjson"');
-    for await (const page of this.subjects.export(p.tenantId, s.type, s.value)) {
+    const stored = this.privacy.storedIds(s.type, s.value, p.privacy);
+    for await (const page of this.subjects.export(p.tenantId, s.type, stored)) {
       if (!res.write(page.map((row) => JSON.stringify(row)).join('\n') + '\n'))
         await new Promise((r) => res.once('drain', r));
     }

@@ -54,6 +54,12 @@ export interface Membership extends RollupKey {
   unit: string;
 }
 
+/** A member as the members table holds it: its unit keyed with the tenant's secret (`memberKey`). */
+export interface KeyedMembership extends RollupKey {
+  side: 'n' | 'd';
+  unit_key: Buffer;
+}
+
 export function field(e: Pick<StoredEvent, 'attributes' | 'session_id' | 'user_id'>, name: string): unknown {
   if (name === 'session_id' || name === 'user_id') return e[name];
   return e.attributes[name];
@@ -183,7 +189,7 @@ function emptyDelta(k: RollupKey): RollupDelta {
 }
 
 /** Counts members new to their bucket into their rows' deltas: `d` the denominator, `n` the numerator. */
-export function countMembers(deltas: Map<string, RollupDelta>, fresh: Membership[]): void {
+export function countMembers(deltas: Map<string, RollupDelta>, fresh: (RollupKey & { side: 'n' | 'd' })[]): void {
   for (const m of fresh) {
     const k = rollupKey(m);
     let d = deltas.get(k);

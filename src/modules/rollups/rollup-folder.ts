@@ -5,9 +5,6 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
 
-/** pg advisory lock key: one folder at a time across every worker process. */
-const FOLD_LOCK = 7_413_002;
-
 /**
  * Folds stored events into the rollups (worker role). The persist statement leaves each fresh
  * event in `analytics_rollup_pending`; a round takes up to `foldBatch` of them and, in ONE
@@ -102,10 +99,7 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   async round(): Promise<number> {
     this.lastRoundAt = Date.now();
     return this.db.transaction(async (tx) => {
-      const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-        FOLD_LOCK,
-      ]);
-      if (!locked) return 0; // another process is folding
+      if (!(await this.repo.tryLockFolds(tx))) return 0; // another process is folding (or an erasure holds the lock)
       const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
       await this.rollups.fold(tx, events);
       return events.length;

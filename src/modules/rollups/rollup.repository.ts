@@ -3,7 +3,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { inTimedTransaction } from '../../database/timed-query';
 import { DataSource, EntityManager } from 'typeorm';
 import { DDSketch } from './ddsketch';
-import { FoldableEvent, Membership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
+import { FoldableEvent, KeyedMembership, RollupDelta, RollupKey, rollupKey } from './rollup-fold';
+import { SubjectMatch, subjectMatchSql } from '../privacy/subject-keys';
+
+/** pg advisory lock key: one fold at a time across every worker process (and erasures wait for it). */
+const FOLD_LOCK = 7_413_002;
 
 const KEY_COLUMNS = ['tenant_id', 'metric', 'level', 'bucket', 'site_id', 'source'] as const;
 
@@ -23,10 +27,64 @@ export interface RollupRow {
   sketch: unknown;
 }
 
-/** The only class with SQL for analytics_rollups and analytics_rollup_members. */
+/** The only class with SQL for analytics_rollups, analytics_rollup_members and analytics_rollup_pending. */
 @Injectable()
 export class RollupRepository {
   constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  /** Takes the fold lock for the caller's transaction if no one holds it; false if another fold runs. */
+  async tryLockFolds(tx: EntityManager): Promise<boolean> {
+    const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+      FOLD_LOCK,
+    ]);
+    return locked;
+  }
+
+  /** Waits for the fold running now, if any, and keeps every other out until the caller's transaction ends. */
+  async lockFolds(tx: EntityManager): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [FOLD_LOCK]);
+  }
+
+  /**
+   * Members whose events have expired: a tenant's members of buckets that ended at or before its
+   * cutoff (now − its retention). No event of such a bucket is kept or accepted any more, so none
+   * can need the member to be counted once.
+   */
+  async deleteExpiredMembers(cutoffs: { tenantId: string; cutoff: Date }[]): Promise<number> {
+    if (!cutoffs.length) return 0;
+    const [, n] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM analytics_rollup_members m
+       USING unnest($1::uuid[], $2::timestamptz[]) AS c(tenant_id, cutoff)
+       WHERE m.tenant_id = c.tenant_id
+         AND m.bucket + CASE m.level WHEN 'm' THEN interval '1 minute' WHEN 'h' THEN interval '1 hour' ELSE interval '1 day' END <= c.cutoff`,
+      [cutoffs.map((c) => c.tenantId), cutoffs.map((c) => c.cutoff)],
+    );
+    return n;
+  }
+
+  /** Deletes these members (an erasure's); returns how many there were. */
+  async deleteMembers(tx: EntityManager, members: KeyedMembership[]): Promise<number> {
+    if (!members.length) return 0;
+    const [, n] = await tx.query<[unknown[], number]>(
+      `DELETE FROM analytics_rollup_members m
+       USING unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::bytea[])
+         AS v(tenant_id, metric, level, bucket, site_id, source, side, unit_key)
+       WHERE m.tenant_id = v.tenant_id AND m.metric = v.metric AND m.level = v.level AND m.site_id = v.site_id
+         AND m.source = v.source AND m.bucket = v.bucket AND m.side = v.side AND m.unit_key = v.unit_key`,
+      columns(members, [...KEY_COLUMNS, 'side', 'unit_key']),
+    );
+    return n;
+  }
+
+  /** Takes a subject's events still pending, as takePending does (gone when the caller commits). */
+  async takePendingOfSubject(tx: EntityManager, subject: SubjectMatch): Promise<FoldableEvent[]> {
+    const [rows] = await tx.query<[PendingRow[], number]>(
+      `DELETE FROM analytics_rollup_pending WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3')}
+       RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`,
+      [subject.tenantId, subject.secret, subject.keys],
+    );
+    return rows.map(foldable);
+  }
 
   /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
   async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
@@ -63,35 +121,12 @@ export class RollupRepository {
    */
   async takePending(tx: EntityManager, limit: number): Promise<FoldableEvent[]> {
     // TypeORM answers a DELETE … RETURNING with [rows, count].
-    const [rows] = await tx.query<
-      [
-        {
-          tenant_id: string;
-          event_name: string;
-          occurred_at: Date;
-          site_id: string | null;
-          session_id: string | null;
-          user_id: string | null;
-          source: string;
-          attributes: Record<string, unknown>;
-        }[],
-        number,
-      ]
-    >(
+    const [rows] = await tx.query<[PendingRow[], number]>(
       `DELETE FROM analytics_rollup_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending LIMIT $1))
        RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`,
       [limit],
     );
-    return rows.map((r) => ({
-      tenant_id: r.tenant_id,
-      event_name: r.event_name,
-      occurred_at: r.occurred_at.toISOString(),
-      site_id: r.site_id,
-      session_id: r.session_id,
-      user_id: r.user_id,
-      source: r.source,
-      attributes: r.attributes,
-    }));
+    return rows.map(foldable);
   }
 
   /** Events stored but not yet folded. */
@@ -100,15 +135,15 @@ export class RollupRepository {
     return Number((await this.db.query<{ n: string }[]>(`SELECT count(*) AS n FROM analytics_rollup_pending`))[0].n);
   }
 
-  /** Records distinct units; returns only those not yet counted in their bucket. */
-  async addMembers(tx: EntityManager, members: Membership[]): Promise<Membership[]> {
+  /** Records distinct units (keyed); returns the key and side of those not yet counted in their bucket. */
+  async addMembers(tx: EntityManager, members: KeyedMembership[]): Promise<(RollupKey & { side: 'n' | 'd' })[]> {
     if (!members.length) return [];
-    return tx.query<Membership[]>(
-      `INSERT INTO analytics_rollup_members (tenant_id, metric, level, bucket, site_id, source, side, unit)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::text[])
+    return tx.query<(RollupKey & { side: 'n' | 'd' })[]>(
+      `INSERT INTO analytics_rollup_members (tenant_id, metric, level, bucket, site_id, source, side, unit_key)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::char(1)[], $4::timestamptz[], $5::uuid[], $6::text[], $7::char(1)[], $8::bytea[])
        ON CONFLICT DO NOTHING
-       RETURNING tenant_id, metric, level, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket, site_id, source, side, unit`,
-      columns(members, [...KEY_COLUMNS, 'side', 'unit']),
+       RETURNING tenant_id, metric, level, to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS bucket, site_id, source, side`,
+      columns(members, [...KEY_COLUMNS, 'side', 'unit_key']),
     );
   }
 
@@ -165,4 +200,29 @@ export class RollupRepository {
       ],
     );
   }
+}
+
+/** A row of analytics_rollup_pending. */
+interface PendingRow {
+  tenant_id: string;
+  event_name: string;
+  occurred_at: Date;
+  site_id: string | null;
+  session_id: string | null;
+  user_id: string | null;
+  source: string;
+  attributes: Record<string, unknown>;
+}
+
+function foldable(r: PendingRow): FoldableEvent {
+  return {
+    tenant_id: r.tenant_id,
+    event_name: r.event_name,
+    occurred_at: r.occurred_at.toISOString(),
+    site_id: r.site_id,
+    session_id: r.session_id,
+    user_id: r.user_id,
+    source: r.source,
+    attributes: r.attributes,
+  };
 }

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
+import { TenantsModule } from '../auth/tenants.module';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
 
 /** The metric catalog, mergeable sketches and the rollup tables, for both roles. */
 @Module({
+  imports: [TenantsModule],
   providers: [RollupRepository, RollupService],
   exports: [RollupService, RollupRepository],
 })

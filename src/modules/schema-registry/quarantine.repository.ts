@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { QuarantinedEvent, StoredEvent } from '../contracts/stored-event';
 import { EventError } from './event-error';
+import { SubjectMatch, subjectMatchSql } from '../privacy/subject-keys';
 
 export interface QuarantineRow {
   event_id: string;
@@ -59,12 +60,26 @@ export class QuarantineRepository {
   }
 
   /** Deletes a subject's quarantined events, found by the hash of its stored id. */
-  async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
-    const field = type === 'user' ? `event->>'user_id'` : `event->>'session_id'`;
+  async deleteSubject(tx: EntityManager, subject: SubjectMatch): Promise<number> {
+    const field = subject.type === 'user' ? `event->>'user_id'` : `lower(event->>'session_id')`;
     // TypeORM answers a DELETE with [rows, count].
     const [, n] = await tx.query<[unknown[], number]>(
-      `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${field} IS NOT NULL AND sha256(convert_to(${field}, 'UTF8')) = $2`,
-      [tenantId, hash],
+      `DELETE FROM analytics_quarantine WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3', field)}`,
+      [subject.tenantId, subject.secret, subject.keys],
+    );
+    return n;
+  }
+
+  /**
+   * Quarantined events past their tenant's retention (by the event's own time, as stored events
+   * go): no longer kept, replayed or not.
+   */
+  async deleteOlderThan(cutoffs: { tenantId: string; cutoff: Date }[]): Promise<number> {
+    if (!cutoffs.length) return 0;
+    const [, n] = await this.db.query<[unknown[], number]>(
+      `DELETE FROM analytics_quarantine q USING unnest($1::uuid[], $2::timestamptz[]) AS c(tenant_id, cutoff)
+       WHERE q.tenant_id = c.tenant_id AND (q.event->>'occurred_at')::timestamptz < c.cutoff`,
+      [cutoffs.map((c) => c.tenantId), cutoffs.map((c) => c.cutoff)],
     );
     return n;
   }

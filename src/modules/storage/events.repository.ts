@@ -4,6 +4,8 @@ import type { PoolClient } from 'pg';
 import { inTimedTransaction } from '../../database/timed-query';
 import { DataSource, EntityManager } from 'typeorm';
 import { StoredEvent } from '../contracts/stored-event';
+import { erasureKeySql, SubjectMatch, subjectMatchSql } from '../privacy/subject-keys';
+import type { FoldableEvent } from '../rollups/rollup-fold';
 
 export interface PersistOutcome {
   inserted: number;
@@ -70,21 +72,25 @@ export class EventsRepository {
     return n;
   }
 
-  /** Deletes every stored event of a subject, found by the hash of its stored id. */
-  async deleteSubject(tx: EntityManager, tenantId: string, type: 'user' | 'session', hash: Buffer): Promise<number> {
-    const column = type === 'user' ? 'user_id' : 'session_id::text';
-    const [, n] = await tx.query<[unknown[], number]>(
-      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${type}_id IS NOT NULL AND sha256(convert_to(${column}, 'UTF8')) = $2`,
-      [tenantId, hash],
+  /**
+   * Deletes every stored event of a subject, found by the keys of its stored forms; answers what the
+   * rollups read of each (so that the members they recorded can go too).
+   */
+  async deleteSubject(tx: EntityManager, subject: SubjectMatch): Promise<FoldableEvent[]> {
+    // TypeORM answers a DELETE … RETURNING with [rows, count].
+    const [rows] = await tx.query<[(Omit<FoldableEvent, 'occurred_at'> & { occurred_at: Date })[], number]>(
+      `DELETE FROM analytics_events_raw WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3')}
+       RETURNING tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes`,
+      [subject.tenantId, subject.secret, subject.keys],
     );
-    return n;
+    return rows.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString() }));
   }
 
-  /** One page of a subject's stored events, oldest first, after the (occurred_at, event_id) cursor. */
+  /** One page of a subject's stored events (any of its stored ids), oldest first, after the (occurred_at, event_id) cursor. */
   async subjectPage(
     tenantId: string,
     type: 'user' | 'session',
-    value: string,
+    storedIds: string[],
     limit: number,
     after?: { at: string; id: string },
   ): Promise<Record<string, unknown>[]> {
@@ -92,10 +98,10 @@ export class EventsRepository {
       `SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
               received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
        FROM analytics_events_raw
-       WHERE tenant_id = $1 AND ${type === 'user' ? 'user_id = $2' : 'session_id = $2::uuid'}
+       WHERE tenant_id = $1 AND ${type === 'user' ? 'user_id = ANY($2::text[])' : 'session_id = ANY($2::uuid[])'}
          AND ($3::timestamptz IS NULL OR (occurred_at, event_id) > ($3, $4::uuid))
        ORDER BY occurred_at, event_id LIMIT $5`,
-      [tenantId, value, after?.at ?? null, after?.id ?? null, limit],
+      [tenantId, storedIds, after?.at ?? null, after?.id ?? null, limit],
     );
   }
 
@@ -226,11 +232,15 @@ WITH incoming AS (
    FROM incoming i JOIN fresh f USING (tenant_id, event_id)
    -- An erasure is never undone by a late job: events of an erased subject received before the
    -- request are recorded in the ledger (so no retry stores them) but never stored.
+   -- A request holds its subject only as keys under the tenant's secret (see subject-keys.ts); the
+   -- keys are computed only for events of a tenant with a request made after the event arrived.
    WHERE NOT EXISTS (
-     SELECT 1 FROM analytics_erasures x
+     SELECT 1 FROM analytics_erasures x JOIN analytics_tenants t ON t.id = x.tenant_id
      WHERE x.tenant_id = i.tenant_id AND i.received_at <= x.requested_at
-       AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.user_id, 'UTF8')))
-         OR (x.subject_type = 'session' AND i.session_id IS NOT NULL AND x.subject_hash = sha256(convert_to(i.session_id::text, 'UTF8')))))
+       AND ((x.subject_type = 'user' AND i.user_id IS NOT NULL
+             AND ${erasureKeySql('user', 'i.user_id', 't.pseudonym_secret')} = ANY(x.subject_keys))
+         OR (x.subject_type = 'session' AND i.session_id IS NOT NULL
+             AND ${erasureKeySql('session', 'i.session_id::text', 't.pseudonym_secret')} = ANY(x.subject_keys))))
    RETURNING tenant_id, event_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
  ), pending AS (
    INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)

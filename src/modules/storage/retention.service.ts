@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenantsRepository } from '../auth/tenants.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupRepository } from '../rollups/rollup.repository';
+import { QuarantineRepository } from '../schema-registry/quarantine.repository';
 import { EventsRepository } from './events.repository';
 import { StorageService } from './storage.service';
 
@@ -12,12 +13,16 @@ export interface RetentionOutcome {
   deleted_rows: number;
   deleted_ledger_entries: number;
   deleted_rollup_rows: number;
+  deleted_rollup_members: number;
+  deleted_quarantined: number;
 }
 
 /**
  * Applies retention: drops whole daily partitions past the longest retention of any tenant (cheap,
  * no row scan), then deletes the older rows of tenants whose retention is shorter, and the ledger
- * entries of everything removed; rollups keep their own longer retention (minute rows less).
+ * entries of everything removed. Distinct-rate members (keyed units of events) go with the
+ * events: once a bucket is past its tenant's retention. Rollup rows keep their own longer
+ * retention (minute rows less). Quarantined events go by their own time, as stored ones do.
  * Consent records expire by themselves in Redis.
  */
 @Injectable()
@@ -29,6 +34,7 @@ export class RetentionService {
     private readonly tenants: TenantsRepository,
     private readonly storage: StorageService,
     private readonly rollups: RollupRepository,
+    private readonly quarantine: QuarantineRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -56,7 +62,12 @@ export class RetentionService {
       rows += removed.rows;
       ledger += removed.ledger;
     }
-    // Rollups hold no personal data: their own, longer retention; minute rows go sooner.
+    const cutoffs = tenants.map((t) => ({ tenantId: t.id, cutoff: new Date(now.getTime() - t.days * DAY) }));
+    // Quarantined events go as stored ones do, and a member (a keyed unit of the events of its
+    // bucket) when they do, not with the rollups.
+    const quarantined = await this.quarantine.deleteOlderThan(cutoffs);
+    const expiredMembers = await this.rollups.deleteExpiredMembers(cutoffs);
+    // Rollup rows hold no subject: their own, longer retention; minute rows go sooner.
     const { rollups } = this.config;
     const minutes = await this.rollups.deleteOlderThan(
       ['m'],
@@ -71,6 +82,8 @@ export class RetentionService {
       deleted_rows: rows,
       deleted_ledger_entries: ledger,
       deleted_rollup_rows: minutes.rows + coarse.rows,
+      deleted_rollup_members: expiredMembers + minutes.members + coarse.members,
+      deleted_quarantined: quarantined,
     };
     this.logger.log(
       `Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`,
