@@ -77,6 +77,8 @@ export async function createTestEnv(
     LOG_LEVEL: 'error',
     PORT: '0',
     HOST: '127.0.0.1',
+    ANALYTICS_METRICS_PORT: '0',
+    ANALYTICS_WORKER_PORT: '0',
     ANALYTICS_JOB_BACKOFF_MS: '100',
     ...overrides,
   };

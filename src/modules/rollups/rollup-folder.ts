@@ -2,6 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { Telemetry } from '../observability/telemetry.service';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
 
@@ -30,13 +31,23 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   private again = false;
   private stopped = true;
   private lastError = 0;
+  /** When a round of this process last found fewer pending events than a full round: the fold had caught up. */
+  private caughtUpAt = Date.now();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly repo: RollupRepository,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
-  ) {}
+    private readonly telemetry: Telemetry,
+  ) {
+    // Pending events and the fold's lag, read at each scrape.
+    telemetry.onScrape(async () => {
+      const pending = await this.repo.pendingCount();
+      telemetry.metrics.rollupPending.set(pending);
+      telemetry.metrics.foldLag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - this.caughtUpAt) / 1000));
+    });
+  }
 
   onApplicationBootstrap(): void {
     this.start();
@@ -101,14 +112,24 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   /** Folds one round of pending events; returns how many. */
   async round(): Promise<number> {
     this.lastRoundAt = Date.now();
-    return this.db.transaction(async (tx) => {
-      const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-        FOLD_LOCK,
-      ]);
-      if (!locked) return 0; // another process is folding
-      const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
-      await this.rollups.fold(tx, events);
-      return events.length;
-    });
+    const started = performance.now();
+    const folded = await this.telemetry.span('rollups.fold', (span) =>
+      this.db.transaction(async (tx) => {
+        const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+          FOLD_LOCK,
+        ]);
+        if (!locked) return null; // another process is folding
+        const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
+        await this.rollups.fold(tx, events);
+        span?.setAttribute('analytics.events', events.length);
+        return events.length;
+      }),
+    );
+    if (folded === null) return 0;
+    const m = this.telemetry.metrics;
+    m.foldDuration.observe((performance.now() - started) / 1000);
+    if (folded) m.folded.inc(folded);
+    if (folded < this.config.rollups.foldBatch) this.caughtUpAt = Date.now();
+    return folded;
   }
 }

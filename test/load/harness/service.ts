@@ -79,6 +79,8 @@ export class Service {
       NODE_ENV: 'production',
       PORT: String(this.port),
       HOST: '127.0.0.1',
+      ANALYTICS_METRICS_PORT: '0',
+      ANALYTICS_WORKER_PORT: '0',
       LOG_LEVEL: 'log',
       NO_COLOR: '1',
       DATABASE_URL: url,
