@@ -25,7 +25,14 @@ export function roleTelemetry(
 ): ObservabilityOptions & { nest: LoggerService } {
   let logger = overrides.logger ?? roots.get(role);
   if (!logger) {
-    logger = createRootLogger({ role, level: config.logLevel, format: config.logFormat });
+    logger = createRootLogger({
+      role,
+      level: config.logLevel,
+      format: config.logFormat,
+      ownHosts: [config.http.host, config.telemetry.metricsHost, config.redis.host, hostOf(config.database.url)].filter(
+        (h): h is string => Boolean(h),
+      ),
+    });
     roots.set(role, logger);
   }
   const tracerProvider = overrides.tracerProvider !== undefined ? overrides.tracerProvider : startTracing(role);
@@ -35,4 +42,12 @@ export function roleTelemetry(
 /** From now on, Nest's static logger (start-up lines before the application exists) writes JSON too. */
 export function useRoleLogger(config: AnalyticsConfig, role: Role): void {
   Logger.overrideLogger(roleTelemetry(config, role, { tracerProvider: null }).nest);
+}
+
+function hostOf(url: string): string | null {
+  try {
+    return new URL(url).hostname || null;
+  } catch {
+    return null;
+  }
 }

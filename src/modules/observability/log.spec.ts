@@ -14,6 +14,13 @@ function capture() {
 }
 
 describe('the root logger', () => {
+  it("keeps the service's own configured addresses readable, and redacts any other", () => {
+    const { lines, stream } = capture();
+    const log = createRootLogger({ role: 'api', level: 'log', format: 'json', ownHosts: ['10.0.3.7'] }, stream);
+    log.warn('Redis at 10.0.3.7:6379 (REDIS_URL) refused; client 203.0.113.9 retried');
+    expect(lines[0].msg).toBe('Redis at 10.0.3.7:6379 (REDIS_URL) refused; client [redacted:ipv4] retried');
+  });
+
   it('writes one JSON object per line with level, time and role', () => {
     const { lines, stream } = capture();
     const log = createRootLogger({ role: 'worker', level: 'log', format: 'json' }, stream);

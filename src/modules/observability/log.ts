@@ -22,9 +22,10 @@ const LEVELS: Record<string, pino.Level> = {
  * error message may quote what a client sent.
  */
 export function createRootLogger(
-  opts: { role: Role; level: string; format: 'json' | 'pretty' },
+  opts: { role: Role; level: string; format: 'json' | 'pretty'; ownHosts?: string[] },
   destination?: DestinationStream,
 ): Pino {
+  const clean = cleaner(opts.ownHosts ?? []);
   const options: pino.LoggerOptions = {
     level: LEVELS[opts.level] ?? 'info',
     base: { role: opts.role, pid: process.pid },
@@ -71,19 +72,36 @@ const CHECKED_FIELDS = new Set([
   'address',
 ]);
 
-function clean(value: unknown): unknown {
-  if (typeof value === 'string') return sanitizeText(value);
-  if (value instanceof Error) {
-    const e = new Error(sanitizeText(value.message));
-    e.name = value.name;
-    e.stack = value.stack ? sanitizeText(value.stack) : undefined;
-    return e;
-  }
-  if (value && typeof value === 'object' && !Array.isArray(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value))
-      out[k] = CHECKED_FIELDS.has(k) ? v : typeof v === 'string' || v instanceof Error ? clean(v) : v;
-    return out;
-  }
-  return value;
+/**
+ * The sanitizer for log values. The service's own configured addresses (its listening host, the
+ * Postgres and Redis hosts) are configuration, not personal data: they are set aside before the
+ * detectors run and put back after, so that "Redis at 10.0.3.7:6379" stays readable.
+ */
+function cleaner(ownHosts: string[]): (value: unknown) => unknown {
+  const hosts = [...new Set(ownHosts.filter((h) => h.length >= 3))].sort((a, b) => b.length - a.length);
+  const text = (s: string): string => {
+    if (!hosts.length || !hosts.some((h) => s.includes(h))) return sanitizeText(s);
+    const parts = s.split(new RegExp(hosts.map(escape).join('|'), 'g'));
+    const found = s.match(new RegExp(hosts.map(escape).join('|'), 'g')) ?? [];
+    return parts.map((p, i) => sanitizeText(p) + (found[i] ?? '')).join('');
+  };
+  const clean = (value: unknown): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value instanceof Error) {
+      const e = new Error(text(value.message));
+      e.name = value.name;
+      e.stack = value.stack ? text(value.stack) : undefined;
+      return e;
+    }
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value))
+        out[k] = CHECKED_FIELDS.has(k) ? v : typeof v === 'string' || v instanceof Error ? clean(v) : v;
+      return out;
+    }
+    return value;
+  };
+  return clean;
 }
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

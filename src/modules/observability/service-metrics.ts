@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { JobQueue } from '../contracts/jobs';
 import type { Role } from './log';
 
 const SECONDS_FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10];
@@ -34,9 +35,9 @@ export class ServiceMetrics {
 
   // worker
   readonly queueJobs: Gauge<'queue' | 'state'>;
-  readonly jobs: Counter<'queue' | 'job' | 'outcome'>;
-  readonly jobDuration: Histogram<'queue' | 'job'>;
-  readonly jobAttempts: Histogram<'queue' | 'job'>;
+  readonly jobs: Counter<'queue' | 'job_name' | 'outcome'>;
+  readonly jobDuration: Histogram<'queue' | 'job_name'>;
+  readonly jobAttempts: Histogram<'queue' | 'job_name'>;
   readonly eventsPersisted: Counter;
   readonly storageDuplicates: Counter;
   readonly storageRefused: Counter;
@@ -45,6 +46,7 @@ export class ServiceMetrics {
   readonly folded: Counter;
   readonly foldDuration: Histogram;
   readonly partitionsAhead: Gauge;
+  readonly dbSize: Gauge;
 
   constructor(
     readonly role: Role,
@@ -138,6 +140,21 @@ export class ServiceMetrics {
       registers: api,
     });
 
+    // Known series start at zero, so that the first observation is already an increase for rate().
+    for (const route of ['/api/v1/analytics/events', '/api/v1/analytics/events/batch'])
+      this.httpDuration.zero({ lane: 'ingest-route', method: 'POST', route });
+    for (const [kind, levels] of [
+      ['timeseries', ['m', 'h', 'd', 'raw']],
+      ['summary', ['mixed']],
+      ['funnel', ['raw']],
+    ] as const) {
+      for (const level of levels) this.reportDuration.zero({ kind, level });
+      this.reportTimeouts.labels(kind).inc(0);
+    }
+    for (const verdict of ['accepted', 'duplicate', 'dropped', 'rejected', 'quarantined'])
+      if (!opts.tenantLabels) this.ingestEvents.labels(verdict).inc(0);
+    for (const stage of ['fast_path', 'ledger']) this.dedupeHits.labels(stage).inc(0);
+
     this.queueJobs = new Gauge({
       name: 'analytics_queue_jobs',
       help: 'Jobs in each queue by state, read at each scrape',
@@ -146,21 +163,21 @@ export class ServiceMetrics {
     });
     this.jobs = new Counter({
       name: 'analytics_jobs_total',
-      help: 'Jobs run, by queue, job name and outcome (completed; retried: failed with attempts left; failed: gave up)',
-      labelNames: ['queue', 'job', 'outcome'],
+      help: 'Jobs run, by queue, job name (job_name: Prometheus keeps `job` for the scrape job) and outcome (completed; retried: failed with attempts left; failed: gave up)',
+      labelNames: ['queue', 'job_name', 'outcome'],
       registers: worker,
     });
     this.jobDuration = new Histogram({
       name: 'analytics_job_duration_seconds',
       help: 'Time a job ran, by queue and job name',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
       buckets: SECONDS_SLOW,
       registers: worker,
     });
     this.jobAttempts = new Histogram({
       name: 'analytics_job_attempts',
       help: 'Attempts a job took until it completed or gave up',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
       buckets: [1, 2, 3, 5, 8, 12, 20],
       registers: worker,
     });
@@ -200,6 +217,15 @@ export class ServiceMetrics {
       buckets: SECONDS_SLOW,
       registers: worker,
     });
+    this.dbSize = new Gauge({
+      name: 'analytics_db_size_bytes',
+      help: 'Size of the database on disk (pg_database_size), read at each scrape',
+      registers: worker,
+    });
+    for (const [job, queue] of Object.entries(JobQueue)) {
+      this.jobDuration.zero({ queue, job_name: job });
+      for (const outcome of ['completed', 'retried', 'failed']) this.jobs.labels(queue, job, outcome).inc(0);
+    }
     this.partitionsAhead = new Gauge({
       name: 'analytics_partitions_ahead_days',
       help: 'Days after today that already have a raw-event partition',

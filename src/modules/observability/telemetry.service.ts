@@ -236,6 +236,10 @@ export class Telemetry implements OnApplicationShutdown {
       const counts = await queue.getJobCounts(...states);
       for (const s of states) this.metrics.queueJobs.labels(name, s).set(counts[s] ?? 0);
     }
+    const [{ bytes }] = await this.db.query<{ bytes: string }[]>(
+      'SELECT pg_database_size(current_database()) AS bytes',
+    );
+    this.metrics.dbSize.set(Number(bytes));
   }
 
   /** Set once the role has started (the worker: consuming its queues), for the startup probe. */
