@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { context, Span, SpanContext, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, Span, SpanContext, SpanKind, SpanStatusCode, trace, Tracer } from '@opentelemetry/api';
 import type { Job, Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { RedisClient } from '../../common/redis.provider';
@@ -122,6 +122,22 @@ export class Telemetry implements OnApplicationShutdown {
   span<T>(name: string, fn: (span: Span | null) => Promise<T>, kind: SpanKind = SpanKind.INTERNAL): Promise<T> {
     if (!this.tracer) return fn(null);
     return this.tracer.startActiveSpan(name, { kind }, (span) => ended(span, fn(span)));
+  }
+
+  /**
+   * Runs `fn` in a span continuing the first of `causes` (the spans whose work it does, such as the
+   * jobs whose events a fold round folds) and linked to the others; a root span without causes.
+   */
+  spanFor<T>(name: string, causes: SpanContext[], fn: (span: Span | null) => Promise<T>): Promise<T> {
+    if (!this.tracer) return fn(null);
+    const [first, ...rest] = causes;
+    const parent = first ? trace.setSpanContext(ROOT_CONTEXT, first) : ROOT_CONTEXT;
+    return this.tracer.startActiveSpan(
+      name,
+      { links: rest.slice(0, 128).map((c) => ({ context: c })) },
+      parent,
+      (span) => ended(span, fn(span)),
+    );
   }
 
   /** The active span's context, when tracing: a job carries it (and the others it serves) to the worker. */

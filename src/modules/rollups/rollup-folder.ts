@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { SpanContext } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { Telemetry } from '../observability/telemetry.service';
@@ -31,6 +32,8 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   private again = false;
   private stopped = true;
   private lastError = 0;
+  /** With tracing on: the spans (jobs) that asked for a round since the last one began; the next round continues them. */
+  private kickers: SpanContext[] = [];
   /** When a round of this process last found fewer pending events than a full round: the fold had caught up. */
   private caughtUpAt = Date.now();
 
@@ -76,6 +79,8 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   /** Asks for a round: now, or `foldIntervalMs` after the last one began; one running is followed by another. */
   kick(): void {
     if (this.stopped) return;
+    const asking = this.telemetry.activeSpanContext();
+    if (asking && this.kickers.length < 128) this.kickers.push(asking);
     if (this.running) {
       this.again = true;
       return;
@@ -113,7 +118,9 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   async round(): Promise<number> {
     this.lastRoundAt = Date.now();
     const started = performance.now();
-    const folded = await this.telemetry.span('rollups.fold', (span) =>
+    const causes = this.kickers;
+    this.kickers = [];
+    const folded = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
       this.db.transaction(async (tx) => {
         const [{ locked }] = await tx.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
           FOLD_LOCK,
