@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { Store, storage } from 'nestjs-pino/storage';
 import type { Logger as Pino } from 'pino';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { ROOT_LOGGER } from './observability.tokens';
@@ -18,11 +17,12 @@ const LONG_DIGITS = /\d{7}/;
  * Requests of both lanes, in front of the ingest route and Express: the request id (an incoming
  * X-Request-Id kept, else a new one, returned on the answer), one log line per request (request
  * id, tenant, route, status, duration), the HTTP metrics, and the server span continuing the
- * caller's W3C trace context. Nest's own log lines written while a request runs carry its id.
+ * caller's W3C trace context.
  *
  * Written on node:http rather than with pino-http, which builds child loggers for every request:
- * this writes one line from the fields it has, and a request's child logger only if something
- * inside it logs.
+ * this writes one line from the fields it has. Nest's own lines inside a request do not carry the
+ * request id: binding it through AsyncLocalStorage (nestjs-pino's store) multiplied the CPU this
+ * observer costs per request several times over in `npm run bench:telemetry`.
  */
 @Injectable()
 export class HttpTelemetry {
@@ -92,18 +92,11 @@ export class HttpTelemetry {
         span.end();
       }
     });
-    const root = this.root;
-    let child: Pino | undefined;
-    // Nest's log lines inside this request carry its id; the child logger is made only if one is written.
-    const store = {
-      get logger() {
-        return (child ??= root.child({ request_id: requestId }));
-      },
-    } as unknown as Store;
     const run = () => {
       for (const listener of listeners) listener(req, res);
     };
-    storage.run(store, span ? () => withSpan(span, run) : run);
+    if (span) withSpan(span, run);
+    else run();
   }
 
   private count(lane: Lane, method: string, route: string, status: string, seconds: number): void {
