@@ -8,6 +8,7 @@ const HTTP_CODE = [
   '^src/common/(raw-http|json-body\\.middleware|problem\\.filter)\\.ts$',
   '^src/app/(bootstrap|swagger|api\\.module)\\.ts$',
   '^src/modules/ingestion/ingest-route\\.ts$',
+  '^src/modules/observability/(http-telemetry|report-telemetry\\.interceptor)\\.ts$',
   'node_modules/(express|@nestjs/platform-express|helmet|@bull-board)/',
 ];
 const WORKER_ONLY = [

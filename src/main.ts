@@ -30,8 +30,10 @@ void startRole(
     }
     await app.listen(config.http.port, config.http.host);
     const url = `http://${config.http.host}:${config.http.port}`;
+    // The address as a field of its own: the sanitizer every message passes would redact the IP in it.
     logger.log(
-      `Listening on ${url} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
+      { address: url },
+      `Listening on port ${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
     );
     // Started by the launcher, the keys come after both roles are ready; alone, right after listening.
     if (!reportReady({ role: 'api', url, demo: demoBlock || undefined }) && demoBlock) process.stdout.write(demoBlock);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { EVENTS, makeEvent, waitFor } from './support/events';
 import { TestEnv, createTestEnv, request } from './support/test-env';
-import { DIST, requireBuild, startApiProcess } from './support/worker-process';
+import { DIST, requireBuild, runRole, startApiProcess } from './support/worker-process';
 
 const run = promisify(execFile);
 
@@ -298,18 +298,35 @@ describe('npm run cli: tenants and keys', () => {
 });
 
 describe('no key, token or event payload in any log line', () => {
-  it("keeps credentials and payloads out of the api's debug output", async () => {
+  /** Every line a role wrote to stdout, parsed: each must be one JSON object. */
+  const jsonLines = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          throw new Error(`not a JSON log line: ${l}`);
+        }
+      });
+
+  it("keeps credentials and payloads out of the api's and the worker's JSON logs, debug lines included", async () => {
     const t = await createTestEnv({}, { api: false, worker: false });
     const secret = 'a-dashboard-sso-secret-of-at-least-32-chars';
-    const api = await startApiProcess({
+    const debugEnv = {
       ...t.env,
+      LOG_LEVEL: 'log',
       ANALYTICS_DEBUG_MODE: 'true',
       ANALYTICS_JWT_SECRET: secret,
       ANALYTICS_JWT_ISSUER: 'https://sso.example.com',
       ANALYTICS_JWT_AUDIENCE: 'analytics-dashboards',
-    });
+    };
+    const api = await startApiProcess(debugEnv);
+    const worker = runRole('worker.js', debugEnv);
     try {
       const { base } = api;
+      await waitFor('the worker to consume', () => Promise.resolve(worker.stdout.includes('Consuming queues')), 20000);
       const jwt = await new SignJWT({ tenant_id: t.tenant.id, scope: 'ingest' })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer('https://sso.example.com')
@@ -318,24 +335,42 @@ describe('no key, token or event payload in any log line', () => {
         .setExpirationTime('5m')
         .sign(new TextEncoder().encode(secret));
       const planted = 'planted-payload-7f3a9c';
-      const send = (auth: string, body: unknown) =>
-        request(`${base}${EVENTS}`, {
+      const email = 'jane.doe@example.com';
+      const send = (auth: string, body: unknown, headers: Record<string, string> = {}, path = EVENTS) =>
+        request(`${base}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: auth },
+          headers: { 'content-type': 'application/json', authorization: auth, ...headers },
           body: JSON.stringify(body),
         });
       const withPlanted = () =>
         makeEvent({ attributes: { 'voice.turn_id': 't-1', 'voice.first_response_ms': 300, 'acme.note': planted } });
-      expect((await send(`Bearer ${t.tenant.ingest}`, withPlanted())).status).toBe(202);
+      const kept = await send(`Bearer ${t.tenant.ingest}`, withPlanted(), { 'x-request-id': 'checkout-42-a' });
+      expect(kept.status).toBe(202);
+      expect(kept.headers.get('x-request-id')).toBe('checkout-42-a');
+      // A client id that could carry personal data is not kept: a new one is made.
+      const replaced = await send(`Bearer ${t.tenant.ingest}`, withPlanted(), { 'x-request-id': `${email}` });
+      expect(replaced.status).toBe(202);
+      expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       expect((await send(`Bearer ${jwt}`, withPlanted())).status).toBe(202);
       expect((await send(`Bearer ${t.tenant.ingest}`, makeEvent({ source: planted }))).status).toBe(400);
+      // An error message quoting personal data: the sanitizer redacts it from the debug line.
+      expect((await send(`Bearer ${t.tenant.ingest}`, makeEvent({ event_id: email }))).status).toBe(400);
       expect((await send(`Bearer ${t.tenant.ingest}x`, makeEvent())).status).toBe(401);
       expect((await send(`Bearer ${t.tenant.report}`, makeEvent())).status).toBe(403);
-      // Every line the api wrote is read once it has exited and its output streams have closed.
-      const closed = new Promise((r) => api.child.once('close', r));
+      // Through Express (a path spelling the ingest route leaves to it): the same request line.
+      expect((await send(`Bearer ${t.tenant.ingest}`, withPlanted(), {}, `${EVENTS}/`)).status).toBe(202);
+      await waitFor(
+        'the four accepted events stored',
+        async () =>
+          (await t.db.query('SELECT count(*)::int AS n FROM analytics_events_raw')).rows[0].n === 4 &&
+          jsonLines(worker.stdout).filter((l) => l.msg === 'job completed' && l.job === 'persist-events').length >= 1,
+        20000,
+      );
+      // Every line each role wrote is read once it has exited and its output streams have closed.
       api.child.kill('SIGTERM');
-      await closed;
-      const output = api.stdout + api.stderr;
+      worker.child.kill('SIGTERM');
+      await Promise.all([api.closed, worker.closed]);
+      const output = api.stdout + api.stderr + worker.stdout + worker.stderr;
       expect(output).toMatch(/ingest: 1 received, 1 accepted/); // debug lines were written...
       for (const secretThing of [
         t.tenant.ingest.slice(16),
@@ -343,9 +378,82 @@ describe('no key, token or event payload in any log line', () => {
         jwt.split('.')[2],
         secret,
         planted,
+        email,
       ]) {
-        expect(output).not.toContain(secretThing); // ...and none holds a credential or a payload
+        expect(output).not.toContain(secretThing); // ...and none holds a credential, a payload or personal data
       }
+
+      const apiLines = jsonLines(api.stdout);
+      const workerLines = jsonLines(worker.stdout);
+      for (const l of [...apiLines, ...workerLines]) {
+        expect(typeof l.time).toBe('string');
+        expect(typeof l.level).toBe('string');
+        expect(typeof l.msg).toBe('string');
+      }
+      expect(new Set(apiLines.map((l) => l.role))).toEqual(new Set(['api']));
+      expect(new Set(workerLines.map((l) => l.role))).toEqual(new Set(['worker']));
+
+      // One line per request, both lanes, with its id, tenant, route, status and duration.
+      const requests = apiLines.filter((l) => l.msg === 'request' && l.method === 'POST');
+      expect(requests.map((l) => [l.lane, l.route, l.status])).toEqual([
+        ['ingest-route', EVENTS, 202],
+        ['ingest-route', EVENTS, 202],
+        ['ingest-route', EVENTS, 202],
+        ['ingest-route', EVENTS, 400],
+        ['ingest-route', EVENTS, 400],
+        ['ingest-route', EVENTS, 401],
+        ['ingest-route', EVENTS, 403],
+        ['express', EVENTS, 202],
+      ]);
+      expect(requests[0].request_id).toBe('checkout-42-a');
+      expect(requests[1].request_id).toBe(replaced.headers.get('x-request-id'));
+      expect(requests.map((l) => l.tenant_id)).toEqual([
+        t.tenant.id,
+        t.tenant.id,
+        t.tenant.id,
+        t.tenant.id,
+        t.tenant.id,
+        undefined, // 401: no tenant
+        undefined, // 403: refused before the principal was made
+        t.tenant.id,
+      ]);
+      for (const l of requests) expect(l.duration_ms).toEqual(expect.any(Number));
+      // The debug lines: each event's validation result and dedupe decision, sanitized.
+      expect(output).toMatch(/event [0-9a-f-]{36} accepted \(valid\)/);
+      expect(output).toMatch(/event #0 rejected: format at \/event_id/);
+
+      // One line per job: its id, events, duration and outcome.
+      const jobs = workerLines.filter((l) => l.msg === 'job completed' && l.job === 'persist-events');
+      expect(jobs.reduce((n, l) => n + (l.events as number), 0)).toBe(4);
+      for (const l of jobs) {
+        expect(l).toMatchObject({ queue: 'ingest', outcome: 'completed', attempt: 1 });
+        expect(typeof l.job_id).toBe('string');
+        expect(l.duration_ms).toEqual(expect.any(Number));
+      }
+    } finally {
+      api.child.kill('SIGTERM');
+      worker.child.kill('SIGTERM');
+      await Promise.all([api.exited, worker.exited]);
+      await t.close();
+    }
+  });
+
+  it('writes coloured lines for a terminal with LOG_FORMAT=pretty', async () => {
+    const t = await createTestEnv({}, { api: false, worker: false });
+    const api = await startApiProcess({ ...t.env, LOG_LEVEL: 'log', LOG_FORMAT: 'pretty' });
+    try {
+      const sent = await request(`${api.base}${EVENTS}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${t.tenant.ingest}` },
+        body: JSON.stringify(makeEvent()),
+      });
+      expect(sent.status).toBe(202);
+      api.child.kill('SIGTERM');
+      await api.closed;
+      expect(api.stdout).toMatch(/INFO.*Listening on port \d+/);
+      expect(api.stdout).toMatch(/address.*http:\/\/127\.0\.0\.1:\d+/);
+      expect(api.stdout).toMatch(/INFO.*request/);
+      expect(api.stdout.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
     } finally {
       api.child.kill('SIGTERM');
       await api.exited;

@@ -5,6 +5,7 @@ import { HOSTED } from '../modules/auth/auth.guard';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { AnalyticsOptions, configFromOptions } from '../modules/config/analytics-options';
 import { ApiModule } from './api.module';
+import { roleTelemetry } from './telemetry';
 import { WorkerModule } from './worker.module';
 
 /**
@@ -24,9 +25,10 @@ export class AnalyticsModule implements NestModule {
   constructor(@Inject(AnalyticsConfig) private readonly config: AnalyticsConfig) {}
 
   static forRoot(options: AnalyticsOptions = {}, env: Record<string, string | undefined> = process.env): DynamicModule {
+    const config = configFromOptions(options, env);
     return {
       module: AnalyticsModule,
-      imports: [ApiModule.forRoot(configFromOptions(options, env))],
+      imports: [ApiModule.forRoot(config, roleTelemetry(config, 'api'))],
       providers: [{ provide: HOSTED, useValue: true }],
       exports: [HOSTED],
     };
@@ -36,7 +38,8 @@ export class AnalyticsModule implements NestModule {
     options: AnalyticsOptions = {},
     env: Record<string, string | undefined> = process.env,
   ): DynamicModule {
-    return { module: AnalyticsWorkerHost, imports: [WorkerModule.forRoot(configFromOptions(options, env))] };
+    const config = configFromOptions(options, env);
+    return { module: AnalyticsWorkerHost, imports: [WorkerModule.forRoot(config, roleTelemetry(config, 'worker'))] };
   }
 
   /**

@@ -9,14 +9,19 @@ import { IngestRoute } from '../modules/ingestion/ingest-route';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ApiModule } from './api.module';
 import { HttpDrain } from './http-drain';
-import { logLevels } from './start-role';
+import { HttpTelemetry } from '../modules/observability/http-telemetry';
 import { mountSwaggerUi } from './swagger';
+import { roleTelemetry, TelemetryOverrides } from './telemetry';
 
 /** Builds the api application (routes, body parsing, Swagger) without listening. */
-export async function createApiApp(config: AnalyticsConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config), {
+export async function createApiApp(
+  config: AnalyticsConfig,
+  telemetry: TelemetryOverrides = {},
+): Promise<NestExpressApplication> {
+  const observability = roleTelemetry(config, 'api', telemetry);
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, observability), {
     bodyParser: false,
-    logger: logLevels(config.logLevel),
+    logger: observability.nest,
     abortOnError: false,
   });
   app.disable('x-powered-by');
@@ -32,6 +37,8 @@ export async function createApiApp(config: AnalyticsConfig): Promise<NestExpress
   // The ingestion endpoints are answered in front of Express (see IngestRoute), with helmet's headers.
   app.get(IngestRoute).install(app.getHttpServer(), recordedHeaders(security as never));
   limitSlowClients(app.getHttpServer(), config);
+  // Request ids, request logs, HTTP metrics and server spans for both lanes (see HttpTelemetry).
+  app.get(HttpTelemetry).install(app.getHttpServer());
   // In front of every route: on shutdown it waits for the requests in flight (see HttpDrain). The
   // process's signals are handled by startRole, which drains before closing the application.
   app.get(HttpDrain).install(app.getHttpServer());

@@ -1,14 +1,10 @@
-import { INestApplicationContext, Logger, LogLevel } from '@nestjs/common';
+import { INestApplicationContext, Logger } from '@nestjs/common';
 import { prepareDatabase } from '../database/database-preparation';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ConfigError } from '../modules/config/environment';
 import { PreflightError, checkDependencies } from './preflight';
 import { stopOnSignals } from './shutdown';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-export function logLevels(level: string): LogLevel[] {
-  return LEVELS.slice(0, LEVELS.indexOf(level as LogLevel) + 1);
-}
+import { useRoleLogger } from './telemetry';
 
 /**
  * Shared start-up of both roles: validated config, reachable dependencies, prepared database.
@@ -23,6 +19,7 @@ export async function startRole<T extends INestApplicationContext>(
   const logger = new Logger(role === 'api' ? 'Api' : 'Worker');
   try {
     const config = AnalyticsConfig.fromEnvironment(process.env);
+    useRoleLogger(config, role);
     await checkDependencies(config, (line) => logger.warn(line));
     await prepareDatabase(config, (line) => logger.log(line));
     const app = await start(config);

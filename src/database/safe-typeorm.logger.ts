@@ -1,5 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import { Logger as TypeOrmLogger } from 'typeorm';
+import { recordQuery } from '../modules/observability/query-capture';
 
 /**
  * TypeORM's own loggers print a failing query with its parameters, which are event payloads.
@@ -10,8 +11,10 @@ export class SafeTypeOrmLogger implements TypeOrmLogger {
 
   constructor(private readonly debug: boolean) {}
 
-  logQuery(query: string): void {
-    if (this.debug) this.logger.debug(summarize(query));
+  logQuery(query: string, parameters?: unknown[]): void {
+    if (!this.debug) return;
+    this.logger.debug(summarize(query));
+    recordQuery(query, parameters); // for a report's meta.debug, when one is being answered
   }
   logQueryError(error: string | Error, query: string): void {
     this.logger.warn(`Query failed (${summarize(query)}): ${typeof error === 'string' ? error : error.message}`);

@@ -92,7 +92,12 @@ export class Role {
     this.expectingExit = false;
     this.starts++;
     const script = join(DIST_SRC, this.kind === 'api' ? 'main.js' : 'worker.js');
-    const child = new Child(this.name, script, { ...this.env, PORT: String(this.port) });
+    const child = new Child(this.name, script, {
+      ANALYTICS_METRICS_PORT: '0',
+      ANALYTICS_WORKER_PORT: '0',
+      ...this.env,
+      PORT: String(this.port),
+    });
     this.child = child;
     child.process.once('exit', () => {
       if (this.child !== child) return;

@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 import { RedisClient } from '../../src/common/redis.provider';
 import { StoredEvent } from '../../src/modules/contracts/stored-event';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
+import { Telemetry } from '../../src/modules/observability/telemetry.service';
 import { AdmissionStore } from '../../src/modules/ingestion/admission.store';
 import { EventsRepository } from '../../src/modules/storage/events.repository';
 import { PostgresBreaker } from '../../src/database/postgres-breaker';
@@ -60,7 +61,9 @@ async function main(): Promise<void> {
   await ds.initialize();
   const redis = new RedisClient(config);
   await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
-  const store = new AdmissionStore(redis, new EventsRepository(ds), new PostgresBreaker(config), config);
+  const store = new AdmissionStore(redis, new EventsRepository(ds), new PostgresBreaker(config), config, {
+    dedupeHits: () => undefined,
+  } as unknown as Telemetry);
   const tenant = randomUUID();
   const batches: StoredEvent[][] = Array.from({ length: CALLS }, () =>
     Array.from({ length: SIZE }, () => ({

@@ -13,6 +13,7 @@
  *   LOAD_SECONDS=5 LOAD_CONNECTIONS=50 LOAD_BATCH_CONNECTIONS=10 LOAD_RATE=600 LOAD_BATCH_RATE=30 npm run test:analytics:load
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -632,6 +633,102 @@ function writeResults(report: Report): string {
   return base;
 }
 
+/**
+ * LOAD_ONLY=telemetry: the cost of self-monitoring, in one run. The service is started in three
+ * configurations, in turn, LOAD_ROUNDS times (interleaved, so that drift of the machine hits all
+ * alike): metrics and request logs off (ANALYTICS_METRICS_ENABLED=false, ANALYTICS_REQUEST_LOGS=false),
+ * on (the defaults), and on with tracing (OTLP/HTTP to a sink in this process, every span sampled).
+ * Each runs single events and batches of 100 in closed loop.
+ */
+async function telemetryOverhead(report: Report): Promise<void> {
+  const spans = { requests: 0, bytes: 0 };
+  const sink = createServer((req, res) => {
+    req.on('data', (d: Buffer) => (spans.bytes += d.length));
+    req.on('end', () => {
+      spans.requests++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const sinkPort = (sink.address() as { port: number }).port;
+  const configs: { key: string; label: string; env: NodeJS.ProcessEnv }[] = [
+    {
+      key: 'off',
+      label: 'metrics and logs off',
+      env: { ANALYTICS_METRICS_ENABLED: 'false', ANALYTICS_REQUEST_LOGS: 'false' },
+    },
+    { key: 'on', label: 'metrics and request logs on', env: {} },
+    {
+      key: 'traced',
+      label: 'metrics, logs and tracing on',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_TRACES_SAMPLER: 'always_on' },
+    },
+  ];
+  const rounds = Math.round(Number(process.env.LOAD_ROUNDS ?? 2));
+  try {
+    for (let round = 1; round <= rounds; round++) {
+      for (const c of configs) {
+        progress.log(`Round ${round} of ${rounds}: ${c.label}`);
+        const svc = new Service(c.env);
+        try {
+          await svc.start();
+          await warmUp(svc.port, svc.headers, svc.tenant);
+          while ((await backlogNow(svc.queue)) > 0) await sleep(100);
+          for (const def of [
+            { key: 'single', name: 'single events', path: EVENTS_PATH, batch: null, connections: settings.connections },
+            {
+              key: 'batch100',
+              name: 'batches of 100',
+              path: BATCH_PATH,
+              batch: 100,
+              connections: settings.batchConnections,
+            },
+          ]) {
+            const row = await scenario(
+              svc,
+              { ...def, mode: 'closed', name: `${def.name} (${c.label}, round ${round})` },
+              report,
+            );
+            row.key = `telemetry_${c.key}_${def.key}_${round}`;
+          }
+        } finally {
+          await svc.stop();
+          await dropRedisKeys(settings.redisPrefix).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    await new Promise((r) => sink.close(r));
+  }
+  const table = telemetryTable(report, configs, rounds);
+  progress.log(`\n${table}\nOTLP sink: ${fmt(spans.requests)} export requests, ${fmt(spans.bytes)} bytes`);
+  report.notes = [...(report.notes ?? []), table];
+}
+
+/** Median over the rounds of each configuration and scenario, with the change against "off". */
+function telemetryTable(report: Report, configs: { key: string; label: string }[], rounds: number): string {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const lines = [
+    '| scenario | configuration | requests/s (median of ' +
+      rounds +
+      ') | events accepted/s | p50 ms | p95 ms | change of requests/s |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const scenarioKey of ['single', 'batch100']) {
+    const rowsOf = (c: string) => report.rows.filter((r) => r.key.startsWith(`telemetry_${c}_${scenarioKey}_`));
+    const base = median(rowsOf('off').map((r) => r.req_per_s));
+    for (const c of configs) {
+      const rows = rowsOf(c.key);
+      if (!rows.length) continue;
+      const rps = median(rows.map((r) => r.req_per_s));
+      lines.push(
+        `| ${scenarioKey === 'single' ? 'single events' : 'batches of 100'} | ${c.label} | ${fmt(rps)} | ${fmt(median(rows.map((r) => r.events_accepted_per_s ?? 0)))} | ${fmt(median(rows.map((r) => r.latency_ms.p50)), 1)} | ${fmt(median(rows.map((r) => r.latency_ms.p95)), 1)} | ${c.key === 'off' ? '' : `${((rps / base - 1) * 100).toFixed(1)} %`} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   setOwnDatabases([settings.database, settings.copyDatabase]);
   const v = await versions();
@@ -676,6 +773,20 @@ async function main(): Promise<void> {
     `Load harness: ${S} s per scenario, ${settings.connections} connections (single events), ${settings.batchConnections} (batches); ` +
       `${report.machine.cpus} cores, Node ${report.machine.node}, PostgreSQL ${v.postgres}, Redis ${v.redis}`,
   );
+  if (process.env.LOAD_ONLY === 'telemetry') {
+    try {
+      await telemetryOverhead(report);
+    } catch (err) {
+      report.failures.push(`crash: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      await cleanup(null);
+    }
+    report.finished_at = new Date().toISOString();
+    const base = writeResults(report);
+    console.log(`Results: ${base}.json, ${base}.md`);
+    if (report.failures.length) console.error(`\nFAILED:\n${report.failures.map((f) => `  - ${f}`).join('\n')}`);
+    process.exit(report.failures.length ? 1 : 0);
+  }
   try {
     progress.log('Baselines:');
     // Any tenant id: the baselines only parse the bodies.

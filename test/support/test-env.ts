@@ -5,6 +5,7 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { Pool } from 'pg';
 import { createApiApp } from '../../src/app/bootstrap';
+import { TelemetryOverrides } from '../../src/app/telemetry';
 import { createWorkerContext } from '../../src/app/worker-context';
 import { QueueName } from '../../src/modules/contracts/jobs';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
@@ -65,7 +66,7 @@ export interface TestEnv {
  */
 export async function createTestEnv(
   overrides: Record<string, string> = {},
-  opts: { api?: boolean; worker?: boolean } = {},
+  opts: { api?: boolean; worker?: boolean; telemetry?: { api?: TelemetryOverrides; worker?: TelemetryOverrides } } = {},
 ): Promise<TestEnv> {
   const id = randomBytes(4).toString('hex');
   const dbName = runDatabase(id);
@@ -79,6 +80,8 @@ export async function createTestEnv(
     LOG_LEVEL: 'error',
     PORT: '0',
     HOST: '127.0.0.1',
+    ANALYTICS_METRICS_PORT: '0',
+    ANALYTICS_WORKER_PORT: '0',
     ANALYTICS_JOB_BACKOFF_MS: '100',
     ...overrides,
   };
@@ -124,7 +127,7 @@ export async function createTestEnv(
     api: null,
     worker: null,
     async startApi(port = 0) {
-      const app = await createApiApp(t.config);
+      const app = await createApiApp(t.config, opts.telemetry?.api);
       watchContract(app.getHttpServer());
       await app.listen(port, '127.0.0.1');
       const addr = app.getHttpServer().address() as { port: number };
@@ -132,7 +135,7 @@ export async function createTestEnv(
       t.url = `http://127.0.0.1:${addr.port}`;
     },
     async startWorker() {
-      t.worker = await createWorkerContext(t.config);
+      t.worker = await createWorkerContext(t.config, opts.telemetry?.worker);
     },
     async stopWorker() {
       await t.worker?.close();

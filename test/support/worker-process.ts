@@ -18,7 +18,8 @@ export function requireBuild(): void {
 export function runRole(script: 'main.js' | 'worker.js' | 'launcher.js', env: Record<string, string>) {
   requireBuild();
   const child: ChildProcess = spawn(process.execPath, [join(DIST, script)], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // Roles of parallel test files share the machine: their metrics and probe ports are the kernel's pick unless given.
+    env: { PATH: process.env.PATH ?? '', ANALYTICS_METRICS_PORT: '0', ANALYTICS_WORKER_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -79,8 +79,18 @@ export class AnalyticsConfig {
   };
   /** On SIGTERM: how long requests in flight (api) and active jobs (worker) are waited for. */
   readonly shutdown!: { graceMs: number };
+  readonly telemetry!: {
+    metricsEnabled: boolean;
+    metricsHost: string;
+    /** The api's metrics port and the worker's probe and metrics port. */
+    metricsPort: number;
+    workerPort: number;
+    tenantLabels: boolean;
+    requestLogs: boolean;
+  };
   readonly debug!: boolean;
   readonly logLevel!: string;
+  readonly logFormat!: 'json' | 'pretty';
 
   static fromEnvironment(env: Record<string, string | undefined> = process.env): AnalyticsConfig {
     return AnalyticsConfig.fromParsed(parseEnvironment(env));
@@ -161,8 +171,17 @@ export class AnalyticsConfig {
         partitionDaysAhead: e.ANALYTICS_PARTITION_DAYS_AHEAD,
       },
       shutdown: { graceMs: e.ANALYTICS_SHUTDOWN_GRACE_MS },
+      telemetry: {
+        metricsEnabled: e.ANALYTICS_METRICS_ENABLED,
+        metricsHost: e.ANALYTICS_METRICS_HOST,
+        metricsPort: e.ANALYTICS_METRICS_PORT,
+        workerPort: e.ANALYTICS_WORKER_PORT,
+        tenantLabels: e.ANALYTICS_METRICS_TENANT_LABELS,
+        requestLogs: e.ANALYTICS_REQUEST_LOGS,
+      },
       debug: e.ANALYTICS_DEBUG_MODE,
       logLevel: e.ANALYTICS_DEBUG_MODE ? 'debug' : e.LOG_LEVEL,
+      logFormat: e.LOG_FORMAT as 'json' | 'pretty',
     });
   }
 

@@ -358,6 +358,42 @@ export class Environment {
   @Max(600_000)
   ANALYTICS_SHUTDOWN_GRACE_MS: number = 10_000;
 
+  /** Prometheus metrics: the api serves GET /metrics on ANALYTICS_METRICS_PORT, the worker on ANALYTICS_WORKER_PORT. */
+  @Transform(toBool)
+  @IsBoolean()
+  ANALYTICS_METRICS_ENABLED: boolean = true;
+
+  @IsString()
+  ANALYTICS_METRICS_HOST: string = '0.0.0.0';
+
+  /** The api's metrics port, apart from the public one (0: any free port). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  ANALYTICS_METRICS_PORT: number = 9464;
+
+  /** The worker's small HTTP port: /metrics and its liveness, readiness and startup probes (0: any free port). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  ANALYTICS_WORKER_PORT: number = 9465;
+
+  /** A `tenant` label on the per-tenant ingestion counters: one series per tenant, so off unless asked for. */
+  @Transform(toBool)
+  @IsBoolean()
+  ANALYTICS_METRICS_TENANT_LABELS: boolean = false;
+
+  /** One JSON line per HTTP request (request id, tenant, route, status, duration). */
+  @Transform(toBool)
+  @IsBoolean()
+  ANALYTICS_REQUEST_LOGS: boolean = true;
+
+  /** json: one JSON object per line (pino); pretty: coloured lines for a terminal. */
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT: string = 'json';
+
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   @MaxLength(16)
   LOG_LEVEL: string = 'log';

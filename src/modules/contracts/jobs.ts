@@ -10,15 +10,25 @@ export const QueueName = {
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
+/**
+ * The W3C trace context a job carries from the api to the worker (only while tracing is on): the
+ * request it continues, and the other requests whose events travel in the same job.
+ */
+export interface TraceCarrier {
+  traceparent: string;
+  tracestate?: string;
+  links?: string[];
+}
+
 export interface JobPayloads {
-  'persist-events': { events: StoredEvent[] };
+  'persist-events': { events: StoredEvent[]; trace?: TraceCarrier };
   /** An event of a persist-events job that Postgres refused, kept as a failed job with the reason. */
   'refused-event': {
     event: StoredEvent;
     error: { pointer: ''; keyword: 'storage'; message: string };
     job: string | null;
   };
-  'quarantine-events': { events: QuarantinedEvent[] };
+  'quarantine-events': { events: QuarantinedEvent[]; trace?: TraceCarrier };
   'replay-quarantine': { tenantId: string };
   'ensure-partitions': Record<string, never>;
   'apply-retention': { now?: string };

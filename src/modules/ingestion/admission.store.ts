@@ -5,6 +5,7 @@ import { StoredEvent } from '../contracts/stored-event';
 import { EventsRepository } from '../storage/events.repository';
 import { PostgresBreaker } from '../../database/postgres-breaker';
 import { queuePrefix, RedisClient } from '../../common/redis.provider';
+import { Telemetry } from '../observability/telemetry.service';
 import { AnalyticsConfig } from '../config/analytics-config';
 import type { TenantPrivacy } from '../auth/principal';
 import { consentKey } from '../privacy/subject-keys';
@@ -175,6 +176,7 @@ export class AdmissionStore {
     private readonly events: EventsRepository,
     private readonly breaker: PostgresBreaker,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    private readonly telemetry: Telemetry,
   ) {
     this.redis.defineCommand('analyticsAdmit', { lua: ADMIT });
     this.jobKeys = `${queuePrefix(config)}:${QueueName.Ingest}:`;
@@ -302,6 +304,7 @@ export class AdmissionStore {
     const racing = replies.flatMap((r, i) => (r === 5 ? [i] : []));
     if (racing.length) await this.awaitInFlight(events, racing, replies);
     const open = replies.flatMap((r, i) => (r === 5 || r === 6 ? [i] : []));
+    let ledgerHits = 0;
     if (open.length) {
       let stored: Set<string>;
       try {
@@ -313,8 +316,10 @@ export class AdmissionStore {
       }
       const reclaim: number[] = [];
       for (const i of open) {
-        if (stored.has(`${events[i].tenant_id}|${events[i].event_id}`)) replies[i] = 2;
-        else {
+        if (stored.has(`${events[i].tenant_id}|${events[i].event_id}`)) {
+          replies[i] = 2;
+          ledgerHits++;
+        } else {
           if (replies[i] === 5) reclaim.push(i);
           replies[i] = 1;
         }
@@ -326,7 +331,10 @@ export class AdmissionStore {
         await p.exec();
       }
     }
-    return replies.map((r) => CODES[r]);
+    const answers = replies.map((r) => CODES[r]);
+    const duplicates = answers.filter((a) => a === 'duplicate').length;
+    this.telemetry.dedupeHits(duplicates - ledgerHits, ledgerHits);
+    return answers;
   }
 
   /** Gives claims back, so that a client's retry after a failed enqueue is not taken for a duplicate. */

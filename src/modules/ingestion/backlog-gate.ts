@@ -3,6 +3,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { QueueName } from '../contracts/jobs';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { Telemetry } from '../observability/telemetry.service';
 
 const REFRESH_MS = 250;
 
@@ -22,6 +23,7 @@ export class BacklogGate implements OnModuleDestroy {
   constructor(
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    private readonly telemetry: Telemetry,
   ) {
     this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
     this.timer.unref();
@@ -38,6 +40,7 @@ export class BacklogGate implements OnModuleDestroy {
         this.logger.warn(`Backlog ${backlog} jobs exceeds ${limit}: ingestion answers 503 until it drains`);
       if (backlog <= limit && this.backlog > limit) this.logger.log(`Backlog ${backlog} jobs: ingestion accepts again`);
       this.backlog = backlog;
+      this.telemetry.metrics.backlog.set(backlog);
     } catch {
       // Redis unreachable: enqueueing will fail on its own and answer 503.
     } finally {

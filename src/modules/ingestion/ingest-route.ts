@@ -5,6 +5,7 @@ import { toProblem } from '../../common/problem.filter';
 import { requestProtocol, sendJson, sendProblem } from '../../common/raw-http';
 import { EventCarrier, eventsCarried, RequestAuthorizer } from '../auth/request-authorizer';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { tagIngestRoute } from '../observability/request-tags';
 import { IngestionService } from './ingestion.service';
 
 export const EVENTS_PATH = '/api/v1/analytics/events';
@@ -56,12 +57,14 @@ export class IngestRoute {
     const setHeader = (name: string, value: string) => {
       headers[name] = value;
     };
+    tagIngestRoute(req, kind === 'single' ? EVENTS_PATH : BATCH_PATH);
     try {
       // Credential, scope and CORS origin are in the headers: a request failing them is answered
       // before a byte of its body is read (the server drops the rest). The events/s limit needs the
       // body's event count, so it is taken once the body is read, as the guard takes it.
       const caller = { headers: req.headers, protocol: requestProtocol(req), socket: req.socket };
       const principal = await this.authorizer.admit(caller, 'ingest', setHeader);
+      tagIngestRoute(req, kind === 'single' ? EVENTS_PATH : BATCH_PATH, principal);
       const read = await readJsonBody(req, this.limitKb, 'ANALYTICS_MAX_PAYLOAD_KB');
       // Answered as Express answers a body it cannot read: before its guard, so without the headers the checks set.
       if ('problem' in read) return sendProblem(res, read.problem, { ...this.headers });

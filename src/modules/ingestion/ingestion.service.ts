@@ -19,6 +19,8 @@ import { AssessmentRules, assessEvent, assessmentRules, eventChecks } from './ev
 import { EventVerdict, IngestSummary, summarize } from './event-verdict';
 import { IngestStats } from './ingest-stats';
 import { BacklogGate } from './backlog-gate';
+import { SpanKind, type SpanContext } from '@opentelemetry/api';
+import { Telemetry } from '../observability/telemetry.service';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
 const FOREIGN_TENANT = {
@@ -35,6 +37,8 @@ interface Admissible {
   received: StoredEvent;
   outgoing: Outgoing;
   policy: SubjectPolicy;
+  /** The request's span, when tracing: the job that carries the event links to it. */
+  span?: SpanContext;
 }
 
 /**
@@ -56,6 +60,7 @@ export class IngestionService implements OnModuleDestroy {
     private readonly stats: IngestStats,
     private readonly privacy: PrivacyService,
     private readonly backlog: BacklogGate,
+    private readonly telemetry: Telemetry,
     @InjectQueue(QueueName.Ingest) private readonly queue: Queue,
   ) {
     this.rules = assessmentRules(config);
@@ -153,6 +158,7 @@ export class IngestionService implements OnModuleDestroy {
     const { tenantId } = principal;
     const wait = this.backlog.retryAfter();
     if (wait !== null) {
+      this.telemetry.metrics.shedRequests.inc();
       throw new ProblemException(
         503,
         'backlog',
@@ -197,6 +203,7 @@ export class IngestionService implements OnModuleDestroy {
         schemas,
       );
       const policy = principal.privacy;
+      const span = this.telemetry.activeSpanContext();
       const admitted = await send(
         candidates.map((c, i) => ({
           received: c.event,
@@ -205,6 +212,7 @@ export class IngestionService implements OnModuleDestroy {
               ? { store: clean[i] }
               : { quarantine: { event: clean[i], errors: c.item.quarantine.errors } },
           policy,
+          span,
         })),
       );
       if (admitted.includes('over-quota')) throw this.consentQuotaExceeded(principal, raw.length);
@@ -233,18 +241,26 @@ export class IngestionService implements OnModuleDestroy {
       quarantined: results.filter((r) => r.status === 'quarantined').length,
     };
     this.stats.record(tenantId, counts);
+    this.telemetry.verdicts(tenantId, counts);
+    if (counts.rejected || counts.quarantined) {
+      for (const r of results) {
+        if (!r.errors) continue;
+        const name = (raw[r.index] as { event_name?: unknown } | null)?.event_name;
+        for (const e of r.errors) this.telemetry.validationFailure(name, e.keyword);
+      }
+    }
     if (this.config.debug) {
       this.logger.debug(
         `ingest: ${raw.length} received, ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.dropped} dropped, ${counts.rejected} rejected, ${counts.quarantined} quarantined`,
       );
-      // Decisions go through the sanitizer too: an error message may quote what the client sent.
+      // Each event's validation result and dedupe decision. Through the sanitizer too: an error
+      // message may quote what the client sent.
       for (const r of results) {
-        if (r.errors)
-          this.logger.debug(
-            sanitizeText(
-              `event ${r.event_id ?? `#${r.index}`} ${r.status}: ${r.errors.map((e) => e.message).join('; ')}`,
-            ),
-          );
+        this.logger.debug(
+          sanitizeText(
+            `event ${r.event_id ?? `#${r.index}`} ${r.status}${r.status === 'duplicate' ? ' (already received: not queued again)' : ''}${r.errors ? `: ${r.errors.map((e) => `${e.keyword} at ${e.pointer || '/'}: ${e.message}`).join('; ')}` : ' (valid)'}`,
+          ),
+        );
       }
     }
     return results;
@@ -269,22 +285,31 @@ export class IngestionService implements OnModuleDestroy {
     // The jobs' ids are chosen before the claims, which name them: a later repeat whose claim names
     // a job no longer in Redis is settled by the ledger, never answered duplicate unseen.
     const ids = { store: newJobId(), quarantine: newJobId() };
-    const admitted = await this.guard(() =>
-      this.admission.admit(
-        items.map((i) => i.received),
-        items.map((i) => i.policy),
-        items.map((i) => ('store' in i.outgoing ? ids.store : ids.quarantine)),
-        { whole },
+    const admitted = await this.telemetry.span('ingest.admission', () =>
+      this.guard(() =>
+        this.admission.admit(
+          items.map((i) => i.received),
+          items.map((i) => i.policy),
+          items.map((i) => ('store' in i.outgoing ? ids.store : ids.quarantine)),
+          { whole },
+        ),
       ),
     );
     const claimed = items.filter((_, i) => admitted[i] === 'claimed');
     if (claimed.length) {
       try {
-        await this.enqueue(
-          claimed.map((c) => c.outgoing),
-          ids,
+        await this.telemetry.span(
+          'queue.enqueue',
+          () =>
+            this.enqueue(
+              claimed.map((c) => c.outgoing),
+              ids,
+              claimed.map((c) => c.span),
+            ),
+          SpanKind.PRODUCER,
         );
       } catch (err) {
+        this.telemetry.metrics.enqueueFailures.inc();
         await this.admission.release(claimed.map((c) => c.received)).catch(() => undefined);
         this.logger.warn(`Enqueue failed, ${claimed.length} event(s) answered 503: ${(err as Error).message}`);
         throw unavailable('The events could not be queued; nothing was stored. Retry the same request.');
@@ -294,13 +319,28 @@ export class IngestionService implements OnModuleDestroy {
   }
 
   /** Adds the jobs carrying these items in one atomic step; resolves once they are in Redis. */
-  private async enqueue(items: Outgoing[], ids: { store: string; quarantine: string }): Promise<void> {
+  private async enqueue(
+    items: Outgoing[],
+    ids: { store: string; quarantine: string },
+    spans: (SpanContext | undefined)[],
+  ): Promise<void> {
     const store = items.flatMap((o) => ('store' in o ? [o.store] : []));
     const quarantine = items.flatMap((o) => ('quarantine' in o ? [o.quarantine] : []));
+    // With tracing on, the job carries the trace context on to the worker (and links to the other requests it serves).
+    const trace = this.telemetry.carrier(spans);
     const jobs: { name: JobName; data: JobPayloads[JobName]; opts: { jobId: string } }[] = [];
-    if (store.length) jobs.push({ name: 'persist-events', data: { events: store }, opts: { jobId: ids.store } });
+    if (store.length)
+      jobs.push({
+        name: 'persist-events',
+        data: { events: store, ...(trace ? { trace } : {}) },
+        opts: { jobId: ids.store },
+      });
     if (quarantine.length)
-      jobs.push({ name: 'quarantine-events', data: { events: quarantine }, opts: { jobId: ids.quarantine } });
+      jobs.push({
+        name: 'quarantine-events',
+        data: { events: quarantine, ...(trace ? { trace } : {}) },
+        opts: { jobId: ids.quarantine },
+      });
     const added: Promise<unknown> =
       jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : this.queue.addBulk(jobs);
     await withTimeout(added, ENQUEUE_TIMEOUT_MS, 'queue add timed out');

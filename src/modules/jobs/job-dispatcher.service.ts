@@ -3,6 +3,7 @@ import { DiscoveryService, Reflector } from '@nestjs/core';
 import { Worker } from 'bullmq';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { JobName, JobQueue, QueueName } from '../contracts/jobs';
+import { Telemetry } from '../observability/telemetry.service';
 import { JOB_HANDLER, JobHandler } from './job-handler';
 import { closeWorker, JobHandlers, startWorker } from './queue-workers';
 
@@ -22,6 +23,7 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     private readonly discovery: DiscoveryService,
     private readonly reflector: Reflector,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
+    private readonly telemetry: Telemetry,
   ) {}
 
   /** Every job name with its one handler; throws naming the jobs with none or with several. */
@@ -49,7 +51,12 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
       Object.fromEntries(
         [...handlers]
           .filter(([name]) => JobQueue[name] === queue)
-          .map(([name, h]) => [name, (data: never, job: Parameters<AnyHandler['handle']>[1]) => h.handle(data, job)]),
+          .map(([name, h]) => [
+            name,
+            // Each job in a span continuing its request's trace, counted and logged once (Telemetry.runJob).
+            (data: never, job: Parameters<AnyHandler['handle']>[1]) =>
+              this.telemetry.runJob(queue, job, () => h.handle(data, job)),
+          ]),
       ) as JobHandlers<Q>;
     this.workers.push(
       startWorker(QueueName.Ingest, forQueue(QueueName.Ingest), this.config, {

@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { JobName, JobQueue } from '../contracts/jobs';
+import { Telemetry } from '../observability/telemetry.service';
 import { JobDispatcher } from './job-dispatcher.service';
 import { HandlesJob } from './job-handler';
 
@@ -20,7 +21,12 @@ const handlerFor = (name: JobName) => {
 async function dispatcherWith(handlers: ReturnType<typeof handlerFor>[]): Promise<JobDispatcher> {
   const module = await Test.createTestingModule({
     imports: [DiscoveryModule],
-    providers: [JobDispatcher, { provide: AnalyticsConfig, useValue: {} }, ...handlers],
+    providers: [
+      JobDispatcher,
+      { provide: AnalyticsConfig, useValue: {} },
+      { provide: Telemetry, useValue: {} },
+      ...handlers,
+    ],
   }).compile();
   return module.get(JobDispatcher);
 }

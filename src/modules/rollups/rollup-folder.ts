@@ -1,7 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type { SpanContext } from '@opentelemetry/api';
 import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { Telemetry } from '../observability/telemetry.service';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
 
@@ -27,13 +29,25 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   private again = false;
   private stopped = true;
   private lastError = 0;
+  /** With tracing on: the spans (jobs) that asked for a round since the last one began; the next round continues them. */
+  private kickers: SpanContext[] = [];
+  /** When a round of this process last found fewer pending events than a full round: the fold had caught up. */
+  private caughtUpAt = Date.now();
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly repo: RollupRepository,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
-  ) {}
+    private readonly telemetry: Telemetry,
+  ) {
+    // Pending events and the fold's lag, read at each scrape.
+    telemetry.onScrape(async () => {
+      const pending = await this.repo.pendingCount();
+      telemetry.metrics.rollupPending.set(pending);
+      telemetry.metrics.foldLag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - this.caughtUpAt) / 1000));
+    });
+  }
 
   onApplicationBootstrap(): void {
     this.start();
@@ -62,6 +76,8 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   /** Asks for a round: now, or `foldIntervalMs` after the last one began; one running is followed by another. */
   kick(): void {
     if (this.stopped) return;
+    const asking = this.telemetry.activeSpanContext();
+    if (asking && this.kickers.length < 128) this.kickers.push(asking);
     if (this.running) {
       this.again = true;
       return;
@@ -98,11 +114,23 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   /** Folds one round of pending events; returns how many. */
   async round(): Promise<number> {
     this.lastRoundAt = Date.now();
-    return this.db.transaction(async (tx) => {
-      if (!(await this.repo.tryLockFolds(tx))) return 0; // another process is folding (or an erasure holds the lock)
-      const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
-      await this.rollups.fold(tx, events);
-      return events.length;
-    });
+    const started = performance.now();
+    const causes = this.kickers;
+    this.kickers = [];
+    const folded = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
+      this.db.transaction(async (tx) => {
+        if (!(await this.repo.tryLockFolds(tx))) return null; // another process is folding (or an erasure holds the lock)
+        const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
+        await this.rollups.fold(tx, events);
+        span?.setAttribute('analytics.events', events.length);
+        return events.length;
+      }),
+    );
+    if (folded === null) return 0;
+    const m = this.telemetry.metrics;
+    m.foldDuration.observe((performance.now() - started) / 1000);
+    if (folded) m.folded.inc(folded);
+    if (folded < this.config.rollups.foldBatch) this.caughtUpAt = Date.now();
+    return folded;
   }
 }

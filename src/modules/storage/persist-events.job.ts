@@ -4,6 +4,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import type { Job, Queue } from 'bullmq';
 import { JobPayloads, QueueName } from '../contracts/jobs';
 import { HandlesJob, JobHandler } from '../jobs/job-handler';
+import { Telemetry } from '../observability/telemetry.service';
 import { RollupFolder } from '../rollups/rollup-folder';
 import { PersistOutcome } from './events.repository';
 import { RefusedEvent, StorageService } from './storage.service';
@@ -20,10 +21,12 @@ export class PersistEventsJob implements JobHandler<'persist-events'> {
     private readonly storage: StorageService,
     private readonly folder: RollupFolder,
     @InjectQueue(QueueName.Ingest) private readonly ingest: Queue,
+    private readonly telemetry: Telemetry,
   ) {}
 
   async handle({ events }: JobPayloads['persist-events'], job?: Job): Promise<PersistOutcome & { refused?: number }> {
     const { inserted, duplicates, refused } = await this.storage.persist(events);
+    this.telemetry.persisted(inserted, duplicates, refused.length);
     if (inserted) this.folder.kick(); // fold what was just stored, while it is fresh
     if (!refused.length) return { inserted, duplicates };
     await this.setAside(refused, job?.id ?? null);

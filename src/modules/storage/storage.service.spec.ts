@@ -4,6 +4,7 @@ import { daysFrom, utcDay } from './partition-days';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupService } from '../rollups/rollup.service';
 import { EventsRepository } from './events.repository';
+import { Telemetry } from '../observability/telemetry.service';
 import { eventDays, StorageService, uniqueByEvent } from './storage.service';
 
 const ev = (tenant: string, id: string, name = 'a.b'): StoredEvent =>
@@ -81,6 +82,10 @@ function fakeRepository(opts: { refuse: (e: StoredEvent) => string | null; failA
     repo as unknown as EventsRepository,
     { enabled: false } as RollupService,
     { worker: { partitionDaysAhead: 1 } } as AnalyticsConfig,
+    {
+      span: (_name: string, fn: (span: null) => unknown) => fn(null),
+      onScrape: () => undefined,
+    } as unknown as Telemetry,
   );
   return { service, repo, ledger, calls };
 }

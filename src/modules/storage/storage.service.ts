@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { StoredEvent } from '../contracts/stored-event';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { Telemetry } from '../observability/telemetry.service';
 import { RollupService } from '../rollups/rollup.service';
 import { EventsRepository, PersistOutcome } from './events.repository';
 import { daysFrom, utcDay } from './partition-days';
@@ -26,7 +27,15 @@ export class StorageService {
     private readonly events: EventsRepository,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
-  ) {}
+    private readonly telemetry: Telemetry,
+  ) {
+    // Days after today that have their partition, read at each scrape.
+    telemetry.onScrape(async () => {
+      const today = utcDay(new Date().toISOString());
+      const days = await this.events.listPartitionDays();
+      telemetry.metrics.partitionsAhead.set(days.filter((d) => d > today).length);
+    });
+  }
 
   /**
    * Persists one job's events in ONE statement, atomic on its own (no BEGIN and COMMIT round trips
@@ -81,7 +90,10 @@ export class StorageService {
 
   private async insert(events: StoredEvent[]): Promise<number> {
     try {
-      return await this.events.insertFresh(events, { foldLater: this.rollups.enabled });
+      return await this.telemetry.span('storage.persist', async (span) => {
+        span?.setAttribute('analytics.events', events.length);
+        return this.events.insertFresh(events, { foldLater: this.rollups.enabled });
+      });
     } catch (err) {
       if (sqlState(err) === NO_PARTITION) this.knownPartitions.clear();
       throw err;

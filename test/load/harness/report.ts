@@ -110,6 +110,8 @@ export interface Report {
   degradation?: Degradation;
   targets: Target[];
   failures: string[];
+  /** Tables of a partial run (LOAD_ONLY=telemetry), in Markdown. */
+  notes?: string[];
 }
 
 const notOk = (statuses: Record<string, number>, ok: number) =>

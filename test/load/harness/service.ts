@@ -68,6 +68,9 @@ export class Service {
   queue!: Queue;
   private env: NodeJS.ProcessEnv = {};
 
+  /** `extraEnv`: variables on top of the harness's own (the telemetry comparison turns metrics, logs and traces on and off). */
+  constructor(private readonly extraEnv: NodeJS.ProcessEnv = {}) {}
+
   async start(): Promise<void> {
     const url = await freshDatabase(settings.database);
     this.db = new Pool({ connectionString: url, max: 4 });
@@ -79,6 +82,8 @@ export class Service {
       NODE_ENV: 'production',
       PORT: String(this.port),
       HOST: '127.0.0.1',
+      ANALYTICS_METRICS_PORT: '0',
+      ANALYTICS_WORKER_PORT: '0',
       LOG_LEVEL: 'log',
       NO_COLOR: '1',
       DATABASE_URL: url,
@@ -90,6 +95,7 @@ export class Service {
       ANALYTICS_RATE_LIMIT_EPS: '100000000',
       // Low enough for the degradation run to reach it in seconds, far above any other run's backlog.
       ANALYTICS_MAX_QUEUE_BACKLOG: String(settings.maxBacklog),
+      ...this.extraEnv,
     };
     this.env = env;
     this.worker = new Child('worker', join(DIST_SRC, 'worker.js'), env, settings.nodeArgs);

@@ -1,0 +1,107 @@
+import type { LoggerService } from '@nestjs/common';
+import { Logger as NestPinoLogger, PinoLogger } from 'nestjs-pino';
+import pino, { DestinationStream, Logger as Pino } from 'pino';
+import { sanitizeText } from '../privacy/sanitizer';
+
+export type Role = 'api' | 'worker';
+
+/** Nest's levels to pino's. */
+const LEVELS: Record<string, pino.Level> = {
+  fatal: 'fatal',
+  error: 'error',
+  warn: 'warn',
+  log: 'info',
+  debug: 'debug',
+  verbose: 'trace',
+};
+
+/**
+ * The process's one logger: pino, one JSON object per line (`LOG_FORMAT=json`, the default) or
+ * coloured lines for a terminal (`LOG_FORMAT=pretty`). Every string that reaches a line, the
+ * message and each string field alike, goes through the sanitizer that cleans events first: an
+ * error message may quote what a client sent.
+ */
+export function createRootLogger(
+  opts: { role: Role; level: string; format: 'json' | 'pretty'; ownHosts?: string[] },
+  destination?: DestinationStream,
+): Pino {
+  const clean = cleaner(opts.ownHosts ?? []);
+  const options: pino.LoggerOptions = {
+    level: LEVELS[opts.level] ?? 'info',
+    base: { role: opts.role, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map(clean) as Parameters<typeof method>);
+      },
+    },
+  };
+  if (destination) return pino(options, destination);
+  if (opts.format === 'pretty') {
+    // Loaded only when asked for: JSON lines need no formatter.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pretty = require('pino-pretty') as (o: object) => DestinationStream;
+    return pino(options, pretty({ colorize: true, sync: true, ignore: 'pid,hostname' }));
+  }
+  return pino(options, pino.destination({ fd: 1, sync: false, minLength: 0 }));
+}
+
+/** Nest's logger on top of the root logger (nestjs-pino): `new Logger('Context')` lines become JSON with `context`. */
+export function nestLogger(root: Pino): LoggerService {
+  return new NestPinoLogger(new PinoLogger({ pinoHttp: { logger: root } }), {});
+}
+
+/**
+ * Fields whose values the service itself produced or checked (ids, route templates, outcomes):
+ * they skip the detectors, whose memo of clean strings a fresh id per line would only churn.
+ */
+const CHECKED_FIELDS = new Set([
+  'request_id',
+  'tenant_id',
+  'trace_id',
+  'span_id',
+  'route',
+  'method',
+  'lane',
+  'job_id',
+  'job',
+  'queue',
+  'outcome',
+  'context',
+  'address',
+]);
+
+/**
+ * The sanitizer for log values. The service's own configured addresses (its listening host, the
+ * Postgres and Redis hosts) are configuration, not personal data: they are set aside before the
+ * detectors run and put back after, so that "Redis at 10.0.3.7:6379" stays readable.
+ */
+function cleaner(ownHosts: string[]): (value: unknown) => unknown {
+  const hosts = [...new Set(ownHosts.filter((h) => h.length >= 3))].sort((a, b) => b.length - a.length);
+  const text = (s: string): string => {
+    if (!hosts.length || !hosts.some((h) => s.includes(h))) return sanitizeText(s);
+    const parts = s.split(new RegExp(hosts.map(escape).join('|'), 'g'));
+    const found = s.match(new RegExp(hosts.map(escape).join('|'), 'g')) ?? [];
+    return parts.map((p, i) => sanitizeText(p) + (found[i] ?? '')).join('');
+  };
+  const clean = (value: unknown): unknown => {
+    if (typeof value === 'string') return text(value);
+    if (value instanceof Error) {
+      const e = new Error(text(value.message));
+      e.name = value.name;
+      e.stack = value.stack ? text(value.stack) : undefined;
+      return e;
+    }
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value))
+        out[k] = CHECKED_FIELDS.has(k) ? v : typeof v === 'string' || v instanceof Error ? clean(v) : v;
+      return out;
+    }
+    return value;
+  };
+  return clean;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
