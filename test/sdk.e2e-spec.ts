@@ -1,5 +1,6 @@
 import { AnalyticsError, createAnalyticsClient, TrackedVerdict } from '../sdk/src';
 import { waitFor } from './support/events';
+import { settled } from './support/queue';
 import { createTestEnv, TestEnv } from './support/test-env';
 
 const SITE = '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31';
@@ -140,7 +141,8 @@ describe('the SDK against the service', () => {
     const commerce = rows.filter((r) => r.event_name.startsWith('commerce.') || r.event_name.startsWith('voice.'));
     expect(commerce.every((r) => r.session_id === SESSION)).toBe(true);
 
-    // The typed reports read them back.
+    // The typed reports read them back, once they are folded into the rollups.
+    await settled(t);
     const day = new Date();
     day.setUTCHours(0, 0, 0, 0);
     const summary = await createAnalyticsClient({
