@@ -396,7 +396,7 @@ describe('a hostile tenant next to a well-behaved one', () => {
             from: bad,
             to: '2025-01-01T00:00:00Z',
           }),
-          invalidReport(dateDetail),
+          { ...invalidReport(dateDetail), errors: [{ pointer: '/from', keyword: 'format', message: dateDetail }] },
         ]);
       }),
     );
@@ -431,7 +431,7 @@ describe('a hostile tenant next to a well-behaved one', () => {
       (
         await t.db.query(
           `SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ORDER BY session_id, occurred_at%'`,
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ORDER BY unit, occurred_at%'`,
         )
       ).rows[0].n as number;
     const partition = `analytics_events_raw_p${iso(dayA).slice(0, 10).replace(/-/g, '')}`;

@@ -181,7 +181,7 @@ export class EventsRepository {
         `SELECT ${columns.join(', ')} FROM analytics_events_raw
          WHERE tenant_id = $1 AND occurred_at >= $2::timestamptz AND occurred_at <= $3::timestamptz AND ${present}
            AND ($4::text[] IS NULL OR event_name = ANY($4))
-         ORDER BY 1, occurred_at, event_id LIMIT $5`,
+         ORDER BY unit, occurred_at, event_id LIMIT $5`,
         params,
       );
     });
