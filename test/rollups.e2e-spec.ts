@@ -686,10 +686,19 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       },
       op.report,
     );
-    expect(res.json.steps).toEqual([
+    type Answer = {
+      time_to_convert: Record<
+        string,
+        { histogram: { from_ms: number; units: number }[] } & Record<string, number>
+      > | null;
+    };
+    const steps = res.json.steps as Answer[];
+    expect(steps.map(({ time_to_convert: _, ...rest }) => rest)).toEqual([
       {
         step: 1,
         event: 'commerce.view',
+        events: ['commerce.view'],
+        optional: false,
         units: 3,
         conversion_from_first: 1,
         conversion_from_previous: 1,
@@ -698,6 +707,8 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       {
         step: 2,
         event: 'commerce.add_to_cart',
+        events: ['commerce.add_to_cart'],
+        optional: false,
         units: 2,
         conversion_from_first: 2 / 3,
         conversion_from_previous: 2 / 3,
@@ -706,12 +717,25 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       {
         step: 3,
         event: 'commerce.checkout',
+        events: ['commerce.checkout'],
+        optional: false,
         units: 1,
         conversion_from_first: 1 / 3,
         conversion_from_previous: 1 / 2,
         median_ms_from_previous: 120_000,
       },
     ]);
+    // Time to convert: cart after 60 s (A) and 120 s (B); A's checkout 120 s after its cart, 180 s after its view.
+    const near = (got: number, want: number) => Math.abs(got - want) <= 0.01 * want;
+    expect(steps[0].time_to_convert).toBeNull();
+    const cart = steps[1].time_to_convert!.from_previous;
+    expect([near(cart.p50, 60_000), near(cart.p75, 120_000), near(cart.p95, 120_000)]).toEqual([true, true, true]);
+    const inBins = (h: { from_ms: number; units: number }[]) =>
+      h.filter((x) => x.units).map((x) => [x.from_ms, x.units]);
+    expect(inBins(cart.histogram)).toEqual([[60_000, 2]]);
+    const checkout = steps[2].time_to_convert!;
+    expect([near(checkout.from_previous.p50, 120_000), near(checkout.from_first.p99, 180_000)]).toEqual([true, true]);
+    expect(inBins(checkout.from_first.histogram)).toEqual([[60_000, 1]]);
     expect(res.json.meta).toMatchObject({ units: 3, window_seconds: 3600, unit: 'session_id', order: 'ordered' });
   });
 
