@@ -258,13 +258,14 @@ function expectedAnswer(all: Ev[], b: Body) {
         conversion_from_previous: previous ? reached.length / previous : null,
         median_ms_from_previous:
           i === 0 || !n ? null : (n % 2 ? gapsUs[(n - 1) / 2] : (gapsUs[n / 2 - 1] + gapsUs[n / 2]) / 2) / 1000,
-        time_to_convert:
-          i === 0
-            ? null
-            : {
+        ...(i === 0
+          ? {}
+          : {
+              time_to_convert: {
                 from_previous: distribution(gapsUs.map((g) => g / 1000)),
                 from_first: distribution(reached.map((c) => (c.at[i]! - c.at[0]!) / 1000)),
               },
+            }),
       };
     });
   const answer: Record<string, unknown> = { steps: tally(chains) };

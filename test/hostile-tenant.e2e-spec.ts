@@ -396,7 +396,10 @@ describe('a hostile tenant next to a well-behaved one', () => {
             from: bad,
             to: '2025-01-01T00:00:00Z',
           }),
-          { ...invalidReport(dateDetail), errors: [{ pointer: '/from', keyword: 'format', message: dateDetail }] },
+          {
+            ...invalidReport(dateDetail),
+            errors: [{ pointer: '/from', keyword: 'format', message: dateDetail.slice(0, -1) }],
+          },
         ]);
       }),
     );

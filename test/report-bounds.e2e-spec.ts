@@ -16,6 +16,11 @@ const invalid = (detail: string) => ({
   status: 400,
   detail,
 });
+/** A request its DTO refuses: the same problem, with the failed rule at its JSON pointer. */
+const invalidField = (pointer: string, keyword: string, message: string) => ({
+  ...invalid(`${message}.`),
+  errors: [{ pointer, keyword, message }],
+});
 
 /**
  * Every report is bounded before it runs, under one deadline, a few at a time: each bound is a 400
@@ -175,10 +180,13 @@ describe('report bounds', () => {
         'A funnel covers at most 90 days (ANALYTICS_FUNNEL_MAX_RANGE_DAYS); this one covers 91 days. Choose a shorter range.',
       ),
     );
-    for (const metrics of [[], Array.from({ length: 31 }, () => 'commerce.conversion_rate')]) {
+    for (const [metrics, keyword] of [
+      [[], 'arrayMinSize'],
+      [Array.from({ length: 31 }, () => 'commerce.conversion_rate'), 'arrayMaxSize'],
+    ] as const) {
       expectProblem(
         await report('summary', { metrics, from: iso(dayA), to: iso(dayB) }),
-        invalid('metrics must be a list of 1 to 30 metric names.'),
+        invalidField('/metrics', keyword, 'metrics must be a list of 1 to 30 metric names'),
       );
     }
   });
@@ -195,21 +203,18 @@ describe('report bounds', () => {
       '2025-01-01T00:00:00',
       'Wed, 01 Jan 2025 00:00:00 GMT',
     ];
-    const detail = (name: string, v: string) =>
-      `${name} must be an RFC 3339 date-time with a zone, years 0001 to 9999, e.g. 2025-01-15T00:00:00Z; got ${JSON.stringify(v)}.`;
+    const message = (name: string, v: string) =>
+      `${name} must be an RFC 3339 date-time with a zone, years 0001 to 9999, e.g. 2025-01-15T00:00:00Z; got ${JSON.stringify(v)}`;
     for (const v of bad) {
       const good = iso(dayA);
-      expectProblem(await funnel({ from: v, to: good }), {
-        ...invalid(detail('from', v)),
-        errors: [{ pointer: '/from', keyword: 'format', message: detail('from', v) }],
-      });
+      expectProblem(await funnel({ from: v, to: good }), invalidField('/from', 'format', message('from', v)));
       expectProblem(
         await report('timeseries', { metric: 'commerce.conversion_rate', grain: '1h', from: v, to: good }),
-        invalid(detail('from', v)),
+        invalidField('/from', 'format', message('from', v)),
       );
       expectProblem(
         await report('summary', { metrics: ['commerce.conversion_rate'], from: good, to: v }),
-        invalid(detail('to', v)),
+        invalidField('/to', 'format', message('to', v)),
       );
     }
     // The edges of the range, and a zone that moves year 0001 into year 0000 UTC, are fine.

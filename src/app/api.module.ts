@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { DtoValidationPipe } from '../common/dto-validation.pipe';
 import { ProblemFilter } from '../common/problem.filter';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { AuthModule } from '../modules/auth/auth.module';
@@ -30,7 +31,11 @@ export class ApiModule {
         OpsModule,
         SchemaRegistryApiModule,
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemFilter }, HttpDrain],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_PIPE, useClass: DtoValidationPipe },
+        HttpDrain,
+      ],
     };
   }
 }

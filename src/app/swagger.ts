@@ -18,9 +18,32 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       description: 'An API key (ak_…) or a JWT with tenant_id and scope claims',
     })
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Analytics-Key', description: 'An API key (ak_…)' }, 'api-key')
+    .addServer('{origin}', 'Where the service runs', {
+      origin: {
+        default: 'http://127.0.0.1:3000',
+        description: 'Scheme, host and port of the api (PORT, 3000 by default)',
+      },
+    })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  for (const [name, description] of TAGS) config.tags!.push({ name, description });
+  const doc = SwaggerModule.createDocument(app, config);
+  // An open endpoint (@Public) declares `security: []`: no credential at all, not an optional one.
+  for (const item of Object.values(doc.paths)) {
+    for (const op of [item.get, item.post, item.put, item.patch, item.delete]) {
+      if (op?.security?.length === 1 && Object.keys(op.security[0]).length === 0) op.security = [];
+    }
+  }
+  return doc;
 }
+
+const TAGS: [string, string][] = [
+  ['ingestion', 'Events in: validated, deduplicated, queued and stored exactly once'],
+  ['reporting', 'Metrics over time, summaries and funnels, from rollups or raw events'],
+  ['schemas', "Tenants' event schemas (SchemaVer, Iglu) and the quarantine of events that failed them"],
+  ['privacy', 'Erasure and export of a data subject'],
+  ['ops', 'Service statistics for operators'],
+  ['health', 'Liveness, readiness and dependency health; no credential'],
+];
 
 /** Swagger UI at /api/docs, its assets served by the service and no request made outside it. */
 export function mountSwaggerUi(app: INestApplication): void {

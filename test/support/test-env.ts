@@ -8,6 +8,7 @@ import { createApiApp } from '../../src/app/bootstrap';
 import { createWorkerContext } from '../../src/app/worker-context';
 import { QueueName } from '../../src/modules/contracts/jobs';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
+import { watchContract } from './contract';
 import { runDatabase, TEMPLATE_DB, urlFor, withAdmin } from './database';
 import { OPERATOR_TENANT, OTHER_TENANT, TENANT, TenantKeys, seedTenant } from './tenants';
 
@@ -51,7 +52,8 @@ export interface TestEnv {
   post(path: string, body: unknown, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
   /** GETs, with the key given (none when omitted). */
   get(path: string, key?: string | null, headers?: Record<string, string>): Promise<HttpAnswer>;
-  startApi(): Promise<void>;
+  /** Starts the api, on a free port unless one is given (a restart on the same port). */
+  startApi(port?: number): Promise<void>;
   startWorker(): Promise<void>;
   stopWorker(): Promise<void>;
   close(): Promise<void>;
@@ -121,9 +123,10 @@ export async function createTestEnv(
     },
     api: null,
     worker: null,
-    async startApi() {
+    async startApi(port = 0) {
       const app = await createApiApp(t.config);
-      await app.listen(0, '127.0.0.1');
+      watchContract(app.getHttpServer());
+      await app.listen(port, '127.0.0.1');
       const addr = app.getHttpServer().address() as { port: number };
       t.api = app;
       t.url = `http://127.0.0.1:${addr.port}`;

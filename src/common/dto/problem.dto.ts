@@ -7,6 +7,12 @@ export class EventErrorDto {
   keyword!: string;
   @ApiProperty({ example: '/event_id must be a UUID (e.g. 123e4567-e89b-12d3-a456-426614174000)' })
   message!: string;
+  @ApiPropertyOptional({
+    example: 'envelope',
+    description:
+      'The schema the value was checked against: envelope, builtin:<event>, <event>/<version> or an Iglu URI (event errors only)',
+  })
+  schema?: string;
 }
 
 /** RFC 9457 problem details (application/problem+json). */

@@ -1,5 +1,5 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExtraModels, ApiOperation, ApiResponse, ApiSecurity, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckResult,
@@ -7,40 +7,24 @@ import {
   HealthIndicatorFunction,
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
-import { ProblemException } from '../../common/problem';
+import { PROBLEM_CONTENT_TYPE, ProblemException } from '../../common/problem';
+import { HealthDto, LiveDto, UnhealthyDto } from './dto/health.dto';
 import { Public } from '../auth/auth.decorators';
 import { QueueHealthIndicator } from './queue.health';
 import { RedisHealthIndicator } from './redis.health';
 
 const CHECK_TIMEOUT_MS = 1500;
 
-const healthy = ApiResponse({
-  status: 200,
-  description: 'Every check is up',
-  schema: {
-    example: { status: 'ok', info: { postgres: { status: 'up' } }, error: {}, details: { postgres: { status: 'up' } } },
-  },
-});
+const healthy = ApiResponse({ status: 200, description: 'Every check is up', type: HealthDto });
 const unhealthy = ApiResponse({
   status: 503,
-  description: 'A check is down; `failing` names it and `checks` holds every result',
-  content: {
-    'application/problem+json': {
-      schema: {
-        example: {
-          type: 'https://analytics.dev/problems/unhealthy',
-          title: 'Unhealthy',
-          status: 503,
-          detail: 'Failing check(s): postgres',
-          failing: ['postgres'],
-          checks: { postgres: { status: 'down', message: 'connect ECONNREFUSED 127.0.0.1:5432' } },
-        },
-      },
-    },
-  },
+  description: 'A check is down (or the process is shutting down); `failing` names it and `checks` holds every result',
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(UnhealthyDto) } } },
 });
 
 @ApiTags('health')
+@ApiExtraModels(UnhealthyDto)
+@ApiSecurity({})
 @Public()
 @Controller('api/v1/analytics')
 export class HealthController {
@@ -58,7 +42,11 @@ export class HealthController {
 
   @Get('health')
   @HealthCheck({ swaggerDocumentation: false })
-  @ApiOperation({ summary: 'Service health: Postgres, Redis and the ingest queue backlog' })
+  @ApiOperation({
+    operationId: 'getHealth',
+    summary: 'Service health: Postgres, Redis and the ingest queue backlog',
+    description: 'Each check is bounded to 1.5 s; 503 names the failing ones.',
+  })
   @healthy
   @unhealthy
   service(): Promise<HealthCheckResult> {
@@ -68,7 +56,10 @@ export class HealthController {
   @Get('events/health')
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({
+    operationId: 'getIngestionHealth',
     summary: 'Ingestion health: whether events can be accepted now (Redis reachable, backlog under its limit)',
+    description:
+      'What a load balancer in front of the ingestion endpoints should probe; Postgres is not needed to accept events.',
   })
   @healthy
   @unhealthy
@@ -77,15 +68,23 @@ export class HealthController {
   }
 
   @Get('health/live')
-  @ApiOperation({ summary: 'Liveness probe: the process answers; checks no dependency' })
-  @ApiResponse({ status: 200, schema: { example: { status: 'ok' } } })
-  live(): { status: 'ok' } {
+  @ApiOperation({
+    operationId: 'getLiveness',
+    summary: 'Liveness probe: the process answers; checks no dependency',
+    description: 'For a Kubernetes livenessProbe: a dependency that is down never restarts the api.',
+  })
+  @ApiResponse({ status: 200, type: LiveDto })
+  live(): LiveDto {
     return { status: 'ok' };
   }
 
   @Get('health/ready')
   @HealthCheck({ swaggerDocumentation: false })
-  @ApiOperation({ summary: 'Readiness probe: Postgres and Redis answer' })
+  @ApiOperation({
+    operationId: 'getReadiness',
+    summary: 'Readiness probe: Postgres and Redis answer',
+    description: 'For a Kubernetes readinessProbe; 503 while a dependency is down or the process is shutting down.',
+  })
   @healthy
   @unhealthy
   ready(): Promise<HealthCheckResult> {

@@ -2,8 +2,8 @@ import { isUuid } from '../../common/validation';
 import { createHash } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
-import { ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { AuthenticatedApi } from '../../common/api-docs';
+import { ApiBody, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiProblem, AuthenticatedApi, JsonBodyProblems } from '../../common/api-docs';
 import { Queue } from 'bullmq';
 import type { Response } from 'express';
 import { QueueName } from '../contracts/jobs';
@@ -12,8 +12,9 @@ import { ProblemException } from '../../common/problem';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
 import { SubjectDataService } from './subject-data.service';
-import { ErasureRepository, ErasureRequest } from './erasure.repository';
+import { ErasureRepository } from './erasure.repository';
 import { PrivacyService } from './privacy.service';
+import { ErasureAcceptedDto, ErasureStatusDto, SubjectDto } from './dto/subject.dto';
 
 const invalid = (detail: string) => new ProblemException(400, 'invalid-subject', 'Invalid subject', detail);
 /** Retry-After of an erasure refused by the quota: about how long a pending erasure takes. */
@@ -33,46 +34,31 @@ export class SubjectsController {
   ) {}
 
   /** The subject as stored: pseudonymized user ids are derived from the original the caller names. */
-  private subject(
-    p: Principal,
-    q: { user_id?: unknown; session_id?: unknown },
-  ): { type: 'user' | 'session'; value: string } {
-    const hasUser = typeof q.user_id === 'string' && q.user_id.length > 0;
-    const hasSession = typeof q.session_id === 'string' && q.session_id.length > 0;
-    if (hasUser === hasSession) throw invalid('Name exactly one subject: user_id or session_id.');
-    if (hasUser) {
-      if ((q.user_id as string).length > 256) throw invalid('user_id is longer than 256 characters.');
-      return { type: 'user', value: this.privacy.storedUserId(q.user_id as string, p.privacy) };
-    }
-    if (!isUuid(q.session_id)) throw invalid('session_id must be a UUID.');
-    return { type: 'session', value: q.session_id.toLowerCase() };
+  private subject(p: Principal, q: SubjectDto): { type: 'user' | 'session'; value: string } {
+    if ((q.user_id === undefined) === (q.session_id === undefined))
+      throw invalid('Name exactly one subject: user_id or session_id.');
+    if (q.user_id !== undefined) return { type: 'user', value: this.privacy.storedUserId(q.user_id, p.privacy) };
+    return { type: 'session', value: q.session_id!.toLowerCase() };
   }
 
   @Post('erasure')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'requestErasure',
     summary: 'Erase every stored event of a user or session (admin)',
     description:
       'Answers at once; a job deletes the rows. Events of the subject still queued at the time of the request are never stored. Rollups are anonymous aggregates and are not changed. The audit log records when, which tenant and how many rows, never the subject.',
   })
-  @ApiBody({ schema: { example: { user_id: 'u_4821' } } })
-  @ApiResponse({
-    status: 202,
-    schema: {
-      example: { request_id: '6f1c…', status: 'pending', status_url: '/api/v1/analytics/subjects/erasure/6f1c…' },
-    },
-  })
-  @ApiResponse({ status: 400, description: 'Neither or both of user_id and session_id' })
-  @ApiResponse({
-    status: 429,
-    description:
-      'The tenant already has ANALYTICS_ERASURE_MAX_PENDING (20) erasures pending; Retry-After says when to retry',
-  })
-  async erase(
-    @CurrentPrincipal() p: Principal,
-    @Body() body: unknown,
-  ): Promise<{ request_id: string; status: string; status_url: string }> {
-    const s = this.subject(p, body ?? {});
+  @ApiBody({ type: SubjectDto, examples: { user: { value: { user_id: 'u_4821' } } } })
+  @ApiResponse({ status: 202, type: ErasureAcceptedDto })
+  @ApiProblem(400, 'Neither or both of user_id and session_id, or one of them malformed')
+  @JsonBodyProblems()
+  @ApiProblem(
+    429,
+    'The tenant already has ANALYTICS_ERASURE_MAX_PENDING (20) erasures pending (Retry-After says when to retry), or the request rate limit is reached',
+  )
+  async erase(@CurrentPrincipal() p: Principal, @Body() body: SubjectDto): Promise<ErasureAcceptedDto> {
+    const s = this.subject(p, body);
     const max = this.config.privacy.erasureMaxPending;
     const request = await this.erasures.create(p.tenantId, s.type, createHash('sha256').update(s.value).digest(), max);
     if (!request) {
@@ -98,22 +84,16 @@ export class SubjectsController {
   }
 
   @Get('erasure/:id')
-  @ApiOperation({ summary: 'The status of an erasure request and how many rows it deleted (admin)' })
-  @ApiResponse({
-    status: 200,
-    schema: {
-      example: {
-        id: '6f1c…',
-        subject_type: 'user',
-        status: 'completed',
-        requested_at: '2025-01-15T10:30:00.000Z',
-        completed_at: '2025-01-15T10:30:01.200Z',
-        rows_deleted: 42,
-      },
-    },
+  @ApiOperation({
+    operationId: 'getErasure',
+    summary: 'The status of an erasure request and how many rows it deleted (admin)',
+    description:
+      'pending until the erasure job has deleted every stored event of the subject; then completed, with rows_deleted.',
   })
-  @ApiResponse({ status: 404, description: 'No such request for this tenant' })
-  async status(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<Omit<ErasureRequest, 'tenant_id'>> {
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The request_id of the erasure' })
+  @ApiResponse({ status: 200, type: ErasureStatusDto })
+  @ApiProblem(404, 'No such request for this tenant')
+  async status(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<ErasureStatusDto> {
     const found = isUuid(id) ? await this.erasures.find(p.tenantId, id) : null;
     if (!found)
       throw new ProblemException(
@@ -127,20 +107,20 @@ export class SubjectsController {
   }
 
   @Get('export')
-  @ApiOperation({ summary: 'Every stored event of a user or session, as NDJSON (admin)' })
-  @ApiQuery({
-    name: 'user_id',
-    required: false,
-    description: 'The original user id (pseudonymized here when the tenant pseudonymizes)',
+  @ApiOperation({
+    operationId: 'exportSubject',
+    summary: 'Every stored event of a user or session, as NDJSON (admin)',
+    description:
+      'Streams the stored rows of exactly one subject, one JSON object per line, oldest first; a user id is looked up as it was stored (pseudonymized or not).',
   })
-  @ApiQuery({ name: 'session_id', required: false })
   @ApiProduces('application/x-ndjson')
-  @ApiResponse({ status: 200, description: 'One stored event per line, oldest first' })
-  async export(
-    @CurrentPrincipal() p: Principal,
-    @Query() query: Record<string, unknown>,
-    @Res() res: Response,
-  ): Promise<void> {
+  @ApiResponse({
+    status: 200,
+    description: 'One stored event per line (a JSON object as GET would show it), oldest first',
+    content: { 'application/x-ndjson': { schema: { type: 'string' } } },
+  })
+  @ApiProblem(400, 'Neither or both of user_id and session_id, or one of them malformed')
+  async export(@CurrentPrincipal() p: Principal, @Query() query: SubjectDto, @Res() res: Response): Promise<void> {
     const s = this.subject(p, query);
     res.status(200).type('application/x-ndjson');
     res.setHeader('Content-Disposition', 'attachment; filename="subject-export.ndjson"');

@@ -83,10 +83,13 @@ const FIELDS = [
   'conversion_over_time',
 ];
 
-/** A refused funnel request: a 400 whose detail is the sentence and whose errors[0] points at the field. */
+/**
+ * A refused funnel request: a 400 whose detail is the sentence and whose errors[0] points at the
+ * field, shaped as the validation pipe's refusals (the message without its full stop).
+ */
 export function invalidFunnel(pointer: string, keyword: string, message: string): ProblemException {
   return new ProblemException(400, 'invalid-report', 'Invalid report request', message, {
-    errors: [{ pointer, keyword, message }],
+    errors: [{ pointer, keyword, message: message.replace(/\.$/, '') }],
   });
 }
 

@@ -39,8 +39,8 @@ export interface FunnelStepAnswer {
   conversion_from_first: number | null;
   conversion_from_previous: number | null;
   median_ms_from_previous: number | null;
-  /** Null for the first step. */
-  time_to_convert: { from_previous: Distribution; from_first: Distribution } | null;
+  /** Left out for the first step. */
+  time_to_convert?: { from_previous: Distribution; from_first: Distribution };
 }
 
 class Times {
@@ -124,13 +124,14 @@ export class FunnelTally {
         conversion_from_first: first ? units / first : null,
         conversion_from_previous: previous ? units / previous : null,
         median_ms_from_previous: s === 0 ? null : medianMs(this.gaps[s]),
-        time_to_convert:
-          s === 0
-            ? null
-            : {
+        ...(s === 0
+          ? {}
+          : {
+              time_to_convert: {
                 from_previous: this.fromPrevious[s].answer(this.edgesMs, this.windowMs),
                 from_first: this.fromFirst[s].answer(this.edgesMs, this.windowMs),
               },
+            }),
       };
     });
   }

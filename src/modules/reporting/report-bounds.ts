@@ -32,7 +32,9 @@ export function parseReportMicros(value: unknown, name: string): number {
   const ms = parseReportDate(value);
   if (ms === null) {
     const message = dateDetail(name, value);
-    throw invalidReport(message, { errors: [{ pointer: `/${name}`, keyword: 'format', message }] });
+    throw invalidReport(message, {
+      errors: [{ pointer: `/${name}`, keyword: 'format', message: message.slice(0, -1) }],
+    });
   }
   const fraction = DATE_TIME.exec(value as string)![7] ?? '.';
   const whole = Date.parse((value as string).replace(/\.\d+/, '').toUpperCase());

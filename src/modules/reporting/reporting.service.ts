@@ -1,19 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
-import { isJsonObject, isUuid } from '../../common/validation';
 import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
 import { Clock } from '../../common/clock';
 import { Principal } from '../auth/principal';
 import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
-import { METRICS, QUANTILES, metricNames, resolveMetric } from '../rollups/metric-catalog';
+import { METRICS, QUANTILES, resolveMetric } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
-import { EVENT_SOURCES } from '../schema-registry/envelope.schema';
 import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
+import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
 import { Chain, walkUnit, WalkEvent } from './funnel';
 import { CONVERSION_GRAINS, invalidFunnel, parseFunnelRequest } from './funnel-request';
 import { attributeKeys, compileMatcher, eventNames } from './funnel-match';
@@ -59,19 +58,6 @@ export interface FunnelAnswer {
     bins_ms: number[];
     query_ms: number;
   };
-}
-
-/** A report's body: a JSON object of known fields naming a tenant by its UUID. */
-function requestFields(
-  body: unknown,
-  shape: string,
-  allowed: string[],
-): Record<string, unknown> & { tenantId: string } {
-  if (!isJsonObject(body)) throw invalid(`The body must be a JSON object ${shape}.`);
-  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-  if (!isUuid(body.tenantId)) throw invalid('tenantId must be the tenant UUID.');
-  return body as Record<string, unknown> & { tenantId: string };
 }
 
 /**
@@ -128,7 +114,7 @@ export class ReportingService {
     }));
   }
 
-  async timeseries(body: unknown, principal: Principal): Promise<TimeseriesAnswer> {
+  async timeseries(body: TimeseriesQueryDto, principal: Principal): Promise<TimeseriesAnswer> {
     const started = performance.now();
     const q = this.read(body);
     const metric = resolveMetric(q.metric)!;
@@ -177,7 +163,7 @@ export class ReportingService {
    * counted from raw events as one bucket.
    */
   async summary(
-    body: unknown,
+    body: SummaryQueryDto,
     principal: Principal,
   ): Promise<{
     from: string;
@@ -186,18 +172,9 @@ export class ReportingService {
     meta: { query_ms: number };
   }> {
     const started = performance.now();
-    if (!isJsonObject(body)) throw invalid('The body must be a JSON object {tenantId, metrics, from, to}.');
     const { metrics, ...rest } = body;
-    if (
-      !Array.isArray(metrics) ||
-      metrics.length === 0 ||
-      metrics.length > 30 ||
-      metrics.some((m) => typeof m !== 'string')
-    ) {
-      throw invalid('metrics must be a list of 1 to 30 metric names.');
-    }
     // Every metric is read and planned, and the range checked, before the first query runs.
-    const plans = (metrics as string[]).map((name) => {
+    const plans = metrics.map((name) => {
       const q = this.read({ ...rest, metric: name, grain: '1h' });
       checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A summary');
       const metric = resolveMetric(name)!;
@@ -465,34 +442,17 @@ export class ReportingService {
     }
   }
 
-  private read(body: unknown) {
-    const b = requestFields(body, '{tenantId, metric, from, to, grain}', [
-      'tenantId',
-      'metric',
-      'from',
-      'to',
-      'grain',
-      'site_id',
-      'source',
-    ]);
-    if (typeof b.metric !== 'string' || !resolveMetric(b.metric)) {
-      throw invalid(
-        `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(b.metric).slice(0, 80))}.`,
-      );
-    }
-    const { from, to } = reportRange(b.from, b.to);
-    if (typeof b.grain !== 'string') throw invalid('grain must be one of 1m, 5m, 15m, 1h, 1d.');
-    if (b.site_id !== undefined && !isUuid(b.site_id)) throw invalid('site_id must be a UUID.');
-    if (b.source !== undefined && !(EVENT_SOURCES as readonly unknown[]).includes(b.source))
-      throw invalid(`source must be one of ${EVENT_SOURCES.join(', ')}.`);
+  /** A metric report's request, its shape checked by its DTO, as the instants and filters the queries take. */
+  private read(body: TimeseriesQueryDto) {
+    const { from, to } = reportRange(body.from, body.to);
     return {
-      tenantId: b.tenantId.toLowerCase(),
-      metric: b.metric,
+      tenantId: body.tenantId.toLowerCase(),
+      metric: body.metric,
       from,
       to,
-      grain: b.grain,
-      siteId: b.site_id?.toLowerCase() ?? null,
-      source: (b.source as string | undefined) ?? null,
+      grain: body.grain,
+      siteId: body.site_id?.toLowerCase() ?? null,
+      source: body.source ?? null,
     };
   }
 }

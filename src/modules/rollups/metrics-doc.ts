@@ -132,7 +132,7 @@ const FUNNELS = [
   '- `steps[]`: per step `units`, `conversion_from_first` (÷ the units of step 1) and `conversion_from_previous`',
   '  (÷ the units of the previous *required* step; every unit of a step passed it), `median_ms_from_previous`',
   "  (exact: the middle time, or the mean of the two middle ones, from the previous required step's event), and",
-  '  `time_to_convert.from_previous` and `.from_first`: p50, p75, p90, p95 and p99 (nearest rank, from the sketch',
+  '  `time_to_convert.from_previous` and `.from_first` (every step but the first): p50, p75, p90, p95 and p99 (nearest rank, from the sketch',
   '  of *Percentiles*, within 1 %) and an exact `histogram` of `[from_ms, to_ms)` bins, the last one ending at the',
   '  window, inclusive. The default edges are those of 100 ms, 500 ms, 1 s, 5 s, 10 s, 30 s, 1 min, 5 min, 10 min,',
   '  30 min, 1 h, 2 h, 6 h, 12 h, 1 d, 2 d, 7 d and 14 d below the window; `meta.bins_ms` says which were used.',

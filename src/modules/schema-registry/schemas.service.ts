@@ -1,4 +1,3 @@
-import { isJsonObject } from '../../common/validation';
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { BUILTIN_EVENTS, BUILTIN_EVENT_NAMES } from './builtin-events';
@@ -10,6 +9,7 @@ import { bumpKind, compareVersions, formatVersion, igluUri, parseIgluUri, parseV
 import { SchemaRepository, SchemaUsage } from './schema.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { PublishedSchema } from './tenant-schema-set';
+import { PublishSchemaDto } from './dto/schema.dto';
 
 export interface SchemaVersionView {
   name: string;
@@ -41,7 +41,7 @@ export class SchemasService {
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
-  async publish(tenantId: string, body: unknown): Promise<SchemaVersionView> {
+  async publish(tenantId: string, body: PublishSchemaDto): Promise<SchemaVersionView> {
     const target = this.readRequest(body);
     const reasons = unsafeSchemaReasons(target.schema);
     if (reasons.length) {
@@ -182,16 +182,9 @@ export class SchemasService {
     return view(found);
   }
 
-  private readRequest(body: unknown): PublishedSchema {
-    if (!isJsonObject(body)) {
-      throw invalid('The body must be {"event_name", "version", "schema"} or {"uri", "schema"}.');
-    }
-    const b = body;
-    const unknown = Object.keys(b).filter((k) => !['event_name', 'version', 'uri', 'schema'].includes(k));
-    if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-    if (b.schema === null || typeof b.schema !== 'object' || Array.isArray(b.schema))
-      throw invalid('/schema must be a JSON Schema object.');
-    const schema = b.schema as Record<string, unknown>;
+  /** The version a request names (its field types checked by PublishSchemaDto): by Iglu URI, or name and version. */
+  private readRequest(b: PublishSchemaDto): PublishedSchema {
+    const schema = b.schema;
     if (typeof b.uri === 'string' && b.event_name === undefined && b.version === undefined) {
       const key = parseIgluUri(b.uri);
       if (!key)

@@ -1,6 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { EventErrorDto } from '../../../common/dto/problem.dto';
 import { EVENT_SOURCES } from '../../schema-registry/envelope.schema';
+import { VerdictStatus } from '../event-verdict';
+
+const VERDICTS: VerdictStatus[] = ['accepted', 'duplicate', 'dropped', 'quarantined', 'rejected'];
 
 class PageContextDto {
   @ApiPropertyOptional({ example: 'https://shop.example.com/checkout?step=2' }) url?: string;
@@ -19,7 +22,21 @@ class ConsentDto {
   @ApiPropertyOptional({ example: true }) analytics?: boolean;
   @ApiPropertyOptional({ example: false }) ads?: boolean;
 }
+/** `{"schema": "iglu:vendor/name/jsonschema/M-R-A", "data": {...}}`, validated against exactly the schema it names. */
+export class SelfDescribingDto {
+  @ApiProperty({ maxLength: 512, example: 'iglu:com.acme/quote/jsonschema/1-0-0', description: 'An Iglu URI' })
+  schema!: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { quote_id: 'q-1', value: 120 } })
+  data!: Record<string, unknown>;
+}
+
 class EventContextDto {
+  @ApiPropertyOptional({
+    type: [SelfDescribingDto],
+    maxItems: 20,
+    description: 'Self-describing context entities, each validated against the Iglu schema it names',
+  })
+  entities?: SelfDescribingDto[];
   @ApiPropertyOptional({ type: PageContextDto }) page?: PageContextDto;
   @ApiPropertyOptional({ type: DeviceContextDto }) device?: DeviceContextDto;
   @ApiPropertyOptional({ example: 'en-US' }) locale?: string;
@@ -55,10 +72,16 @@ export class EventDto {
   @ApiProperty({
     type: 'object',
     additionalProperties: true,
+    description: 'Validated against the schema of event_name (docs/events.md lists the built-in types)',
     example: { 'voice.session_id': '9a7b1c3d-2e4f-4a6b-8c0d-1e2f3a4b5c6d', 'voice.turn_id': 't-1' },
   })
   attributes!: Record<string, unknown>;
-  @ApiPropertyOptional({ type: EventContextDto })
+  @ApiPropertyOptional({
+    type: SelfDescribingDto,
+    description: 'A self-describing custom payload, validated against exactly the Iglu schema it names',
+  })
+  payload?: SelfDescribingDto;
+  @ApiPropertyOptional({ type: EventContextDto, description: 'Where and under which consent the event happened' })
   context?: EventContextDto;
 }
 
@@ -78,9 +101,14 @@ export class EventVerdictDto {
   index!: number;
   @ApiProperty({ type: String, nullable: true, example: '123e4567-e89b-12d3-a456-426614174000' })
   event_id!: string | null;
-  @ApiProperty({ enum: ['accepted', 'duplicate', 'rejected'], example: 'accepted' })
-  status!: string;
-  @ApiPropertyOptional({ type: [EventErrorDto] })
+  @ApiProperty({
+    enum: VERDICTS,
+    example: 'accepted',
+    description:
+      'accepted: queued, stored exactly once. duplicate: already received (not stored again). dropped: consent withheld (not stored). quarantined: kept apart for a replay (errors says why). rejected: invalid (errors says why), not stored',
+  })
+  status!: VerdictStatus;
+  @ApiPropertyOptional({ type: [EventErrorDto], description: 'Why the event was rejected or quarantined' })
   errors?: EventErrorDto[];
 }
 
@@ -89,6 +117,8 @@ export class IngestSummaryDto {
   @ApiProperty({ example: 2 }) received!: number;
   @ApiProperty({ example: 1 }) accepted!: number;
   @ApiProperty({ example: 0 }) duplicate!: number;
+  @ApiProperty({ example: 0 }) dropped!: number;
+  @ApiProperty({ example: 0 }) quarantined!: number;
   @ApiProperty({ example: 1 }) rejected!: number;
   @ApiProperty({ type: [EventVerdictDto] }) results!: EventVerdictDto[];
 }

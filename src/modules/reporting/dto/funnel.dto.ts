@@ -216,8 +216,8 @@ export class FunnelStepAnswerDto {
     description: 'Exact median time from the previous required step, ms with the microseconds',
   })
   median_ms_from_previous!: number | null;
-  @ApiProperty({ type: FunnelTimeToConvertDto, nullable: true, description: 'Null for the first step' })
-  time_to_convert!: FunnelTimeToConvertDto | null;
+  @ApiPropertyOptional({ type: FunnelTimeToConvertDto, description: 'Left out for the first step' })
+  time_to_convert?: FunnelTimeToConvertDto;
 }
 
 export class FunnelBreakdownGroupDto {
