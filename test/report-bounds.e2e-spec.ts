@@ -207,7 +207,7 @@ describe('report bounds', () => {
       `${name} must be an RFC 3339 date-time with a zone, years 0001 to 9999, e.g. 2025-01-15T00:00:00Z; got ${JSON.stringify(v)}`;
     for (const v of bad) {
       const good = iso(dayA);
-      expectProblem(await funnel({ from: v, to: good }), invalid(`${message('from', v)}.`));
+      expectProblem(await funnel({ from: v, to: good }), invalidField('/from', 'format', message('from', v)));
       expectProblem(
         await report('timeseries', { metric: 'commerce.conversion_rate', grain: '1h', from: v, to: good }),
         invalidField('/from', 'format', message('from', v)),

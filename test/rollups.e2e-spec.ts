@@ -80,6 +80,11 @@ function randomDataSet(r: ReturnType<typeof rng>, tenant: string, now: number): 
   return out.sort((a, b) => a.at - b.at).map((x) => x.e);
 }
 
+/** The exact q-quantile by nearest rank (docs/metrics.md): the value at 1-based rank ⌈q·n⌉ of the sorted values. */
+function nearestRank(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length - 1e-9))) - 1];
+}
+
 interface Row {
   event_name: string;
   attributes: Record<string, unknown>;
@@ -219,7 +224,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
               const sketch = DDSketch.decode(row.sketch);
               expect([m.name, day, sketch.count]).toEqual([m.name, day, Number(row.count)]); // every merge kept every value
               for (const q of [0.5, 0.95, 0.99]) {
-                const truth = sorted[Math.floor(q * (sorted.length - 1))];
+                const truth = nearestRank(sorted, q);
                 expect(Math.abs(sketch.quantile(q)! - truth) / truth).toBeLessThanOrEqual(0.01);
               }
               expect(row.min).toBe(sorted[0]);
@@ -336,7 +341,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
               else if (def.aggregation === 'avg') value = want.count ? want.sum / want.count : null;
               else if (def.aggregation === 'percentile') {
                 const sorted = [...want.values].sort((x, y) => x - y);
-                value = sorted.length ? sorted[Math.floor(quantile! * (sorted.length - 1))] : null;
+                value = sorted.length ? nearestRank(sorted, quantile!) : null;
               } else value = want.count ? want.num / want.count : null;
               points++;
               if (value === null || point.value === null) {
@@ -400,7 +405,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     const conv = expected(byName('commerce.conversion_rate'), inRange); // distinct over two days: counted as one bucket
     expect(summary.json.metrics['commerce.conversion_rate'].value).toBeCloseTo(conv.num / conv.count, 12);
     const lat = [...expected(byName('voice.first_response_ms'), inRange).values].sort((a, b) => a - b);
-    const p95 = lat[Math.floor(0.95 * (lat.length - 1))];
+    const p95 = nearestRank(lat, 0.95);
     expect(Math.abs(summary.json.metrics['voice.first_response_ms.p95'].value - p95) / p95).toBeLessThanOrEqual(0.01);
 
     const tooMany = await t.post(
@@ -681,10 +686,19 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       },
       op.report,
     );
-    expect(res.json.steps).toEqual([
+    type Answer = {
+      time_to_convert: Record<
+        string,
+        { histogram: { from_ms: number; units: number }[] } & Record<string, number>
+      > | null;
+    };
+    const steps = res.json.steps as Answer[];
+    expect(steps.map(({ time_to_convert: _, ...rest }) => rest)).toEqual([
       {
         step: 1,
         event: 'commerce.view',
+        events: ['commerce.view'],
+        optional: false,
         units: 3,
         conversion_from_first: 1,
         conversion_from_previous: 1,
@@ -693,6 +707,8 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       {
         step: 2,
         event: 'commerce.add_to_cart',
+        events: ['commerce.add_to_cart'],
+        optional: false,
         units: 2,
         conversion_from_first: 2 / 3,
         conversion_from_previous: 2 / 3,
@@ -701,12 +717,25 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
       {
         step: 3,
         event: 'commerce.checkout',
+        events: ['commerce.checkout'],
+        optional: false,
         units: 1,
         conversion_from_first: 1 / 3,
         conversion_from_previous: 1 / 2,
         median_ms_from_previous: 120_000,
       },
     ]);
+    // Time to convert: cart after 60 s (A) and 120 s (B); A's checkout 120 s after its cart, 180 s after its view.
+    const near = (got: number, want: number) => Math.abs(got - want) <= 0.01 * want;
+    expect('time_to_convert' in steps[0]).toBe(false);
+    const cart = steps[1].time_to_convert!.from_previous;
+    expect([near(cart.p50, 60_000), near(cart.p75, 120_000), near(cart.p95, 120_000)]).toEqual([true, true, true]);
+    const inBins = (h: { from_ms: number; units: number }[]) =>
+      h.filter((x) => x.units).map((x) => [x.from_ms, x.units]);
+    expect(inBins(cart.histogram)).toEqual([[60_000, 2]]);
+    const checkout = steps[2].time_to_convert!;
+    expect([near(checkout.from_previous.p50, 120_000), near(checkout.from_first.p99, 180_000)]).toEqual([true, true]);
+    expect(inBins(checkout.from_first.histogram)).toEqual([[60_000, 1]]);
     expect(res.json.meta).toMatchObject({ units: 3, window_seconds: 3600, unit: 'session_id', order: 'ordered' });
   });
 

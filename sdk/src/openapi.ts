@@ -135,7 +135,7 @@ export interface paths {
         put?: never;
         /**
          * A conversion funnel of 2 to 10 steps
-         * @description Counted per session (or user): the units that reached each step within the conversion window from the first step (window_seconds, default 3600), conversion from the first and from the previous step, and the median time from the previous step. order "ordered" (default) allows other events between steps; "strict" allows none. Edge cases are defined in docs/metrics.md.
+         * @description Counted per unit: session_id (default), user_id or any attribute (attributes.gen_ai.conversation.id). Steps are event names or objects with any-of names, property filters and optional: true; exclusions break a chain between two steps; breakdown by up to two properties with an "other" group; per step the units, conversions, the exact median time and the time to convert (p50 to p99 by nearest rank from a sketch, within 1 %, and a histogram); conversion_over_time gives the funnel per hour or day of the first step. Times are compared to the microsecond. Definitions in docs/metrics.md.
          */
         post: operations["getFunnel"];
         delete?: never;
@@ -658,6 +658,272 @@ export interface components {
              *     ]
              */
             listed?: string[];
+        };
+        FunnelFilterDto: {
+            /**
+             * @description An attribute name: a key of the event's attributes
+             * @example ai.tool.success
+             */
+            attribute: string;
+            /**
+             * @description eq, in: the same JSON value (5 is not "5"); neq: anything else, a missing attribute included; gt, lt: a number above or below; exists: present and not null
+             * @example eq
+             * @enum {string}
+             */
+            op: "eq" | "neq" | "in" | "gt" | "lt" | "exists";
+            /**
+             * @description A string, number or boolean; a list of 1 to 100 of them for in; a number for gt and lt; left out for exists
+             * @example true
+             */
+            value?: string | number | boolean | (string | number | boolean)[];
+        };
+        FunnelStepDto: {
+            /** @description An event name, or a list of 1 to 10 names: any of them */
+            event: string | string[];
+            /** @description Property filters, all of which must hold */
+            where?: components["schemas"]["FunnelFilterDto"][];
+            /**
+             * @description The chain may skip this step; its count is the units that passed it. Not the first step.
+             * @default false
+             */
+            optional: boolean;
+            /** @description The name of the step in the answer */
+            label?: string;
+        };
+        FunnelExclusionDto: {
+            /** @description An event name, or a list of 1 to 10 names: any of them */
+            event: string | string[];
+            where?: components["schemas"]["FunnelFilterDto"][];
+            /**
+             * @description Two required step numbers (from 1): an excluded event after the first one breaks the chain before the later steps up to the second. Default: the first and the last required step.
+             * @example [
+             *       2,
+             *       3
+             *     ]
+             */
+            between?: number[];
+        };
+        FunnelTimeToConvertOptionsDto: {
+            /**
+             * @description Increasing histogram edges in ms, above 0. Default: 100 ms … 14 days, those below the window.
+             * @example [
+             *       1000,
+             *       60000,
+             *       600000
+             *     ]
+             */
+            bins_ms?: number[];
+        };
+        FunnelConversionOverTimeOptionsDto: {
+            /**
+             * @description The grain of the buckets of the first step
+             * @enum {string}
+             */
+            grain: "1h" | "1d";
+        };
+        FunnelRequestDto: {
+            /**
+             * Format: uuid
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenantId: string;
+            /**
+             * @description 2 to 10 steps: event names or step objects; at least 2 required, the first required
+             * @example [
+             *       "commerce.view",
+             *       {
+             *         "event": "commerce.add_to_cart",
+             *         "optional": true
+             *       },
+             *       "commerce.checkout"
+             *     ]
+             */
+            steps: (string | components["schemas"]["FunnelStepDto"])[];
+            /**
+             * Format: date-time
+             * @description Chains start in [from, to], to the microsecond
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @example 2025-01-15T23:59:59.999999Z
+             */
+            to: string;
+            /**
+             * @description How long after its first step a chain may take, inclusive
+             * @default 3600
+             */
+            window_seconds: number;
+            /**
+             * @description session_id, user_id or attributes.<name>: what is counted; events without it are left out
+             * @default session_id
+             * @example attributes.gen_ai.conversation.id
+             */
+            unit: string;
+            /**
+             * @description ordered allows other events between steps; strict none
+             * @default ordered
+             * @enum {string}
+             */
+            order: "ordered" | "strict";
+            exclusions?: components["schemas"]["FunnelExclusionDto"][];
+            /**
+             * @description site_id, source or attributes.<name>, read on the chain's first-step event
+             * @example [
+             *       "source"
+             *     ]
+             */
+            breakdown?: string[];
+            /**
+             * @description Breakdown values with a funnel of their own; the rest form one "other" group
+             * @default 10
+             */
+            breakdown_limit: number;
+            time_to_convert?: components["schemas"]["FunnelTimeToConvertOptionsDto"];
+            conversion_over_time?: components["schemas"]["FunnelConversionOverTimeOptionsDto"];
+        };
+        FunnelHistogramBinDto: {
+            /** @example 1000 */
+            from_ms: number;
+            /**
+             * @description Exclusive, except the last bin, which ends at the window inclusive
+             * @example 5000
+             */
+            to_ms: number;
+            /** @example 42 */
+            units: number;
+        };
+        FunnelDistributionDto: {
+            /** @description p50 in ms by nearest rank, within 1 %; null without units */
+            p50: number | null;
+            /** @description p75 in ms by nearest rank, within 1 %; null without units */
+            p75: number | null;
+            /** @description p90 in ms by nearest rank, within 1 %; null without units */
+            p90: number | null;
+            /** @description p95 in ms by nearest rank, within 1 %; null without units */
+            p95: number | null;
+            /** @description p99 in ms by nearest rank, within 1 %; null without units */
+            p99: number | null;
+            histogram: components["schemas"]["FunnelHistogramBinDto"][];
+        };
+        FunnelTimeToConvertDto: {
+            /** @description From the previous required step */
+            from_previous: components["schemas"]["FunnelDistributionDto"];
+            /** @description From the first step */
+            from_first: components["schemas"]["FunnelDistributionDto"];
+        };
+        FunnelStepAnswerDto: {
+            /** @example 2 */
+            step: number;
+            /**
+             * @description The step's label, or its names joined by ' | '
+             * @example commerce.add_to_cart
+             */
+            event: string;
+            /**
+             * @example [
+             *       "commerce.add_to_cart"
+             *     ]
+             */
+            events: string[];
+            /** @example false */
+            optional: boolean;
+            /**
+             * @description Units whose chain passed the step
+             * @example 300
+             */
+            units: number;
+            /** @example 0.25 */
+            conversion_from_first: number | null;
+            /**
+             * @description Units ÷ the units of the previous required step
+             * @example 0.25
+             */
+            conversion_from_previous: number | null;
+            /**
+             * @description Exact median time from the previous required step, ms with the microseconds
+             * @example 42000.5
+             */
+            median_ms_from_previous: number | null;
+            /** @description Left out for the first step */
+            time_to_convert?: components["schemas"]["FunnelTimeToConvertDto"];
+        };
+        FunnelBreakdownGroupDto: {
+            /**
+             * @description The values of the breakdown properties (null: the event had none; all null in the other group)
+             * @example [
+             *       "web"
+             *     ]
+             */
+            values: unknown[];
+            /**
+             * @description The group of every value beyond breakdown_limit
+             * @example false
+             */
+            other: boolean;
+            /** @example 700 */
+            units: number;
+            steps: components["schemas"]["FunnelStepAnswerDto"][];
+        };
+        FunnelBreakdownDto: {
+            /**
+             * @example [
+             *       "source"
+             *     ]
+             */
+            properties: string[];
+            /** @example 10 */
+            limit: number;
+            /**
+             * @description Distinct values seen
+             * @example 3
+             */
+            values_total: number;
+            groups: components["schemas"]["FunnelBreakdownGroupDto"][];
+        };
+        FunnelConversionPointDto: {
+            /**
+             * Format: date-time
+             * @example 2025-01-15T00:00:00.000Z
+             */
+            t: string;
+            /**
+             * @description Units per step whose chain started here
+             * @example [
+             *       120,
+             *       30,
+             *       12
+             *     ]
+             */
+            units: number[];
+            /** @example 0.1 */
+            conversion_from_first: number | null;
+        };
+        FunnelConversionOverTimeDto: {
+            /** @example 1d */
+            grain: string;
+            points: components["schemas"]["FunnelConversionPointDto"][];
+        };
+        FunnelMetaDto: {
+            /** @example 1200 */
+            units: number;
+            /** @example 3600 */
+            window_seconds: number;
+            /** @example session_id */
+            unit: string;
+            /** @example ordered */
+            order: string;
+            /** @description The histogram edges used, ms */
+            bins_ms: number[];
+            /** @example 38.2 */
+            query_ms: number;
+        };
+        FunnelAnswerDto: {
+            steps: components["schemas"]["FunnelStepAnswerDto"][];
+            breakdown?: components["schemas"]["FunnelBreakdownDto"];
+            conversion_over_time?: components["schemas"]["FunnelConversionOverTimeDto"];
+            meta: components["schemas"]["FunnelMetaDto"];
         };
         SummaryQueryDto: {
             /**
@@ -1596,7 +1862,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": unknown;
+                "application/json": components["schemas"]["FunnelRequestDto"];
             };
         };
         responses: {
@@ -1605,10 +1871,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["FunnelAnswerDto"];
                 };
             };
-            /** @description Fewer than 2 or more than 10 steps, a bad date, a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS, a bad window, an unknown unit or order; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit */
+            /** @description A field that makes no sense (errors[0].pointer names it): fewer than 2 or more than 10 steps, all optional or an optional first step, an unknown breakdown property, a window of 0, a bad filter or date; a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit */
             400: {
                 headers: {
                     [name: string]: unknown;

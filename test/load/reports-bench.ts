@@ -8,11 +8,13 @@
  * as retention would leave them; the members of distinct-rate metrics, which only later folds into
  * the same buckets read, are not written. Then it starts the api twice (rollups on; rollups off,
  * the baseline that computes every report from raw events) and measures p50/p95 over repeated
- * queries through HTTP.
+ * queries through HTTP. Funnels: today's session funnel over 1 and 30 days, and one keyed on an
+ * attribute (gen_ai.conversation.id) with a property filter and a breakdown by an attribute over 30 days.
  *
  *   npm run bench:reports                              # 10 M events, 90 days
  *   BENCH_EVENTS=1000000 npm run bench:reports         # a quicker run
  *   BENCH_REUSE=1 npm run bench:reports                # keep the loaded database, measure again
+ *   BENCH_DB=name npm run bench:reports                # a database of another name (default analytics_reports_bench)
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -36,7 +38,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const RAW_ROUNDS = Number(process.env.BENCH_RAW_ROUNDS ?? 5);
 const REUSE = process.env.BENCH_REUSE === '1';
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const DB = 'analytics_reports_bench';
+const DB = process.env.BENCH_DB ?? 'analytics_reports_bench';
 const DAY = 86_400_000;
 const MINUTE_DAYS = 14;
 
@@ -551,6 +553,22 @@ async function main(): Promise<void> {
       },
       { what: 'funnel view > add_to_cart > checkout, 1 day', target: 300, path: 'funnel', body: funnel(1) },
       { what: 'funnel view > add_to_cart > checkout, 30 days', target: 2000, path: 'funnel', body: funnel(30) },
+      {
+        what: 'funnel by gen_ai.conversation.id, tool started > succeeded > chain completed, breakdown by tool, 30 days',
+        target: 2000,
+        path: 'funnel',
+        body: {
+          tenantId: demo,
+          unit: 'attributes.gen_ai.conversation.id',
+          steps: [
+            'ai.tool_call_started',
+            { event: 'ai.tool_call_completed', where: [{ attribute: 'ai.tool.success', op: 'eq', value: true }] },
+            'ai.tool_chain_completed',
+          ],
+          breakdown: ['attributes.gen_ai.tool.name'],
+          ...span(30),
+        },
+      },
     ];
     const rows: Record<string, string | number>[] = [];
     for (const c of cases) {

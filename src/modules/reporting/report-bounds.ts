@@ -1,8 +1,8 @@
 import { ProblemException } from '../../common/problem';
 
 /** A report request refused before any query: a 400 naming what to change. */
-export const invalidReport = (detail: string) =>
-  new ProblemException(400, 'invalid-report', 'Invalid report request', detail);
+export const invalidReport = (detail: string, extensions: Record<string, unknown> = {}) =>
+  new ProblemException(400, 'invalid-report', 'Invalid report request', detail, extensions);
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
 
@@ -24,6 +24,26 @@ export function parseReportDate(value: unknown): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/**
+ * The instant of a report date-time in microseconds since the epoch (the precision events are
+ * stored with); digits past the sixth of the fraction are cut. A bad value is a 400 naming `name`.
+ */
+export function parseReportMicros(value: unknown, name: string): number {
+  const ms = parseReportDate(value);
+  if (ms === null) {
+    const message = dateDetail(name, value);
+    throw invalidReport(message, {
+      errors: [{ pointer: `/${name}`, keyword: 'format', message: message.slice(0, -1) }],
+    });
+  }
+  const fraction = DATE_TIME.exec(value as string)![7] ?? '.';
+  const whole = Date.parse((value as string).replace(/\.\d+/, '').toUpperCase());
+  return whole * 1000 + Number(fraction.slice(1).padEnd(6, '0').slice(0, 6));
+}
+
+const dateDetail = (name: string, raw: unknown) =>
+  `${name} must be an RFC 3339 date-time with a zone, years 0001 to 9999, e.g. 2025-01-15T00:00:00Z; got ${JSON.stringify(typeof raw === 'string' ? raw.slice(0, 40) : (raw ?? null))}.`;
+
 /** from and to of a report body, both valid date-times, to after from; else a 400. */
 export function reportRange(from: unknown, to: unknown): { from: number; to: number } {
   const f = parseReportDate(from);
@@ -33,9 +53,7 @@ export function reportRange(from: unknown, to: unknown): { from: number; to: num
     ['to', to, t],
   ] as const) {
     if (ms === null) {
-      throw invalidReport(
-        `${name} must be an RFC 3339 date-time with a zone, years 0001 to 9999, e.g. 2025-01-15T00:00:00Z; got ${JSON.stringify(typeof raw === 'string' ? raw.slice(0, 40) : (raw ?? null))}.`,
-      );
+      throw invalidReport(dateDetail(name, raw));
     }
   }
   if (!(t! > f!)) throw invalidReport('to must be after from.');

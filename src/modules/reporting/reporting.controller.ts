@@ -3,6 +3,7 @@ import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AuthenticatedApi, JsonBodyProblems } from '../../common/api-docs';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
+import { FunnelAnswerDto, FunnelRequestDto } from './dto/funnel.dto';
 import {
   MetricDefinitionDto,
   SummaryAnswerDto,
@@ -10,7 +11,7 @@ import {
   TimeseriesAnswerDto,
   TimeseriesQueryDto,
 } from './dto/report.dto';
-import { ReportingService } from './reporting.service';
+import { FunnelAnswer, ReportingService } from './reporting.service';
 
 /**
  * The answers every report over events may give besides its own 400: an unknown tenant, too many
@@ -56,50 +57,16 @@ export class ReportingController {
     operationId: 'getFunnel',
     summary: 'A conversion funnel of 2 to 10 steps',
     description:
-      'Counted per session (or user): the units that reached each step within the conversion window from the first step (window_seconds, default 3600), conversion from the first and from the previous step, and the median time from the previous step. order "ordered" (default) allows other events between steps; "strict" allows none. Edge cases are defined in docs/metrics.md.',
+      'Counted per unit: session_id (default), user_id or any attribute (attributes.gen_ai.conversation.id). Steps are event names or objects with any-of names, property filters and optional: true; exclusions break a chain between two steps; breakdown by up to two properties with an "other" group; per step the units, conversions, the exact median time and the time to convert (p50 to p99 by nearest rank from a sketch, within 1 %, and a histogram); conversion_over_time gives the funnel per hour or day of the first step. Times are compared to the microsecond. Definitions in docs/metrics.md.',
   })
-  @ApiBody({
-    schema: {
-      example: {
-        tenantId: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
-        steps: ['commerce.view', 'commerce.add_to_cart', 'commerce.checkout'],
-        from: '2025-01-15T00:00:00Z',
-        to: '2025-01-15T23:59:59Z',
-      },
-    },
-  })
-  @ApiResponse({
-    status: 200,
-    schema: {
-      example: {
-        steps: [
-          {
-            step: 1,
-            event: 'commerce.view',
-            units: 1200,
-            conversion_from_first: 1,
-            conversion_from_previous: 1,
-            median_ms_from_previous: null,
-          },
-          {
-            step: 2,
-            event: 'commerce.add_to_cart',
-            units: 300,
-            conversion_from_first: 0.25,
-            conversion_from_previous: 0.25,
-            median_ms_from_previous: 42000,
-          },
-        ],
-        meta: { units: 1200, window_seconds: 3600, unit: 'session_id', order: 'ordered', query_ms: 38.2 },
-      },
-    },
-  })
+  @ApiBody({ type: FunnelRequestDto })
+  @ApiResponse({ status: 200, type: FunnelAnswerDto })
   @ApiProblem(
     400,
-    'Fewer than 2 or more than 10 steps, a bad date, a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS, a bad window, an unknown unit or order; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit',
+    'A field that makes no sense (errors[0].pointer names it): fewer than 2 or more than 10 steps, all optional or an optional first step, an unknown breakdown property, a window of 0, a bad filter or date; a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit',
   )
   @ReportLimits()
-  funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal) {
+  funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal): Promise<FunnelAnswer> {
     return this.reporting.funnel(body, p);
   }
 

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
-import { isJsonObject, isUuid } from '../../common/validation';
 import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
 import { Clock } from '../../common/clock';
 import { Principal } from '../auth/principal';
@@ -14,8 +13,19 @@ import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
-import { FunnelStep, summarizeFunnel, UnitEvent, walkUnit } from './funnel';
-import { EVENT_NAME_PATTERN } from '../schema-registry/envelope.schema';
+import { Chain, walkUnit, WalkEvent } from './funnel';
+import { CONVERSION_GRAINS, invalidFunnel, parseFunnelRequest } from './funnel-request';
+import { attributeKeys, compileMatcher, eventNames } from './funnel-match';
+import {
+  BreakdownGroup,
+  breakdownGroups,
+  ConversionPoint,
+  conversionSeries,
+  defaultBinsMs,
+  FunnelStepAnswer,
+  FunnelTally,
+  previousRequiredSteps,
+} from './funnel-summary';
 import { checkRangeDays, invalidReport, reportRange } from './report-bounds';
 import { ReportDeadline } from './report-deadline';
 import { ReportSlots } from './report-slots';
@@ -36,17 +46,18 @@ export interface TimeseriesAnswer {
 
 const invalid = invalidReport;
 
-/** A report's body: a JSON object of known fields naming a tenant by its UUID. */
-function requestFields(
-  body: unknown,
-  shape: string,
-  allowed: string[],
-): Record<string, unknown> & { tenantId: string } {
-  if (!isJsonObject(body)) throw invalid(`The body must be a JSON object ${shape}.`);
-  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length) throw invalid(`Unknown field(s): ${unknown.slice(0, 5).join(', ')}.`);
-  if (!isUuid(body.tenantId)) throw invalid('tenantId must be the tenant UUID.');
-  return body as Record<string, unknown> & { tenantId: string };
+export interface FunnelAnswer {
+  steps: FunnelStepAnswer[];
+  breakdown?: { properties: string[]; limit: number; values_total: number; groups: BreakdownGroup[] };
+  conversion_over_time?: { grain: string; points: ConversionPoint[] };
+  meta: {
+    units: number;
+    window_seconds: number;
+    unit: string;
+    order: string;
+    bins_ms: number[];
+    query_ms: number;
+  };
 }
 
 /**
@@ -221,65 +232,67 @@ export class ReportingService {
     };
   }
 
-  /** A funnel from raw events: per step the units that reached it, conversions and median times. */
-  async funnel(
-    body: unknown,
-    principal: Principal,
-  ): Promise<{
-    steps: FunnelStep[];
-    meta: { units: number; window_seconds: number; unit: string; order: string; query_ms: number };
-  }> {
+  /**
+   * A funnel from raw events: per step the units that passed it, conversions, median times and the
+   * time-to-convert distribution; per breakdown value the same, and the step counts over time.
+   */
+  async funnel(body: unknown, principal: Principal): Promise<FunnelAnswer> {
     const started = performance.now();
-    const b = requestFields(body, '{tenantId, steps, from, to}', [
-      'tenantId',
-      'steps',
-      'from',
-      'to',
-      'window_seconds',
-      'unit',
-      'order',
-    ]);
-    const name = new RegExp(EVENT_NAME_PATTERN);
-    if (
-      !Array.isArray(b.steps) ||
-      b.steps.length < 2 ||
-      b.steps.length > 10 ||
-      b.steps.some((s) => typeof s !== 'string' || !name.test(s))
-    ) {
-      throw invalid(
-        'steps must be 2 to 10 event names, e.g. ["commerce.view", "commerce.add_to_cart", "commerce.checkout"].',
-      );
+    const q = parseFunnelRequest(body);
+    checkRangeDays(
+      q.from / 1000,
+      q.to / 1000,
+      this.config.reporting.funnelMaxRangeDays,
+      'ANALYTICS_FUNNEL_MAX_RANGE_DAYS',
+      'A funnel',
+    );
+    if (q.grain) {
+      const g = CONVERSION_GRAINS[q.grain];
+      const points = Math.floor(q.to / g) - Math.floor(q.from / g) + 1;
+      const max = this.config.reporting.maxTimeseriesPoints;
+      if (points > max)
+        throw invalidFunnel(
+          '/conversion_over_time/grain',
+          'maximum',
+          `conversion_over_time at ${q.grain} would have ${points} points; the limit is ${max} (ANALYTICS_MAX_TIMESERIES_POINTS). Choose a coarser grain or a shorter range.`,
+        );
     }
-    const { from, to } = reportRange(b.from, b.to);
-    checkRangeDays(from, to, this.config.reporting.funnelMaxRangeDays, 'ANALYTICS_FUNNEL_MAX_RANGE_DAYS', 'A funnel');
-    const windowSeconds = b.window_seconds ?? 3600;
-    if (
-      typeof windowSeconds !== 'number' ||
-      !Number.isInteger(windowSeconds) ||
-      windowSeconds < 1 ||
-      windowSeconds > 30 * 86400
-    )
-      throw invalid('window_seconds must be an integer from 1 to 2592000 (30 days).');
-    const unit = b.unit ?? 'session_id';
-    if (unit !== 'session_id' && unit !== 'user_id') throw invalid('unit must be session_id or user_id.');
-    const order = b.order ?? 'ordered';
-    if (order !== 'ordered' && order !== 'strict') throw invalid('order must be ordered or strict.');
-    const tenantId = await this.access.resolve(principal, b.tenantId);
-
-    const steps = b.steps as string[];
+    const tenantId = await this.access.resolve(principal, q.tenantId);
     const { maxEvents, maxUnitEvents } = this.config.reporting;
+    const keys = attributeKeys(q);
+    const match = compileMatcher(q, keys);
+    const windowUs = q.windowSeconds * 1_000_000;
+    const walk = {
+      optional: q.steps.map((s) => s.optional),
+      from: q.from,
+      to: q.to,
+      windowUs,
+      strict: q.order === 'strict',
+      exclusions: q.exclusions.map(({ a, b }) => ({ a, b })),
+    };
+    const breakdownValue = (row: FunnelEventRow) =>
+      q.breakdown.map((p) =>
+        p === 'site_id'
+          ? (row.site_id ?? null)
+          : p === 'source'
+            ? row.source
+            : (row.attrs[keys.indexOf(p.slice(11))] ?? null),
+      );
+    const unitName = q.unit === 'session_id' ? 'session' : q.unit === 'user_id' ? 'user' : q.unit;
     const chains = await this.slots.run(tenantId, async () => {
       const deadline = this.deadline();
       let rows: FunnelEventRow[];
       try {
-        // Strict order must see every event of a unit; ordered needs only the steps' events.
         rows = await this.events.forFunnel(
           {
             tenantId,
-            unit,
-            eventNames: order === 'strict' ? null : [...new Set(steps)],
-            from: new Date(from),
-            to: new Date(to + windowSeconds * 1000),
+            unit: q.unit.startsWith('attributes.') ? { attribute: q.unit.slice(11) } : (q.unit as 'session_id'),
+            eventNames: eventNames(q),
+            fromUs: q.from,
+            toUs: q.to + windowUs,
+            attributes: keys,
+            siteId: q.breakdown.includes('site_id'),
+            source: q.breakdown.includes('source'),
             limit: maxEvents + 1,
           },
           deadline.remainingMs(),
@@ -288,22 +301,31 @@ export class ReportingService {
         throw reportError(err, deadline, 'Choose a shorter range.');
       }
       if (rows.length > maxEvents) throw tooManyEvents(maxEvents, 'funnel');
-      const options = { steps, from, to, windowMs: windowSeconds * 1000, strict: order === 'strict' };
-      const walked: number[][] = [];
+      const walked: { chain: Chain; values: unknown[] }[] = [];
       let units = 0;
       let eventsSinceCheck = 0;
+      const current: WalkEvent[] = [];
+      const rowOf: number[] = [];
       // Rows come in (unit, time, id) order: one unit's events are consecutive.
       for (let i = 0; i < rows.length;) {
         let end = i + 1;
         while (end < rows.length && rows[end].unit === rows[i].unit) end++;
         if (end - i > maxUnitEvents) {
-          throw invalid(
-            `One ${unit === 'session_id' ? 'session' : 'user'} has more than ${maxUnitEvents} events in this funnel's range (ANALYTICS_FUNNEL_MAX_UNIT_EVENTS); narrow the range.`,
+          throw invalidReport(
+            `One ${unitName} has more than ${maxUnitEvents} events in this funnel's range (ANALYTICS_FUNNEL_MAX_UNIT_EVENTS); narrow the range.`,
           );
         }
-        const current: UnitEvent[] = new Array<UnitEvent>(end - i);
-        for (let j = i; j < end; j++) current[j - i] = { name: rows[j].event_name, at: rows[j].at.getTime() };
-        walked.push(walkUnit(current, options));
+        current.length = 0;
+        rowOf.length = 0;
+        for (let j = i; j < end; j++) {
+          const [steps, excl] = match(rows[j].event_name, rows[j].attrs);
+          // Ordered chains skip events that match nothing; strict ones must see them.
+          if (!steps && !excl && !walk.strict) continue;
+          current.push({ at: rows[j].at_us, steps, excl });
+          rowOf.push(j);
+        }
+        const chain = walkUnit(current, walk);
+        if (chain) walked.push({ chain, values: breakdownValue(rows[rowOf[chain.start]]) });
         eventsSinceCheck += end - i;
         i = end;
         if (++units % CHECK_EVERY_UNITS === 0 || eventsSinceCheck >= CHECK_EVERY_EVENTS) {
@@ -315,13 +337,44 @@ export class ReportingService {
       deadline.check('while matching funnel steps after its query');
       return walked;
     });
+    const binsMs = q.binsMs ?? defaultBinsMs(q.windowSeconds);
+    const previous = previousRequiredSteps(q.steps);
+    const newTally = () => new FunnelTally(q.steps, binsMs, q.windowSeconds * 1000, previous);
+    const all = newTally();
+    for (const c of chains) all.add(c.chain);
+    const lastRequired = q.steps.length - 1 - [...q.steps].reverse().findIndex((s) => !s.optional);
     return {
-      steps: summarizeFunnel(chains, steps),
+      steps: all.answer(),
+      ...(q.breakdown.length
+        ? {
+            breakdown: {
+              properties: q.breakdown,
+              limit: q.breakdownLimit,
+              ...breakdownGroups(chains, q.breakdownLimit, newTally),
+            },
+          }
+        : {}),
+      ...(q.grain
+        ? {
+            conversion_over_time: {
+              grain: q.grain,
+              points: conversionSeries(
+                chains.map((c) => c.chain),
+                q.steps.length,
+                lastRequired,
+                q.from,
+                q.to,
+                CONVERSION_GRAINS[q.grain],
+              ),
+            },
+          }
+        : {}),
       meta: {
-        units: chains.filter((c) => c.length > 0).length,
-        window_seconds: windowSeconds,
-        unit,
-        order,
+        units: all.units,
+        window_seconds: q.windowSeconds,
+        unit: q.unit,
+        order: q.order,
+        bins_ms: binsMs,
         query_ms: round(performance.now() - started),
       },
     };

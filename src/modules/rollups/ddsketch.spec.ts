@@ -1,8 +1,11 @@
-import { DDSketch, RELATIVE_ACCURACY } from './ddsketch';
+import { DDSketch, nearestRank, RELATIVE_ACCURACY } from './ddsketch';
 
-/** Exact quantile with the same rank convention as the sketch (lower of the two neighbours). */
+/** Exact quantile by nearest rank, written apart from the sketch: the value at 1-based rank ⌈q·n⌉. */
 function exact(sorted: number[], q: number): number {
-  return sorted[Math.floor(q * (sorted.length - 1))];
+  const n = sorted.length;
+  let rank = Math.ceil(q * n - 1e-9);
+  rank = Math.min(n, Math.max(1, rank));
+  return sorted[rank - 1];
 }
 
 function rng(seed: number) {
@@ -62,6 +65,44 @@ describe('DDSketch', () => {
     [...a, ...b].forEach((v) => union.add(v));
     expect(merged.toJSON()).toEqual(union.toJSON());
     expectAccurate([...a, ...b], merged);
+  });
+
+  it('reads percentiles by nearest rank: of 300 and 412 ms, p95 is 412 (within 1 %), p50 300', () => {
+    const s = new DDSketch().add(300).add(412);
+    expect(Math.abs(s.quantile(0.95)! - 412) / 412).toBeLessThanOrEqual(RELATIVE_ACCURACY);
+    expect(Math.abs(s.quantile(0.5)! - 300) / 300).toBeLessThanOrEqual(RELATIVE_ACCURACY);
+    // The worked example of docs/metrics.md: five values.
+    const five = new DDSketch();
+    for (const v of [120, 150, 300, 412, 980]) five.add(v);
+    for (const [q, want] of [
+      [0.5, 300],
+      [0.75, 412],
+      [0.9, 980],
+      [0.95, 980],
+      [0.2, 120],
+      [0.21, 150],
+      [0, 120],
+      [1, 980],
+    ])
+      expect([q, Math.abs(five.quantile(q)! - want) / want <= RELATIVE_ACCURACY]).toEqual([q, true]);
+  });
+
+  it('takes the rank as ⌈q·n⌉ without floating-point noise', () => {
+    expect(nearestRank(0.07, 100)).toBe(7);
+    expect(nearestRank(0.95, 20)).toBe(19);
+    expect(nearestRank(0.95, 2)).toBe(2);
+    expect(nearestRank(0.5, 2)).toBe(1);
+    expect(nearestRank(0, 5)).toBe(1);
+    expect(nearestRank(1, 5)).toBe(5);
+    expect(nearestRank(0.999, 1001)).toBe(1000);
+    for (let n = 1; n <= 300; n++)
+      for (const q of [0.01, 0.07, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999]) {
+        // the smallest rank r with r/n ≥ q, by exact integer arithmetic on q in thousandths
+        const qm = Math.round(q * 1000);
+        let r = 1;
+        while (r * 1000 < qm * n) r++;
+        expect([n, q, nearestRank(q, n)]).toEqual([n, q, r]);
+      }
   });
 
   it('answers null when empty and refuses negative values', () => {

@@ -10,6 +10,14 @@ const LOG_GAMMA = Math.log(GAMMA);
 /** Values at or below this count as zero (a latency of a nanosecond is zero for our purposes). */
 const MIN_VALUE = 1e-9;
 
+/**
+ * The nearest rank of the q-quantile among n values, 1-based: ⌈q·n⌉, at least 1. q·n is rounded to
+ * 9 decimals first, so that 0.07 × 100 (7.000000000000001 in floating point) is rank 7, not 8.
+ */
+export function nearestRank(q: number, n: number): number {
+  return Math.min(n, Math.max(1, Math.ceil(Math.round(q * n * 1e9) / 1e9)));
+}
+
 export interface SketchData {
   z: number;
   b: Record<string, number>;
@@ -39,16 +47,20 @@ export class DDSketch {
     return this;
   }
 
-  /** The q-quantile (0 ≤ q ≤ 1), or null for an empty sketch. */
+  /**
+   * The q-quantile (0 ≤ q ≤ 1) by nearest rank, or null for an empty sketch: the value at rank
+   * ⌈q·n⌉ (at least 1) of the n values in ascending order, i.e. the smallest value that a share q of
+   * the values stay at or under, within the relative accuracy.
+   */
   quantile(q: number): number | null {
     if (this.count === 0) return null;
-    const rank = q * (this.count - 1);
+    const rank = nearestRank(q, this.count); // 1-based
     let seen = this.zero;
-    if (rank < seen) return 0;
+    if (rank <= seen) return 0;
     const sorted = [...this.buckets].sort((a, b) => a[0] - b[0]);
     for (const [i, c] of sorted) {
       seen += c;
-      if (rank < seen) return (2 * Math.pow(GAMMA, i)) / (GAMMA + 1);
+      if (rank <= seen) return (2 * Math.pow(GAMMA, i)) / (GAMMA + 1);
     }
     return (2 * Math.pow(GAMMA, sorted[sorted.length - 1][0])) / (GAMMA + 1);
   }

@@ -21,11 +21,18 @@ export interface ReportEventRow {
   occurred_at: Date;
 }
 
-/** A stored event as a funnel reads it: its unit (session or user), name and time. */
+/**
+ * A stored event as a funnel reads it: its unit (session, user or the JSON text of an attribute),
+ * name, time in microseconds since the epoch, and the attributes and envelope fields asked for.
+ */
 export interface FunnelEventRow {
   unit: string;
   event_name: string;
-  at: Date;
+  at_us: number;
+  site_id?: string | null;
+  source?: string;
+  /** The values of the attributes asked for, in their order (null when missing). */
+  attrs: unknown[];
 }
 
 /** The only class with SQL for analytics_events_raw, its partitions and the dedupe ledger. */
@@ -133,30 +140,57 @@ export class EventsRepository {
   }
 
   /**
-   * Funnel input: a tenant's events in [from, to) by unit, in (unit, time, id) order, at most `limit`
-   * rows, under a statement timeout.
+   * Funnel input: a tenant's events with a unit in [from, to] (µs since the epoch, both inclusive) in
+   * (unit, time, id) order, at most `limit` rows, under a statement timeout. An attribute unit is the
+   * JSON text of the attribute (so 5 and "5" are two units); events where it is missing, null or ""
+   * are left out.
    */
   async forFunnel(
     q: {
       tenantId: string;
-      unit: 'session_id' | 'user_id';
+      unit: 'session_id' | 'user_id' | { attribute: string };
       eventNames: string[] | null;
-      from: Date;
-      to: Date;
+      fromUs: number;
+      toUs: number;
+      attributes: string[];
+      siteId: boolean;
+      source: boolean;
       limit: number;
     },
     timeoutMs: number,
   ): Promise<FunnelEventRow[]> {
-    const unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
-    return inTimedTransaction(this.db, timeoutMs, (tx) =>
-      tx.query<FunnelEventRow[]>(
-        `SELECT ${unit} AS unit, event_name, occurred_at AS at FROM analytics_events_raw
-         WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND ${q.unit} IS NOT NULL
+    const params: unknown[] = [q.tenantId, isoMicros(q.fromUs), isoMicros(q.toUs), q.eventNames, q.limit];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    let unit: string;
+    let present: string;
+    if (typeof q.unit === 'object') {
+      const key = param(q.unit.attribute);
+      unit = `(attributes -> ${key}::text)::text`;
+      present = `attributes -> ${key}::text NOT IN ('null'::jsonb, '""'::jsonb)`;
+    } else {
+      unit = q.unit === 'session_id' ? 'session_id::text' : 'user_id';
+      present = `${q.unit} IS NOT NULL`;
+    }
+    const columns = [
+      `${unit} AS unit`,
+      'event_name',
+      '(extract(epoch FROM occurred_at) * 1000000)::float8 AS at_us',
+      ...(q.siteId ? ['site_id::text AS site_id'] : []),
+      ...(q.source ? ['source'] : []),
+      `jsonb_build_array(${q.attributes.map((k) => `attributes -> ${param(k)}::text`).join(', ')}) AS attrs`,
+    ];
+    return inTimedTransaction(this.db, timeoutMs, async (tx) => {
+      // Over a month of daily partitions the plan's cost passes jit_above_cost, and compiling it took
+      // longer than the query (2.6 s of 2.9 s for 54,000 rows of the bench's attribute funnel).
+      await tx.query('SET LOCAL jit = off');
+      return tx.query<FunnelEventRow[]>(
+        `SELECT ${columns.join(', ')} FROM analytics_events_raw
+         WHERE tenant_id = $1 AND occurred_at >= $2::timestamptz AND occurred_at <= $3::timestamptz AND ${present}
            AND ($4::text[] IS NULL OR event_name = ANY($4))
-         ORDER BY ${q.unit}, occurred_at, event_id LIMIT $5`,
-        [q.tenantId, q.from, q.to, q.eventNames, q.limit],
-      ),
-    );
+         ORDER BY unit, occurred_at, event_id LIMIT $5`,
+        params,
+      );
+    });
   }
 
   /** Which of these (tenant, event) pairs the dedupe ledger holds: stored once, whatever comes again. */
@@ -204,6 +238,13 @@ export class EventsRepository {
       await runner.release();
     }
   }
+}
+
+/** An instant in µs since the epoch as an RFC 3339 text Postgres reads exactly. */
+function isoMicros(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const iso = new Date(ms).toISOString(); // …:SS.mmmZ
+  return `${iso.slice(0, -1)}${String(us - ms * 1000).padStart(3, '0')}Z`;
 }
 
 function partitionName(day: string): string {
