@@ -5,6 +5,7 @@ import { ProblemException } from './problem';
 import { isJsonObject } from './validation';
 
 const INVALID_AS = Symbol('invalidAs');
+const PARSED_BY = Symbol('parsedBy');
 const PRIMITIVES = new Set<unknown>([String, Boolean, Number, Array, Object]);
 
 interface InvalidAs {
@@ -17,6 +18,15 @@ interface InvalidAs {
 /** The problem type and title of a request DTO that fails its validation (default: invalid-request). */
 export function InvalidAs(slug: string, title: string, shape: string): ClassDecorator {
   return (target) => Reflect.defineMetadata(INVALID_AS, { slug, title, shape } satisfies InvalidAs, target);
+}
+
+/**
+ * Rules past what class-validator's decorators say, for a DTO whose fields depend on each other
+ * (the funnel's steps, filters and breakdowns): `parse` sees the body once the decorators passed and
+ * throws a 400 ProblemException with the pointer of what makes no sense. It must not change the body.
+ */
+export function ParsedBy(parse: (body: unknown) => unknown): ClassDecorator {
+  return (target) => Reflect.defineMetadata(PARSED_BY, parse, target);
 }
 
 /** One failed rule: where (a JSON pointer into the body or the query), which rule, and the sentence. */
@@ -36,7 +46,7 @@ export function fieldErrors(errors: ValidationError[], base = ''): FieldError[] 
     for (const [keyword, message] of Object.entries(e.constraints ?? {})) {
       out.push(
         keyword === 'whitelistValidation'
-          ? { pointer, keyword: 'additionalProperties', message: `${pointer} is not a known field` }
+          ? { pointer, keyword: 'additionalProperties', message: `Unknown field ${pointer}` }
           : { pointer, keyword, message },
       );
     }
@@ -77,6 +87,8 @@ export class DtoValidationPipe implements PipeTransform {
         errors,
       });
     }
+    const parse = Reflect.getMetadata(PARSED_BY, type) as ((body: unknown) => unknown) | undefined;
+    parse?.(value);
     return dto;
   }
 }

@@ -66,7 +66,7 @@ export class ReportingController {
     'A field that makes no sense (errors[0].pointer names it): fewer than 2 or more than 10 steps, all optional or an optional first step, an unknown breakdown property, a window of 0, a bad filter or date; a range longer than ANALYTICS_FUNNEL_MAX_RANGE_DAYS; more than ANALYTICS_REPORT_MAX_EVENTS events to read, or more than ANALYTICS_FUNNEL_MAX_UNIT_EVENTS in one unit',
   )
   @ReportLimits()
-  funnel(@Body() body: unknown, @CurrentPrincipal() p: Principal): Promise<FunnelAnswer> {
+  funnel(@Body() body: FunnelRequestDto, @CurrentPrincipal() p: Principal): Promise<FunnelAnswer> {
     return this.reporting.funnel(body, p);
   }
 

@@ -1,3 +1,6 @@
+import { Allow } from 'class-validator';
+import { InvalidAs, ParsedBy } from '../../../common/dto-validation.pipe';
+import { parseFunnelRequest } from '../funnel-request';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import {
   DEFAULT_BREAKDOWN_LIMIT,
@@ -103,8 +106,12 @@ export class FunnelConversionOverTimeOptionsDto {
 }
 
 @ApiExtraModels(FunnelStepDto)
+/** Each field is checked by parseFunnelRequest (funnel-request.ts), run by the validation pipe. */
+@InvalidAs('invalid-report', 'Invalid report request', '{tenantId, steps, from, to}')
+@ParsedBy(parseFunnelRequest)
 export class FunnelRequestDto {
   @ApiProperty({ format: 'uuid', example: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10' })
+  @Allow()
   tenantId!: string;
   @ApiProperty({
     type: 'array',
@@ -114,14 +121,17 @@ export class FunnelRequestDto {
     example: ['commerce.view', { event: 'commerce.add_to_cart', optional: true }, 'commerce.checkout'],
     description: '2 to 10 steps: event names or step objects; at least 2 required, the first required',
   })
+  @Allow()
   steps!: (string | FunnelStepDto)[];
   @ApiProperty({
     format: 'date-time',
     example: '2025-01-15T00:00:00Z',
     description: 'Chains start in [from, to], to the microsecond',
   })
+  @Allow()
   from!: string;
   @ApiProperty({ format: 'date-time', example: '2025-01-15T23:59:59.999999Z' })
+  @Allow()
   to!: string;
   @ApiPropertyOptional({
     minimum: 1,
@@ -129,20 +139,24 @@ export class FunnelRequestDto {
     default: 3600,
     description: 'How long after its first step a chain may take, inclusive',
   })
+  @Allow()
   window_seconds?: number;
   @ApiPropertyOptional({
     default: 'session_id',
     example: 'attributes.gen_ai.conversation.id',
     description: 'session_id, user_id or attributes.<name>: what is counted; events without it are left out',
   })
+  @Allow()
   unit?: string;
   @ApiPropertyOptional({
     enum: ['ordered', 'strict'],
     default: 'ordered',
     description: 'ordered allows other events between steps; strict none',
   })
+  @Allow()
   order?: string;
   @ApiPropertyOptional({ type: [FunnelExclusionDto], maxItems: MAX_EXCLUSIONS })
+  @Allow()
   exclusions?: FunnelExclusionDto[];
   @ApiPropertyOptional({
     type: [String],
@@ -150,6 +164,7 @@ export class FunnelRequestDto {
     example: ['source'],
     description: "site_id, source or attributes.<name>, read on the chain's first-step event",
   })
+  @Allow()
   breakdown?: string[];
   @ApiPropertyOptional({
     minimum: 1,
@@ -157,10 +172,13 @@ export class FunnelRequestDto {
     default: DEFAULT_BREAKDOWN_LIMIT,
     description: 'Breakdown values with a funnel of their own; the rest form one "other" group',
   })
+  @Allow()
   breakdown_limit?: number;
   @ApiPropertyOptional({ type: FunnelTimeToConvertOptionsDto })
+  @Allow()
   time_to_convert?: FunnelTimeToConvertOptionsDto;
   @ApiPropertyOptional({ type: FunnelConversionOverTimeOptionsDto })
+  @Allow()
   conversion_over_time?: FunnelConversionOverTimeOptionsDto;
 }
 
