@@ -8,6 +8,7 @@ import { DEMO_SEED_LOCK, underAdvisoryLock } from './database/database-preparati
 import { TenantsRepository } from './modules/auth/tenants.repository';
 import { TenantAdmin } from './modules/auth/tenant-admin';
 import { reportReady } from './launcher';
+import { flushRoleLogs } from './app/telemetry';
 
 void startRole(
   'api',
@@ -36,6 +37,7 @@ void startRole(
       `Listening on port ${config.http.port} (Swagger UI ${config.http.swaggerEnabled ? 'at /api/docs' : 'off'}, Bull Board at /admin/queues)`,
     );
     // Started by the launcher, the keys come after both roles are ready; alone, right after listening.
+    await flushRoleLogs('api');
     if (!reportReady({ role: 'api', url, demo: demoBlock || undefined }) && demoBlock) process.stdout.write(demoBlock);
     return app;
   },

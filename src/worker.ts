@@ -6,6 +6,7 @@ import { startRole } from './app/start-role';
 import { createWorkerContext } from './app/worker-context';
 import { JobDispatcher } from './modules/jobs/job-dispatcher.service';
 import { reportReady } from './launcher';
+import { flushRoleLogs } from './app/telemetry';
 
 void startRole(
   'worker',
@@ -14,6 +15,7 @@ void startRole(
     yieldCpu(config.worker.nice, logger);
     const ctx = await createWorkerContext(config);
     logger.log(`Consuming queues with concurrency ${config.worker.concurrency}`);
+    await flushRoleLogs('worker');
     reportReady({ role: 'worker' });
     return ctx;
   },

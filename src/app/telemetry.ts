@@ -51,3 +51,13 @@ function hostOf(url: string): string | null {
     return null;
   }
 }
+
+/**
+ * Waits until this role's log lines written so far have reached stdout (the JSON destination
+ * writes asynchronously): a ready report sent after it comes after them.
+ */
+export function flushRoleLogs(role: Role): Promise<void> {
+  const logger = roots.get(role);
+  if (!logger) return Promise.resolve();
+  return new Promise((resolve) => logger.flush(() => resolve()));
+}

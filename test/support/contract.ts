@@ -47,7 +47,7 @@ function spec(): { operations: Operation[]; ajv: Ajv } {
   // The whole document is one schema, so the answers' `#/components/schemas/...` references resolve.
   const ajv = new Ajv({ strict: false, allErrors: true, $data: false });
   addFormats(ajv);
-  ajv.addSchema(doc, 'openapi');
+  ajv.addSchema(nullableAsJsonSchema(doc) as object, 'openapi');
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries(doc.paths)) {
     const source = template.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\\\{[^}]+\\\}/g, '[^/]+');
@@ -60,6 +60,23 @@ function spec(): { operations: Operation[]; ajv: Ajv } {
   operations.sort((a, b) => params(a.template) - params(b.template));
   compiled = { operations, ajv };
   return compiled;
+}
+
+/**
+ * OpenAPI 3.0's `nullable: true` on an `allOf` (a nullable reference), where Ajv's own nullable
+ * widens only `type` and the referenced schema still refuses null, as JSON Schema says it: the
+ * schema, or null.
+ */
+function nullableAsJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableAsJsonSchema);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = nullableAsJsonSchema(v);
+  if (out.nullable === true && (out.type === undefined || out.allOf !== undefined)) {
+    const { nullable: _nullable, ...rest } = out;
+    return { anyOf: [rest, { type: 'null' }] };
+  }
+  return out;
 }
 
 const pointer = (...segments: string[]) => segments.map((s) => s.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
