@@ -78,7 +78,7 @@ describe('the SDK against the service', () => {
     await waitFor('11 stored events', async () => (await stored()).n === 11);
     const rows = (
       await t.db.query(
-        `SELECT event_name, site_id, session_id, source, attributes FROM analytics_events_raw ORDER BY event_name, occurred_at, attributes->>'ai.tool.success'`,
+        `SELECT event_name, site_id, session_id, source, attributes FROM analytics_events_raw ORDER BY event_name, attributes->>'gen_ai.tool.name'`,
       )
     ).rows;
     const byName = (name: string) => rows.filter((r) => r.event_name === name).map((r) => r.attributes);
