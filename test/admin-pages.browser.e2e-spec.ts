@@ -1,22 +1,13 @@
 import { join } from 'node:path';
 import { Browser, BrowserContext, Page, Response, chromium } from 'playwright-core';
 import { ADMIN_PAGES_CSP } from '../src/modules/auth/admin-pages.middleware';
+import { CHROMIUM_ARGS } from './support/browser';
 import { TestEnv, createTestEnv } from './support/test-env';
 
 /**
  * The service's pages in headless Chromium (the system's /usr/bin/chromium): each renders and makes
  * no request outside the service. ADMIN_PAGES_SCREENSHOTS=<dir> saves a screenshot of each page.
  */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT_MS = 30_000;
 
 interface Visit {

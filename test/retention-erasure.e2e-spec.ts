@@ -1,26 +1,11 @@
-import { Queue } from 'bullmq';
 import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
-import { countLedger, countRows, drained, settled } from './support/queue';
+import { countLedger, countRows, drained, settled, runMaintenance } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const DAY = 86_400_000;
 const ago = (days: number) => new Date(Date.now() - days * DAY + 3_600_000).toISOString();
 const dayOf = (iso: string) => iso.slice(0, 10);
-
-async function runMaintenance(t: TestEnv, name: string, data: object): Promise<any> {
-  const q = new Queue('maintenance', {
-    connection: { host: '127.0.0.1', port: t.config.redis.port },
-    prefix: `${t.config.redis.prefix}:bull`,
-  });
-  try {
-    const job = await q.add(name, data);
-    await waitFor(`the ${name} job`, async () => (await job.getState()) === 'completed', 20000);
-    return (await q.getJob(job.id!))!.returnvalue;
-  } finally {
-    await q.close();
-  }
-}
 
 describe('retention', () => {
   let t: TestEnv;

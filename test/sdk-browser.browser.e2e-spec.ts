@@ -5,19 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { Browser, chromium } from 'playwright-core';
 import { waitFor } from './support/events';
+import { CHROMIUM_ARGS } from './support/browser';
 import { createTestEnv, TestEnv } from './support/test-env';
 
 const ROOT = join(__dirname, '..');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT_MS = 30_000;
 const SITE = '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31';
 

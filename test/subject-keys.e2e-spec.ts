@@ -1,8 +1,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
 import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
-import { countRows, drained, settled } from './support/queue';
+import { countRows, drained, settled, runMaintenance } from './support/queue';
 import { TestEnv, createTestEnv, request } from './support/test-env';
 
 const DAY = 86_400_000;
@@ -16,20 +15,6 @@ const consentName = (secret: Buffer, kind: string, id: string) =>
   createHmac('sha256', secret)
     .update(`consent:${kind}:${sha256(id).toString('hex').slice(0, 32)}`)
     .digest('hex');
-
-async function runMaintenance(t: TestEnv, name: string, data: object): Promise<any> {
-  const q = new Queue('maintenance', {
-    connection: { host: '127.0.0.1', port: t.config.redis.port },
-    prefix: `${t.config.redis.prefix}:bull`,
-  });
-  try {
-    const job = await q.add(name, data);
-    await waitFor(`the ${name} job`, async () => (await job.getState()) === 'completed', 20000);
-    return (await q.getJob(job.id!))!.returnvalue;
-  } finally {
-    await q.close();
-  }
-}
 
 describe('subject identifiers are keyed, found in every stored form, and go with their events', () => {
   let t: TestEnv;

@@ -33,3 +33,22 @@ export async function settled(t: { ingestQueue: Queue; db: Pool }, timeoutMs = 2
     timeoutMs,
   );
 }
+
+/** Adds a maintenance job (retention, erasure…) and answers its result once it has completed. */
+export async function runMaintenance(
+  t: { config: { redis: { port: number; prefix: string } } },
+  name: string,
+  data: object,
+): Promise<any> {
+  const q = new Queue('maintenance', {
+    connection: { host: '127.0.0.1', port: t.config.redis.port },
+    prefix: `${t.config.redis.prefix}:bull`,
+  });
+  try {
+    const job = await q.add(name, data);
+    await waitFor(`the ${name} job`, async () => (await job.getState()) === 'completed', 20000);
+    return (await q.getJob(job.id!))!.returnvalue;
+  } finally {
+    await q.close();
+  }
+}
