@@ -38,6 +38,10 @@ function main(): void {
     console.log(
       `\n${title}: ${fmt(s.busy_us / 1e6, 2)} s busy of ${fmt(s.wall_us / 1e6, 2)} s; garbage collection ${share(s.gc_us).trim()} of busy`,
     );
+    const running = s.busy_us - s.loading_us;
+    console.log(
+      `  self-monitoring (metrics, logs, traces): ${fmt(s.telemetry_us / 1e3, 1)} ms, ${fmt((100 * s.telemetry_us) / Math.max(1, running), 2)} % of the busy time outside module loading (${fmt(running / 1e6, 2)} s)`,
+    );
     console.log('  busy time by package or source file (self):');
     for (const g of s.groups.slice(0, 15)) console.log(`  ${share(g.self_us)}  ${g.name}`);
     console.log('  busy time by function (self):');

@@ -1,4 +1,4 @@
-import { CpuProfile, flameGraphSvg, folded, groupOf, summarize } from './cpu-profile';
+import { CpuProfile, flameGraphSvg, folded, groupOf, selfMonitoring, summarize, TreeNode } from './cpu-profile';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
 
@@ -69,5 +69,35 @@ describe('CPU profile summary', () => {
     expect(groupOf(frame('f', 'node:internal/streams/writable'))).toBe('node:internal/streams/writable');
     expect(groupOf(frame('(program)'))).toBe('(program)');
     expect(groupOf(frame('writev'))).toBe('native');
+  });
+
+  it('counts self-monitoring under the observer and the logger, not the request the observer runs, nor module loading', () => {
+    const node = (name: string, group: string, self: number, children: TreeNode[] = []): TreeNode => ({
+      name,
+      group,
+      self,
+      total: self + children.reduce((a, c) => a + c.total, 0),
+      children,
+    });
+    const root = node('(root)', '(root)', 0, [
+      node('observe observability/http-telemetry.js:62', 'src/modules/observability/http-telemetry', 5, [
+        node('setHeader node:_http_outgoing:653', 'node:_http_outgoing', 3),
+        node('run observability/http-telemetry.js:104', 'src/modules/observability/http-telemetry', 1, [
+          node('handle ingestion/ingest-route.js:10', 'src/modules/ingestion/ingest-route', 40, [
+            node('write lib/proto.js:206', 'pino', 7, [node('writeString', 'native', 2)]),
+          ]),
+        ]),
+      ]),
+      node('(anonymous) observability/http-telemetry.js:70', 'src/modules/observability/http-telemetry', 4, [
+        node('inc lib/counter.js:40', 'prom-client', 6),
+      ]),
+      node('admit ingestion/admission.store.js:189', 'src/modules/ingestion/admission.store', 20),
+      node('Module._load cjs/loader:1003', 'node:internal/modules/cjs/loader', 8, [
+        node('(anonymous) observability/log.js:1', 'src/modules/observability/log', 9),
+      ]),
+    ]);
+    // observe 5 + setHeader 3 + the loop running the listeners 1, pino's write under the request
+    // 7 + 2, the close handler 4 + 6; not the request (40) nor the admission (20)
+    expect(selfMonitoring(root)).toEqual({ telemetry: 28, loading: 17 });
   });
 });

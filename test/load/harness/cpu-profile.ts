@@ -42,6 +42,10 @@ export interface ProfileSummary {
   /** busy time by function (self), largest first */
   functions: { name: string; self_us: number }[];
   root: TreeNode;
+  /** busy time spent in self-monitoring (see selfMonitoring) */
+  telemetry_us: number;
+  /** busy time spent loading modules (start-up), which a run's share of telemetry leaves out */
+  loading_us: number;
 }
 
 const IDLE = '(idle)';
@@ -119,8 +123,11 @@ export function summarize(p: CpuProfile, top = 25): ProfileSummary {
     p.nodes
       .map((n) => /\/dist\/(src\/[^/]+\.js)$/.exec(n.callFrame.url)?.[1])
       .find((s) => s === 'src/main.js' || s === 'src/worker.js') ?? null;
+  const { telemetry, loading } = selfMonitoring(root);
   return {
     script,
+    telemetry_us: telemetry,
+    loading_us: loading,
     wall_us: wall,
     idle_us: idle,
     busy_us: wall - idle,
@@ -129,6 +136,30 @@ export function summarize(p: CpuProfile, top = 25): ProfileSummary {
     functions: sorted(functions),
     root,
   };
+}
+
+/** Code whose time is self-monitoring: the service's observability module and the packages it writes through. */
+const TELEMETRY_GROUP = /^(src\/modules\/observability\/|pino$|sonic-boom$|prom-client$|@opentelemetry\/)/;
+/**
+ * The time of the call tree spent on self-monitoring: frames of the observability code or of
+ * pino, sonic-boom, prom-client and OpenTelemetry, with what they call (node's writes, a package),
+ * up to where they call back into the service's own code (the request observer running the
+ * request, a span around a job): that is the request or the job again. Also the time spent loading
+ * modules, which a run's share leaves out.
+ */
+export function selfMonitoring(root: TreeNode): { telemetry: number; loading: number } {
+  let telemetry = 0;
+  let loading = 0;
+  const ownCode = (group: string) => group.startsWith('src/') || group.startsWith('test/');
+  const walk = (n: TreeNode, inside: boolean, inLoader: boolean): void => {
+    const now = TELEMETRY_GROUP.test(n.group) || (inside && !ownCode(n.group));
+    const loader = inLoader || n.group === 'node:internal/modules/cjs/loader';
+    if (loader) loading += n.self;
+    else if (now) telemetry += n.self;
+    for (const c of n.children) walk(c, now, loader);
+  };
+  walk(root, false, false);
+  return { telemetry, loading };
 }
 
 /** The call tree without idle time, as "frame;frame;frame microseconds" lines (the folded-stacks format of flame graph tools). */
