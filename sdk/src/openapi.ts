@@ -411,6 +411,17 @@ export interface components {
              */
             schema?: string;
         };
+        CompatFindingDto: {
+            /** @example /properties/kind */
+            pointer: string;
+            /**
+             * @description incompatible: a value the previous version accepted is refused; undecided: the check cannot tell
+             * @enum {string}
+             */
+            verdict: "incompatible" | "undecided";
+            /** @example /properties/kind: no longer accepts 1, which the previous version accepted */
+            message: string;
+        };
         ProblemDto: {
             /** @example https://analytics.dev/problems/invalid-event */
             type: string;
@@ -421,6 +432,12 @@ export interface components {
             /** @example /source must be one of web, widget, voice_ws, server */
             detail: string;
             errors?: components["schemas"]["EventErrorDto"][];
+            /** @description A refused schema or schema import: every reason, each at a JSON pointer where it has one */
+            reasons?: string[];
+            /** @description A refused schema: what its review noticed without refusing */
+            warnings?: string[];
+            /** @description An incompatible ADDITION: each change and its verdict */
+            changes?: components["schemas"]["CompatFindingDto"][];
         };
         SelfDescribingDto: {
             /**
@@ -1255,7 +1272,7 @@ export interface components {
              */
             uri?: string;
             /**
-             * @description A JSON Schema (draft 2020-12 or draft-07) of the event's attributes
+             * @description A JSON Schema of the event's attributes or of the Iglu entity: draft-07 (draft-04 and -06 keywords accepted), optionally self-describing (`$schema` the Iglu meta-schema and a `self` block matching the URI)
              * @example {
              *       "type": "object",
              *       "required": [
@@ -1323,6 +1340,13 @@ export interface components {
             schema: {
                 [key: string]: unknown;
             };
+            /**
+             * @description Only in the answer to a publish: what the schema review noticed without refusing (strict-mode style rules, a pattern whose analysis did not finish)
+             * @example [
+             *       "missing type \"object\" for keyword \"required\" at \"#\" (strictTypes) (style only; validation is unaffected)"
+             *     ]
+             */
+            warnings?: string[];
         };
         SchemaSummaryDto: {
             /** @example acme.quote_requested */
