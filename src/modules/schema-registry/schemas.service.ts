@@ -5,7 +5,7 @@ import { EVENT_NAME_PATTERN } from './envelope.schema';
 import { additionFindings } from './schema-compat';
 import { SchemaCatalog } from './schema-catalog.service';
 import { reviewSchema } from './schema-safety';
-import { compilableSchema, selfMismatches } from './self-describing';
+import { compilableSchema, IGLU_META_SCHEMA, selfMismatches } from './self-describing';
 import { isJsonObject } from '../../common/validation';
 import { bumpKind, compareVersions, formatVersion, igluUri, parseIgluUri, parseVersion, SchemaVer } from './schema-ver';
 import { SchemaRepository, SchemaUsage } from './schema.repository';
@@ -199,6 +199,36 @@ export class SchemasService {
         `No published schema ${query.uri ?? `${name}${query.version ? ` ${query.version}` : ''}`} for this tenant.`,
       );
     return view(found);
+  }
+
+  /** The URIs of every Iglu schema version the tenant published, as an Iglu server lists them. */
+  async igluUris(tenantId: string): Promise<string[]> {
+    const set = await this.catalog.fresh(tenantId);
+    return set.schemas.filter((s) => s.kind === 'iglu').map((s) => igluUri(s.name, s.version));
+  }
+
+  /**
+   * One Iglu schema version as an Iglu server serves it: self-describing. One published without a
+   * self block gets the Iglu meta-schema and the self block of its URI; the stored schema is unchanged.
+   */
+  async igluSchema(tenantId: string, uri: string): Promise<Record<string, unknown>> {
+    const key = parseIgluUri(uri);
+    if (!key)
+      throw new ProblemException(
+        404,
+        'schema-not-found',
+        'Not found',
+        `${uri.slice(0, 200)} is not an Iglu URI of the form vendor/name/jsonschema/MODEL-REVISION-ADDITION.`,
+      );
+    const stored = (await this.catalog.fresh(tenantId))
+      .versions(key.name)
+      .find((v) => v.kind === 'iglu' && compareVersions(v.version, key.version) === 0);
+    if (!stored)
+      throw new ProblemException(404, 'schema-not-found', 'Not found', `No published schema ${uri} for this tenant.`);
+    if (isJsonObject(stored.schema.self)) return stored.schema;
+    const [vendor, name, format] = key.name.split('/');
+    const { $schema: _ignored, ...rest } = stored.schema;
+    return { $schema: IGLU_META_SCHEMA, self: { vendor, name, format, version: formatVersion(key.version) }, ...rest };
   }
 
   /** The version a request names (its field types checked by PublishSchemaDto): by Iglu URI, or name and version. */
