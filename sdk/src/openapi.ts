@@ -1958,7 +1958,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/gif": string;
+                };
             };
             /** @description No credential, or an unknown, malformed or revoked one */
             401: {
@@ -2015,7 +2017,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/gif": string;
+                };
             };
             /** @description No credential, or an unknown, malformed or revoked one */
             401: {

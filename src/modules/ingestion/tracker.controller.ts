@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiParam, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiProblem, AuthenticatedApi, JsonBodyProblems } from '../../common/api-docs';
 import { Clock } from '../../common/clock';
@@ -90,8 +90,11 @@ export class TrackerController {
     summary: 'Snowplow tracker protocol: one event as a GET query (key in a header)',
     description: 'The tracker fields as query parameters; answered with a 1×1 GIF.',
   })
-  @ApiProduces('image/gif')
-  @ApiResponse({ status: 200, description: 'A 1×1 GIF; the verdict is in the Analytics-Verdict header' })
+  @ApiResponse({
+    status: 200,
+    description: 'A 1×1 GIF; the verdict is in the Analytics-Verdict header',
+    content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } },
+  })
   @Unavailable()
   get(@Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
     return this.pixel(query, req, res, null);
@@ -104,8 +107,11 @@ export class TrackerController {
     summary: 'Snowplow tracker protocol: one event as a GET query to a tenant-scoped collector path',
     description: 'As GET /i, with the ingest key in the path.',
   })
-  @ApiProduces('image/gif')
-  @ApiResponse({ status: 200, description: 'A 1×1 GIF; the verdict is in the Analytics-Verdict header' })
+  @ApiResponse({
+    status: 200,
+    description: 'A 1×1 GIF; the verdict is in the Analytics-Verdict header',
+    content: { 'image/gif': { schema: { type: 'string', format: 'binary' } } },
+  })
   @Unavailable()
   getKeyed(
     @Param('key') key: string,
