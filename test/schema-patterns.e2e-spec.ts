@@ -4,10 +4,11 @@ import { drained } from './support/queue';
 import { TestEnv, createTestEnv } from './support/test-env';
 
 /**
- * Tenant patterns run on RE2: patterns that backtrack polynomially on V8's engine (and that the
- * publish-time analysis lets through) are answered at once, whatever the string, while another
- * tenant ingests and the liveness probe answers. Before RE2, one 150-character string held the
- * event loop for 7 s; the 8,000-character strings here would have held it for days.
+ * Tenant patterns run on RE2: patterns that backtrack polynomially on V8's engine are answered at
+ * once, whatever the string, while another tenant ingests and the liveness probe answers. Before
+ * RE2, one 150-character string held the event loop for 7 s; the 8,000-character strings here
+ * would have held it for days. The publish-time analysis now refuses such patterns too, so the
+ * schemas holding them are stored as a registry filled before that analysis would hold them.
  */
 const SCHEMAS = '/api/v1/analytics/schemas';
 const POLY = '^[a-z]*[a-z]*[a-z]*[a-z]*[a-z]*!$';
@@ -43,24 +44,27 @@ describe('tenant patterns cannot stall the service', () => {
     await t.close();
   });
 
-  it('accepts the backtracking patterns RE2 runs in linear time, and refuses what it cannot run, with the reason', async () => {
-    const accepted = [
-      await publish('acme.pattern_probe', {
-        type: 'object',
-        properties: { 'probe.text': { type: 'string', pattern: POLY } },
-      }),
-      await publish('acme.keyed_probe', {
-        type: 'object',
-        patternProperties: { [POLY_WORD]: { type: 'number' } },
-        additionalProperties: false,
-      }),
-      await publish('acme.named_probe', { type: 'object', propertyNames: { pattern: POLY } }),
+  it('refuses the super-linear patterns and what RE2 cannot run, with the reason', async () => {
+    const probes: [string, Record<string, unknown>][] = [
+      ['acme.pattern_probe', { type: 'object', properties: { 'probe.text': { type: 'string', pattern: POLY } } }],
+      [
+        'acme.keyed_probe',
+        { type: 'object', patternProperties: { [POLY_WORD]: { type: 'number' } }, additionalProperties: false },
+      ],
+      ['acme.named_probe', { type: 'object', propertyNames: { pattern: POLY } }],
     ];
-    expect(accepted.map((r) => [r.status, r.json.ref])).toEqual([
-      [201, 'acme.pattern_probe/1-0-0'],
-      [201, 'acme.keyed_probe/1-0-0'],
-      [201, 'acme.named_probe/1-0-0'],
+    const refused = await Promise.all(probes.map(([name, schema]) => publish(name, schema)));
+    expect(refused.map((r) => [r.status, r.json.reasons])).toEqual([
+      [400, [expect.stringMatching(/^\/properties\/probe.text\/pattern: the pattern .* can take polynomial/)]],
+      [400, [expect.stringMatching(/^\/patternProperties: the pattern .* can take polynomial/)]],
+      [400, [expect.stringMatching(/^\/propertyNames\/pattern: the pattern .* can take polynomial/)]],
     ]);
+    // The runtime half of the defence: such schemas, stored as an older registry would hold them.
+    for (const [name, schema] of probes)
+      await t.db.query(
+        `INSERT INTO analytics_schemas (tenant_id, name, kind, model, revision, addition, schema) VALUES ($1, $2, 'event', 1, 0, 0, $3)`,
+        [t.tenant.id, name, JSON.stringify(schema)],
+      );
 
     const lookahead = await publish('acme.lookahead_probe', {
       type: 'object',
@@ -71,7 +75,7 @@ describe('tenant patterns cannot stall the service', () => {
       type: expect.stringMatching(/unsafe-schema$/),
       title: 'Schema refused',
       detail:
-        'The schema cannot be published: /propertyNames/pattern: the pattern "^(?!x)[a-z]*[a-z]*!$" uses a lookahead, which the linear-time engine does not support',
+        'The schema cannot be published (1 reason): /propertyNames/pattern: the pattern "^(?!x)[a-z]*[a-z]*!$" uses a lookahead, which the linear-time engine does not support',
       reasons: [
         '/propertyNames/pattern: the pattern "^(?!x)[a-z]*[a-z]*!$" uses a lookahead, which the linear-time engine does not support',
       ],
@@ -86,11 +90,13 @@ describe('tenant patterns cannot stall the service', () => {
       '/properties/s/pattern: the pattern "^(a+)\\\\1$" uses a backreference (\\1), which the linear-time engine does not support',
     ]);
 
-    // The second line: nested quantifiers are still refused, though RE2 would run them in linear time.
+    // Exponential backtracking is refused too, though RE2 would run the pattern in linear time.
     const nested = await publish('acme.nested_probe', { type: 'object', propertyNames: { pattern: '^(\\w+\\s?)*$' } });
     expect(nested.status).toBe(400);
     expect(nested.json.reasons).toEqual([
-      '/propertyNames/pattern: the pattern "^(\\\\w+\\\\s?)*$" can take exponential time (nested quantifiers)',
+      expect.stringMatching(
+        /^\/propertyNames\/pattern: the pattern "\^\(\\\\w\+\\\\s\?\)\*\$" can take exponential time/,
+      ),
     ]);
   });
 

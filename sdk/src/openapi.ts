@@ -44,6 +44,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/com.snowplowanalytics.snowplow/tp2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Snowplow tracker protocol: a POST batch (key in a header)
+         * @description A payload_data self-describing JSON from a Snowplow tracker. 200 with a verdict per tracker event (see docs/snowplow.md for the mapping).
+         */
+        post: operations["trackerPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/{key}/com.snowplowanalytics.snowplow/tp2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Snowplow tracker protocol: a POST batch to a tenant-scoped collector path
+         * @description As POST /com.snowplowanalytics.snowplow/tp2, with the ingest key in the path.
+         */
+        post: operations["trackerPostKeyed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/i": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snowplow tracker protocol: one event as a GET query (key in a header)
+         * @description The tracker fields as query parameters; answered with a 1×1 GIF.
+         */
+        get: operations["trackerGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/{key}/i": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snowplow tracker protocol: one event as a GET query to a tenant-scoped collector path
+         * @description As GET /i, with the ingest key in the path.
+         */
+        get: operations["trackerGetKeyed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/subjects/erasure": {
         parameters: {
             query?: never;
@@ -388,6 +468,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Iglu server: the URIs of this tenant's Iglu schemas
+         * @description Every published version, as iglu: URIs, names in alphabetical order and versions in SchemaVer order.
+         */
+        get: operations["listIgluSchemas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schemas/{vendor}/{name}/{format}/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Iglu server: one schema version, self-describing
+         * @description The schema as published; one published without a self block is answered with the Iglu meta-schema $schema and the self block of its URI, as resolvers expect.
+         */
+        get: operations["getIgluSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -411,6 +531,17 @@ export interface components {
              */
             schema?: string;
         };
+        CompatFindingDto: {
+            /** @example /properties/kind */
+            pointer: string;
+            /**
+             * @description incompatible: a value the previous version accepted is refused; undecided: the check cannot tell
+             * @enum {string}
+             */
+            verdict: "incompatible" | "undecided";
+            /** @example /properties/kind: no longer accepts 1, which the previous version accepted */
+            message: string;
+        };
         ProblemDto: {
             /** @example https://analytics.dev/problems/invalid-event */
             type: string;
@@ -421,6 +552,12 @@ export interface components {
             /** @example /source must be one of web, widget, voice_ws, server */
             detail: string;
             errors?: components["schemas"]["EventErrorDto"][];
+            /** @description A refused schema or schema import: every reason, each at a JSON pointer where it has one */
+            reasons?: string[];
+            /** @description A refused schema: what its review noticed without refusing */
+            warnings?: string[];
+            /** @description An incompatible ADDITION: each change and its verdict */
+            changes?: components["schemas"]["CompatFindingDto"][];
         };
         SelfDescribingDto: {
             /**
@@ -569,6 +706,26 @@ export interface components {
             /** @example 1 */
             rejected: number;
             results: components["schemas"]["EventVerdictDto"][];
+        };
+        TrackerPayloadDto: {
+            /** @example iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4 */
+            schema: string;
+            /**
+             * @description Tracker events: e (pv, se, ue), eid, dtm, ue_pr/ue_px, co/cx and the other tracker fields
+             * @example [
+             *       {
+             *         "e": "ue",
+             *         "eid": "6f3c1c3e-1b1d-4a4e-9b0a-0c6f4c5c2d11",
+             *         "dtm": "1736937000000",
+             *         "p": "srv",
+             *         "tv": "node-4.8.0",
+             *         "ue_pr": "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0\",\"data\":{\"schema\":\"iglu:com.acme/checkout/jsonschema/1-0-0\",\"data\":{\"order_id\":\"0123456789abcdef\",\"total\":12.5}}}"
+             *       }
+             *     ]
+             */
+            data: {
+                [key: string]: string;
+            }[];
         };
         SubjectDto: {
             /**
@@ -1284,7 +1441,7 @@ export interface components {
              */
             uri?: string;
             /**
-             * @description A JSON Schema (draft 2020-12 or draft-07) of the event's attributes
+             * @description A JSON Schema of the event's attributes or of the Iglu entity: draft-07 (draft-04 and -06 keywords accepted), optionally self-describing (`$schema` the Iglu meta-schema and a `self` block matching the URI)
              * @example {
              *       "type": "object",
              *       "required": [
@@ -1352,6 +1509,13 @@ export interface components {
             schema: {
                 [key: string]: unknown;
             };
+            /**
+             * @description Only in the answer to a publish: what the schema review noticed without refusing (strict-mode style rules, a pattern whose analysis did not finish)
+             * @example [
+             *       "missing type \"object\" for keyword \"required\" at \"#\" (strictTypes) (style only; validation is unaffected)"
+             *     ]
+             */
+            warnings?: string[];
         };
         SchemaSummaryDto: {
             /** @example acme.quote_requested */
@@ -1595,6 +1759,296 @@ export interface operations {
                 };
             };
             /** @description The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackerPayloadDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestSummaryDto"];
+                };
+            };
+            /** @description The body is not a payload_data JSON with a non-empty data array */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerPostKeyed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An API key with the ingest scope, for trackers that cannot send headers */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackerPayloadDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestSummaryDto"];
+                };
+            };
+            /** @description The body is not a payload_data JSON with a non-empty data array */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerGetKeyed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An API key with the ingest scope, for trackers that cannot send headers */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2775,6 +3229,132 @@ export interface operations {
                 };
             };
             /** @description No such replay for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listIgluSchemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string[];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getIgluSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vendor: string;
+                name: string;
+                format: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such schema or version for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;

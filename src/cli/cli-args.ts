@@ -53,6 +53,10 @@ export const COMMANDS = {
   },
   'key:list': { usage: 'key:list      [--tenant UUID]', flags: { tenant: 'string' } },
   'key:revoke': { usage: 'key:revoke    --key KEY_ID_OR_KEY', flags: { key: 'string' } },
+  'schemas:import': {
+    usage: 'schemas:import DIR --tenant UUID   (a static Iglu repository: schemas/VENDOR/NAME/jsonschema/M-R-A)',
+    flags: { tenant: 'string' },
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -110,7 +114,8 @@ export type Parsed =
     }
   | { command: 'key:create'; tenantId: string; scopes: Scope[]; name: string | null }
   | { command: 'key:list'; tenantId?: string }
-  | { command: 'key:revoke'; keyId: string };
+  | { command: 'key:revoke'; keyId: string }
+  | { command: 'schemas:import'; tenantId: string; dir: string };
 
 function isCommand(name: string): name is CommandName {
   return Object.prototype.hasOwnProperty.call(COMMANDS, name);
@@ -130,7 +135,9 @@ export function parseCommandLine(argv: string[]): Parsed {
   if (rest.includes('--help') || rest.includes('-h')) return { command: 'help', text: commandUsage(command) };
 
   const usage = commandUsage(command);
-  const v = readFlags(command, rest, usage);
+  // schemas:import takes its directory as the first argument.
+  const dir = command === 'schemas:import' && rest[0] !== undefined && !rest[0].startsWith('-') ? rest[0] : undefined;
+  const v = readFlags(command, dir === undefined ? rest : rest.slice(1), usage);
   const fail = (message: string): never => {
     throw new UsageError(message, usage);
   };
@@ -215,6 +222,10 @@ export function parseCommandLine(argv: string[]): Parsed {
       const id = /^[0-9a-f]{12}$/.test(key) ? key : /^ak_([0-9a-f]{12})_\S+$/.exec(key)?.[1];
       if (!id) fail('--key must be a key id (12 hex digits, as key:list shows) or a whole key (ak_…)');
       return { command, keyId: id! };
+    }
+    case 'schemas:import': {
+      if (dir === undefined) fail('name the directory of the Iglu repository: schemas:import DIR --tenant UUID');
+      return { command, tenantId: tenant(need('tenant')), dir: dir! };
     }
   }
 }

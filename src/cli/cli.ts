@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<void> {
     throw new CliFailure(describeDatabaseError(config.database.url, err));
   }
   try {
+    if (cmd.command === 'schemas:import') return await importSchemas(cmd, ds, config, new TenantsRepository(ds));
     await run(cmd, new TenantsRepository(ds));
   } catch (err) {
     if (err instanceof CliFailure) throw err;
@@ -102,6 +103,54 @@ async function run(cmd: Exclude<Parsed, { command: 'help' }>, repo: TenantsRepos
       console.log(`Revoked ${cmd.keyId}; every instance refuses it within a second.`);
       break;
     }
+  }
+}
+
+/**
+ * schemas:import: the registry's own publish (SchemasService) on this connection, announcing each
+ * published name on Redis as a publish through the API does, so running instances enforce it.
+ */
+async function importSchemas(
+  cmd: Extract<Parsed, { command: 'schemas:import' }>,
+  ds: import('typeorm').DataSource,
+  config: import('../modules/config/analytics-config').AnalyticsConfig,
+  tenants: TenantsRepository,
+): Promise<void> {
+  if (!(await tenants.findTenant(cmd.tenantId))) throw new CliFailure(`no tenant ${cmd.tenantId}; ${TENANT_LIST_HINT}`);
+  const { existsSync, statSync } = await import('node:fs');
+  if (!existsSync(cmd.dir) || !statSync(cmd.dir).isDirectory()) throw new CliFailure(`${cmd.dir} is not a directory`);
+  const [{ SchemasService }, { SchemaRepository }, { TenantSchemas }, { default: Redis }, { redisOptions }, imp] =
+    await Promise.all([
+      import('../modules/schema-registry/schemas.service'),
+      import('../modules/schema-registry/schema.repository'),
+      import('../modules/schema-registry/tenant-schemas.service'),
+      import('ioredis'),
+      import('../common/redis.provider'),
+      import('./schema-import'),
+    ]);
+  const repo = new SchemaRepository(ds);
+  const loader = new TenantSchemas(repo);
+  const redis = new Redis({ ...redisOptions(config, true), lazyConnect: true });
+  redis.on('error', () => undefined);
+  const channel = `${config.redis.prefix}:schemas:changed`;
+  const catalog = {
+    fresh: (tenantId: string) => loader.load(tenantId),
+    announce: async (tenantId: string, name: string) => {
+      await redis.publish(channel, JSON.stringify({ tenant: tenantId, name })).catch((err: Error) => {
+        console.error(
+          `cli: could not announce ${name} on Redis (${err.message}); instances see it within their cache's lifetime`,
+        );
+      });
+    },
+  };
+  try {
+    const service = new SchemasService(repo, catalog as never, config);
+    console.log(`Importing ${cmd.dir} for tenant ${cmd.tenantId}`);
+    const summary = await imp.importIgluRepository(cmd.dir, cmd.tenantId, service, (line) => console.log(line));
+    console.log(imp.describeImport(summary));
+    if (summary.refused.length) process.exitCode = 1;
+  } finally {
+    redis.disconnect();
   }
 }
 

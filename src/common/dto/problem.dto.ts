@@ -15,6 +15,18 @@ export class EventErrorDto {
   schema?: string;
 }
 
+/** One way a SchemaVer ADDITION may refuse what the previous version accepted. */
+export class CompatFindingDto {
+  @ApiProperty({ example: '/properties/kind' }) pointer!: string;
+  @ApiProperty({
+    enum: ['incompatible', 'undecided'],
+    description: 'incompatible: a value the previous version accepted is refused; undecided: the check cannot tell',
+  })
+  verdict!: 'incompatible' | 'undecided';
+  @ApiProperty({ example: '/properties/kind: no longer accepts 1, which the previous version accepted' })
+  message!: string;
+}
+
 /** RFC 9457 problem details (application/problem+json). */
 export class ProblemDto {
   @ApiProperty({ example: 'https://analytics.dev/problems/invalid-event' })
@@ -27,4 +39,16 @@ export class ProblemDto {
   detail!: string;
   @ApiPropertyOptional({ type: [EventErrorDto] })
   errors?: EventErrorDto[];
+  @ApiPropertyOptional({
+    type: [String],
+    description: 'A refused schema or schema import: every reason, each at a JSON pointer where it has one',
+  })
+  reasons?: string[];
+  @ApiPropertyOptional({ type: [String], description: 'A refused schema: what its review noticed without refusing' })
+  warnings?: string[];
+  @ApiPropertyOptional({
+    type: [CompatFindingDto],
+    description: 'An incompatible ADDITION: each change and its verdict',
+  })
+  changes?: CompatFindingDto[];
 }

@@ -8,11 +8,20 @@ import { IngestionService } from './ingestion.service';
 import { IngestRoute } from './ingest-route';
 import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
+import { TRACKER_CLOCK, TrackerController } from './tracker.controller';
+import { systemClock } from '../../common/clock';
 
 @Module({
   imports: [SchemaRegistryApiModule, PrivacyModule, StorageModule],
-  controllers: [IngestionController],
-  providers: [IngestionService, IngestRoute, AdmissionStore, IngestStats, BacklogGate],
+  controllers: [IngestionController, TrackerController],
+  providers: [
+    IngestionService,
+    IngestRoute,
+    AdmissionStore,
+    IngestStats,
+    BacklogGate,
+    { provide: TRACKER_CLOCK, useFactory: systemClock },
+  ],
   exports: [IngestStats, IngestRoute],
 })
 export class IngestionModule {}

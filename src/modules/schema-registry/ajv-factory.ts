@@ -14,15 +14,31 @@ import RE2 from 'ajv/dist/runtime/re2';
  */
 export const LINEAR_REGEXP = RE2 as unknown as RegExpEngine; // the module's typing is the namespace, not the callable class
 
-/** One configuration for every validator the registry compiles: strict, all errors, standard formats, RE2. */
-export function createAjv(): Ajv {
+/**
+ * One configuration for every validator the registry compiles: all errors, standard formats, RE2.
+ * Strict about the schema itself (an unknown keyword, a keyword that would be ignored, an unknown
+ * format throw); the strict-mode rules that only concern style (strictTypes: `required` without
+ * `type: "object"`; strictTuples: a tuple `items` without `minItems`/`additionalItems`) do not
+ * stop a schema from compiling: validation means the same with or without them.
+ *
+ * With `review`, nothing strict throws: each strict-mode finding is handed to `review` instead,
+ * so that a publish can list every reason at once and tell refusals from warnings.
+ */
+export function createAjv(review?: (message: string) => void): Ajv {
+  const mode = review ? 'log' : true;
   const ajv = new Ajv({
     allErrors: true,
     strict: true,
+    strictSchema: mode,
+    strictTypes: review ? 'log' : false,
+    strictTuples: review ? 'log' : false,
     strictRequired: false,
     allowUnionTypes: true,
     validateFormats: true,
     code: { regExp: LINEAR_REGEXP },
+    ...(review
+      ? { logger: { log: () => undefined, warn: (...m: unknown[]) => review(m.join(' ')), error: () => undefined } }
+      : {}),
   });
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'x-pii', schemaType: ['boolean', 'string'] }); // annotation read by the privacy module

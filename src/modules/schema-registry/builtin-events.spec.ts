@@ -362,12 +362,46 @@ const INVALID: Record<string, Case[]> = {
       ['/attributes/error.message', 'type', '/attributes/error.message must be a string'],
     ],
   ],
+  'snowplow.page_view': [
+    [
+      'a numeric platform',
+      (a) => {
+        a['snowplow.platform'] = 1;
+      },
+      ['/attributes/snowplow.platform', 'type', '/attributes/snowplow.platform must be a string'],
+    ],
+  ],
+  'snowplow.structured': [
+    [
+      'no action',
+      (a) => {
+        delete a['se.action'];
+      },
+      ['/attributes/se.action', 'required', '/attributes/se.action is required'],
+    ],
+    [
+      'a value that is not a number',
+      (a) => {
+        a['se.value'] = 'five';
+      },
+      ['/attributes/se.value', 'type', '/attributes/se.value must be a number'],
+    ],
+  ],
+  'snowplow.self_describing': [
+    [
+      'a schema URI longer than 512 characters',
+      (a) => {
+        a['iglu.schema'] = 'x'.repeat(513);
+      },
+      ['/attributes/iglu.schema', 'maxLength', '/attributes/iglu.schema must NOT have more than 512 characters'],
+    ],
+  ],
 };
 
 describe('built-in event types', () => {
   it('covers every built-in type with invalid cases, and no other', () => {
     expect(Object.keys(INVALID).sort()).toEqual(BUILTIN_EVENTS.map((t) => t.name).sort());
-    expect(BUILTIN_EVENTS).toHaveLength(16);
+    expect(BUILTIN_EVENTS).toHaveLength(19);
   });
 
   describe.each(BUILTIN_EVENTS.map((t) => [t.name, t] as const))('%s', (name, type) => {

@@ -40,6 +40,17 @@ const currency: AttributeSchema = {
 };
 const money = (description: string): AttributeSchema => ({ type: 'number', minimum: 0, maximum: 1e12, description });
 const conversation = id('Conversation the event belongs to (OTel gen_ai.conversation.id)');
+/** What every event from a Snowplow tracker carries about the tracker (aid, p, tna, tv). */
+const tracker: Record<string, AttributeSchema> = {
+  'snowplow.app_id': {
+    type: 'string',
+    maxLength: 255,
+    description: 'aid: the application id the tracker was set up with',
+  },
+  'snowplow.platform': { type: 'string', maxLength: 16, description: 'p: the platform, e.g. web, srv, mob' },
+  'snowplow.namespace': { type: 'string', maxLength: 128, description: 'tna: the tracker namespace' },
+  'snowplow.tracker_version': { type: 'string', maxLength: 128, description: 'tv: the tracker and its version' },
+};
 
 function type(
   name: string,
@@ -352,6 +363,40 @@ export const BUILTIN_EVENTS: BuiltinEventType[] = [
       'service.name': { type: 'string', maxLength: 128, description: 'Service that failed (OTel service.name)' },
     },
     { 'error.type': 'timeout', 'service.name': 'voice-gateway' },
+  ),
+
+  type(
+    'snowplow.page_view',
+    'A page view sent by a Snowplow tracker (e=pv); the page itself is in context.page.',
+    [],
+    tracker,
+    { 'snowplow.app_id': 'shop-web', 'snowplow.platform': 'web', 'snowplow.tracker_version': 'js-4.1.0' },
+  ),
+
+  type(
+    'snowplow.structured',
+    'A structured event sent by a Snowplow tracker (e=se): category, action, label, property and value.',
+    ['se.category', 'se.action'],
+    {
+      ...tracker,
+      'se.category': { type: 'string', minLength: 1, maxLength: 1000, description: 'se_ca: the category' },
+      'se.action': { type: 'string', minLength: 1, maxLength: 1000, description: 'se_ac: the action' },
+      'se.label': { type: 'string', maxLength: 4096, description: 'se_la: the label' },
+      'se.property': { type: 'string', maxLength: 1000, description: 'se_pr: the property' },
+      'se.value': { type: 'number', description: 'se_va: the value' },
+    },
+    { 'se.category': 'checkout', 'se.action': 'coupon_applied', 'se.value': 5 },
+  ),
+
+  type(
+    'snowplow.self_describing',
+    'A self-describing event sent by a Snowplow tracker (e=ue): its JSON is the payload, validated against exactly the Iglu schema it names.',
+    [],
+    {
+      ...tracker,
+      'iglu.schema': { type: 'string', maxLength: 512, description: 'The Iglu URI the payload names' },
+    },
+    { 'iglu.schema': 'iglu:com.acme/checkout/jsonschema/1-0-0', 'snowplow.platform': 'srv' },
   ),
 ];
 

@@ -1,4 +1,4 @@
-import { additionIncompatibilities } from './schema-compat';
+import { additionFindings, additionIncompatibilities } from './schema-compat';
 
 const base = {
   type: 'object',
@@ -57,6 +57,24 @@ describe('SchemaVer ADDITION compatibility', () => {
       },
     ],
     [
+      'removing a declared property while additional properties stay open',
+      (s: any) => {
+        delete s.properties['quote.kind'];
+      },
+    ],
+    [
+      'a maxLength every value of the previous enum meets',
+      (s: any) => {
+        s.properties['quote.kind'].maxLength = 1;
+      },
+    ],
+    [
+      'a type the previous enum already implied',
+      (s: any) => {
+        delete s.properties['quote.kind'].type;
+      },
+    ],
+    [
       'adding a description',
       (s: any) => {
         s.properties['quote.id'].description = 'x';
@@ -90,11 +108,12 @@ describe('SchemaVer ADDITION compatibility', () => {
       '/properties/quote.value: type narrowed from "number" to "integer"',
     ],
     [
-      'a removed property',
+      'a removed property where additional properties are closed',
       (s: any) => {
+        s.additionalProperties = false;
         delete s.properties['quote.kind'];
       },
-      '/properties/quote.kind: property removed',
+      '/properties/quote.kind: property removed (additional properties are closed)',
     ],
     [
       'a tightened maximum',
@@ -113,9 +132,16 @@ describe('SchemaVer ADDITION compatibility', () => {
     [
       'a new maxLength',
       (s: any) => {
-        s.properties['quote.kind'].maxLength = 1;
+        s.properties['quote.items'].items.maxLength = 1;
       },
-      '/properties/quote.kind: maxLength tightened from none to 1',
+      '/properties/quote.items/items: maxLength tightened from none to 1',
+    ],
+    [
+      'a maxLength the previous enum does not meet',
+      (s: any) => {
+        s.properties['quote.kind'].maxLength = 0;
+      },
+      '/properties/quote.kind: no longer accepts "a", "b", which the previous version accepted',
     ],
     [
       'a shrunk enum',
@@ -129,7 +155,7 @@ describe('SchemaVer ADDITION compatibility', () => {
       (s: any) => {
         s.properties['quote.id'].pattern = '^q';
       },
-      '/properties/quote.id: pattern added ("^q")',
+      '/properties/quote.id: pattern added ("^q"); whether the new version still accepts everything the previous one did cannot be decided',
     ],
     [
       'closing additional properties',
@@ -155,5 +181,49 @@ describe('SchemaVer ADDITION compatibility', () => {
   ])('refuses %s, naming it', (_l, f, reason) => {
     const reasons = additionIncompatibilities(base, change(f));
     expect(reasons).toContain(reason);
+  });
+});
+
+describe('ADDITION compatibility by meaning', () => {
+  it('accepts a type added to an enum or const that already implied it', () => {
+    const old = { type: 'object', properties: { kind: { enum: ['a', 'b'] }, v: { const: 3 } } };
+    const next = {
+      type: 'object',
+      properties: { kind: { type: 'string', enum: ['a', 'b'] }, v: { type: 'integer', const: 3 } },
+    };
+    expect(additionFindings(old, next)).toEqual([]);
+  });
+
+  it('refuses a type the previous enum did not imply, naming the values', () => {
+    const old = { properties: { kind: { enum: ['a', 1] } } };
+    const next = { properties: { kind: { type: 'string', enum: ['a', 1] } } };
+    expect(additionFindings(old, next)).toEqual([
+      {
+        pointer: '/properties/kind',
+        verdict: 'incompatible',
+        message: '/properties/kind: no longer accepts 1, which the previous version accepted',
+      },
+    ]);
+  });
+
+  it('reports what it cannot decide as undecided, with its pointer', () => {
+    const old = { properties: { id: { type: 'string' } } };
+    const next = { properties: { id: { type: 'string', anyOf: [{ minLength: 1 }, { maxLength: 0 }] } } };
+    expect(additionFindings(old, next)).toEqual([
+      expect.objectContaining({ pointer: '/properties/id', verdict: 'undecided' }),
+    ]);
+  });
+
+  it('follows changes into definitions and resolves enums through local references', () => {
+    const old = { definitions: { k: { enum: ['x'] } }, properties: { a: { $ref: '#/definitions/k' } } };
+    const next = {
+      definitions: { k: { type: 'string', enum: ['x'] } },
+      properties: { a: { $ref: '#/definitions/k' } },
+    };
+    expect(additionFindings(old, next)).toEqual([]);
+    const narrowed = { definitions: { k: { type: 'integer' } }, properties: { a: { $ref: '#/definitions/k' } } };
+    expect(additionIncompatibilities(old, narrowed)).toEqual([
+      '/definitions/k: no longer accepts "x", which the previous version accepted',
+    ]);
   });
 });

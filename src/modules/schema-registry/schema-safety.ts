@@ -1,40 +1,13 @@
 import { isJsonObject } from '../../common/validation';
-import safeRegex from 'safe-regex2';
+import { analysePattern } from './pattern-analysis';
+import {
+  ACCEPTED_META_SCHEMAS,
+  compilableSchema,
+  draft04Reasons,
+  eachSubschema,
+  selfBlockReasons,
+} from './self-describing';
 import { createAjv, LINEAR_REGEXP } from './ajv-factory';
-
-/**
- * Whether a group holding alternatives is repeated, e.g. `(a|aa)+`: overlapping alternatives under
- * a quantifier backtrack exponentially, which a star-height check does not see. Conservative: it
- * also refuses harmless forms like `(x|y)+`, which a character class expresses better.
- */
-export function repeatsAlternatives(pattern: string): boolean {
-  const stack: boolean[] = []; // per open group: does it contain a top-level "|"?
-  let inClass = false;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === ']') inClass = false;
-      continue;
-    }
-    if (c === '[') inClass = true;
-    else if (c === '(') stack.push(false);
-    else if (c === '|' && stack.length) stack[stack.length - 1] = true;
-    else if (c === ')') {
-      const hadAlternatives = stack.pop() ?? false;
-      const next = pattern[i + 1];
-      if (
-        hadAlternatives &&
-        (next === '*' || next === '+' || (next === '{' && /^\{\d*,\d*\}|^\{\d{2,}\}/.test(pattern.slice(i + 1))))
-      )
-        return true;
-    }
-  }
-  return false;
-}
 
 const UNSUPPORTED = 'which the linear-time engine does not support';
 
@@ -66,28 +39,48 @@ export function linearEngineRefusal(pattern: string): string | null {
 
 export const SCHEMA_LIMITS = { maxBytes: 64 * 1024, maxDepth: 32, maxPatternLength: 512 };
 
-/**
- * Reasons a tenant's schema may not be published: it must be a valid draft-07 JSON Schema that
- * compiles in strict mode, reference nothing outside itself, use only regular expressions that the
- * linear-time engine (RE2) compiles and that would not backtrack exponentially on a backtracking
- * engine either (a second line: validation runs every pattern on RE2), and stay within size and
- * depth limits.
- */
-export function unsafeSchemaReasons(schema: unknown): string[] {
-  if (!isJsonObject(schema)) return ['the schema must be a JSON object'];
-  const reasons: string[] = [];
-  const size = Buffer.byteLength(JSON.stringify(schema));
-  if (size > SCHEMA_LIMITS.maxBytes)
-    reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
-  const s = schema;
-  if (s.$schema !== undefined && s.$schema !== 'http://json-schema.org/draft-07/schema#') {
-    reasons.push('$schema must be http://json-schema.org/draft-07/schema# or absent');
-  }
+/** What a publish learns of a schema: why it is refused (all reasons at once), and what it only warns of. */
+export interface SchemaReview {
+  reasons: string[];
+  warnings: string[];
+}
 
+const MAX_REASONS = 50;
+
+/**
+ * Reviews a tenant's schema before it is published, listing every reason at once. It must be a
+ * JSON Schema (draft-04, -06 or -07 keywords; `$schema` one of those drafts or the Iglu
+ * self-describing meta-schema, whose `self` block it then validates) that compiles in strict
+ * mode, reference nothing outside itself, use only known keywords and formats (nothing that would
+ * be ignored silently), use only regular expressions that the linear-time engine (RE2) compiles and
+ * that a precise analysis does not find super-linear on a backtracking engine, and stay within size
+ * and depth limits. The strict-mode rules that only concern style (strictTypes, strictTuples) are
+ * warnings.
+ */
+export async function reviewSchema(schema: unknown): Promise<SchemaReview> {
+  if (!isJsonObject(schema)) return { reasons: ['the schema must be a JSON object'], warnings: [] };
+  const reasons: string[] = [];
+  const warnings: string[] = [];
+  const size = Buffer.byteLength(JSON.stringify(schema));
+  if (size > SCHEMA_LIMITS.maxBytes) {
+    reasons.push(`the schema is ${size} bytes; the limit is ${SCHEMA_LIMITS.maxBytes}`);
+    return { reasons, warnings }; // too large to be worth analysing further
+  }
+  if (schema.$schema !== undefined && !ACCEPTED_META_SCHEMAS.includes(schema.$schema as string)) {
+    reasons.push(
+      `/$schema: must be absent, a JSON Schema draft-04, -06 or -07 meta-schema (e.g. http://json-schema.org/draft-07/schema#) or the Iglu self-describing meta-schema ${ACCEPTED_META_SCHEMAS[ACCEPTED_META_SCHEMAS.length - 1]}, not ${JSON.stringify(schema.$schema).slice(0, 100)}`,
+    );
+  }
+  reasons.push(...selfBlockReasons(schema));
+
+  // Depth, references and patterns, over the whole document (data keywords excepted).
+  const patterns: { pattern: string; at: string }[] = [];
+  let tooDeep = false;
   const walk = (node: unknown, at: string, depth: number): void => {
-    if (reasons.length > 20) return;
+    if (reasons.length > MAX_REASONS) return;
     if (depth > SCHEMA_LIMITS.maxDepth) {
       reasons.push(`${at}: nested deeper than ${SCHEMA_LIMITS.maxDepth} levels`);
+      tooDeep = true;
       return;
     }
     if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}/${i}`, depth + 1));
@@ -96,44 +89,122 @@ export function unsafeSchemaReasons(schema: unknown): string[] {
       if (k === '$ref' && typeof v === 'string' && !v.startsWith('#'))
         reasons.push(`${at}/$ref: only references inside the schema (#/…) are allowed, not ${v.slice(0, 100)}`);
       if (k === '$id' && depth > 0) reasons.push(`${at}/$id: nested $id is not allowed`);
-      if (k === 'pattern' && typeof v === 'string') checkPattern(v, `${at}/pattern`);
-      if (k === 'patternProperties' && v && typeof v === 'object')
-        Object.keys(v).forEach((p) => checkPattern(p, `${at}/patternProperties`));
+      if (k === 'pattern' && typeof v === 'string') patterns.push({ pattern: v, at: `${at}/pattern` });
+      if (k === 'patternProperties' && isJsonObject(v))
+        Object.keys(v).forEach((p) => patterns.push({ pattern: p, at: `${at}/patternProperties` }));
       if (k === 'enum' || k === 'const' || k === 'examples' || k === 'default') continue; // data, not schema
       walk(v, `${at}/${k}`, depth + 1);
     }
   };
-  const checkPattern = (p: string, at: string) => {
-    if (p.length > SCHEMA_LIMITS.maxPatternLength)
-      return reasons.push(`${at}: the pattern is longer than ${SCHEMA_LIMITS.maxPatternLength} characters`);
+  walk(schema, '', 0);
+  if (tooDeep) return { reasons, warnings };
+
+  const compilable = compilableSchema(schema);
+  const probe = createAjv(() => undefined);
+  const known = new Set(Object.keys(probe.RULES.keywords));
+  const formats = Object.keys(probe.formats);
+  eachSubschema(compilable, (node, at) => {
+    for (const k of Object.keys(node)) {
+      if (!known.has(k))
+        reasons.push(
+          `${at}/${k.slice(0, 64)}: unknown keyword ${JSON.stringify(k.slice(0, 64))}, which validation would ignore`,
+        );
+    }
+    if (typeof node.format === 'string' && !formats.includes(node.format))
+      reasons.push(
+        `${at}/format: unknown format ${JSON.stringify(node.format.slice(0, 64))}, which validation would ignore (known: ${formats.join(', ')})`,
+      );
+    if (
+      typeof node.$ref === 'string' &&
+      node.$ref.startsWith('#/') &&
+      resolvePointer(compilable, node.$ref) === undefined
+    )
+      reasons.push(`${at}/$ref: ${node.$ref.slice(0, 100)} does not point at anything in the schema`);
+  });
+  reasons.push(...draft04Reasons(schema));
+  const checked = await checkPatterns(patterns);
+  reasons.push(...checked.reasons);
+  warnings.push(...checked.warnings);
+
+  const findings: string[] = [];
+  const ajv = createAjv((m) => findings.push(m));
+  if (!ajv.validateSchema(compilable)) {
+    reasons.push(...(ajv.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message} (meta-schema)`));
+    return { reasons: dedupe(reasons), warnings };
+  }
+  try {
+    ajv.compile(compilable);
+  } catch (err) {
+    // What makes Ajv throw (a bad pattern, format or reference) is already listed; anything else is new.
+    if (!reasons.length) reasons.push(`the schema does not compile: ${(err as Error).message}`);
+  }
+  for (const finding of findings) {
+    const message = finding.replace(/^strict mode: /, '');
+    if (/^unknown keyword/.test(message)) continue; // listed above, with its pointer
+    if (/\(strictTypes\)$|-tuple, but /.test(message))
+      warnings.push(`${message} (style only; validation is unaffected)`);
+    else reasons.push(`strict mode: ${message}`);
+  }
+  return { reasons: dedupe(reasons), warnings: dedupe(warnings) };
+}
+
+/** The reasons alone, for callers that only need to know whether a schema may be published. */
+export async function unsafeSchemaReasons(schema: unknown): Promise<string[]> {
+  return (await reviewSchema(schema)).reasons;
+}
+
+async function checkPatterns(patterns: { pattern: string; at: string }[]): Promise<SchemaReview> {
+  const reasons: string[] = [];
+  const warnings: string[] = [];
+  const analysable: { pattern: string; at: string }[] = [];
+  for (const { pattern: p, at } of patterns) {
+    const quoted = JSON.stringify(p.slice(0, 60));
+    if (p.length > SCHEMA_LIMITS.maxPatternLength) {
+      reasons.push(`${at}: the pattern is longer than ${SCHEMA_LIMITS.maxPatternLength} characters`);
+      continue;
+    }
     try {
       new RegExp(p, 'u');
     } catch (err) {
-      return reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
+      reasons.push(`${at}: not a valid regular expression (${(err as Error).message})`);
+      continue;
     }
     const refusal = linearEngineRefusal(p);
-    if (refusal) return reasons.push(`${at}: the pattern ${JSON.stringify(p.slice(0, 60))} ${refusal}`);
-    // A second line only: every pattern runs on RE2, so none of these could stall validation.
-    if (!safeRegex(p))
-      reasons.push(
-        `${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (nested quantifiers)`,
-      );
-    else if (repeatsAlternatives(p))
-      reasons.push(
-        `${at}: the pattern ${JSON.stringify(p.slice(0, 60))} can take exponential time (a repeated group with alternatives; use a character class or do not repeat the group)`,
-      );
-  };
-  walk(schema, '', 0);
-  if (reasons.length) return reasons;
-
-  const ajv = createAjv();
-  if (!ajv.validateSchema(schema)) {
-    return (ajv.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message} (meta-schema)`);
+    if (refusal) reasons.push(`${at}: the pattern ${quoted} ${refusal}`);
+    else analysable.push({ pattern: p, at });
   }
-  try {
-    ajv.compile(schema);
-  } catch (err) {
-    reasons.push(`the schema does not compile: ${(err as Error).message}`);
-  }
-  return reasons;
+  // Every pattern runs on RE2, so none could stall validation; the analysis keeps out the ones that
+  // would on the backtracking engines of the tools that read the schema (Iglu resolvers, browsers).
+  const verdicts = await Promise.all(analysable.map(({ pattern }) => analysePattern(pattern)));
+  verdicts.forEach((v, i) => {
+    const { pattern, at } = analysable[i];
+    const quoted = JSON.stringify(pattern.slice(0, 60));
+    if (v.status === 'vulnerable')
+      reasons.push(
+        `${at}: the pattern ${quoted} can take ${v.complexity} time on a backtracking engine (e.g. on ${v.attack.slice(0, 80)}); rewrite it so that no two repetitions can match the same text`,
+      );
+    else if (v.status === 'unknown')
+      warnings.push(
+        `${at}: the pattern ${quoted} could not be analysed for super-linear backtracking (${v.why}); validation runs it in linear time`,
+      );
+  });
+  return { reasons, warnings };
 }
+
+/** The value a local JSON pointer (`#/definitions/x`) names in a schema, or undefined. */
+function resolvePointer(root: unknown, ref: string): unknown {
+  let node: unknown = root;
+  for (const raw of ref.slice(2).split('/')) {
+    let seg: string;
+    try {
+      seg = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
+    } catch {
+      return undefined;
+    }
+    if (node === null || typeof node !== 'object' || !Object.prototype.hasOwnProperty.call(node, seg)) return undefined;
+    node = (node as Record<string, unknown>)[seg];
+  }
+  return node;
+}
+
+const dedupe = (xs: string[]) => [...new Set(xs)];

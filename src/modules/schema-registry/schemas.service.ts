@@ -2,9 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
 import { BUILTIN_EVENTS, BUILTIN_EVENT_NAMES } from './builtin-events';
 import { EVENT_NAME_PATTERN } from './envelope.schema';
-import { additionIncompatibilities } from './schema-compat';
+import { additionFindings } from './schema-compat';
 import { SchemaCatalog } from './schema-catalog.service';
-import { unsafeSchemaReasons } from './schema-safety';
+import { reviewSchema } from './schema-safety';
+import { compilableSchema, IGLU_META_SCHEMA, selfMismatches } from './self-describing';
+import { isJsonObject } from '../../common/validation';
 import { bumpKind, compareVersions, formatVersion, igluUri, parseIgluUri, parseVersion, SchemaVer } from './schema-ver';
 import { SchemaRepository, SchemaUsage } from './schema.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -19,6 +21,7 @@ export interface SchemaVersionView {
   uri?: string;
   created_at?: string;
   schema: Record<string, unknown>;
+  warnings?: string[];
 }
 
 export interface SchemaSummary {
@@ -43,14 +46,28 @@ export class SchemasService {
 
   async publish(tenantId: string, body: PublishSchemaDto): Promise<SchemaVersionView> {
     const target = this.readRequest(body);
-    const reasons = unsafeSchemaReasons(target.schema);
+    const { reasons, warnings } = await reviewSchema(target.schema);
+    const mismatches =
+      target.kind === 'iglu'
+        ? selfMismatches(target.schema, target.name, formatVersion(target.version))
+        : eventSelfMismatches(target.schema, formatVersion(target.version));
     if (reasons.length) {
+      const all = [...reasons, ...mismatches];
       throw new ProblemException(
         400,
         'unsafe-schema',
         'Schema refused',
-        `The schema cannot be published: ${reasons[0]}`,
-        { reasons },
+        `The schema cannot be published (${all.length} reason${all.length === 1 ? '' : 's'}): ${all.join('; ')}`,
+        { reasons: all, ...(warnings.length ? { warnings } : {}) },
+      );
+    }
+    if (mismatches.length) {
+      throw new ProblemException(
+        422,
+        'self-mismatch',
+        'Self-describing block does not match',
+        `The schema's self block does not describe the version it is published as: ${mismatches.join('; ')}.`,
+        { reasons: mismatches },
       );
     }
     const label =
@@ -87,14 +104,16 @@ export class SchemasService {
         );
       }
       if (bump === 'addition') {
-        const incompatible = additionIncompatibilities(latest.schema, target.schema);
-        if (incompatible.length) {
+        const findings = additionFindings(compilableSchema(latest.schema), compilableSchema(target.schema));
+        if (findings.length) {
+          const v = target.version;
+          const undecided = findings.filter((f) => f.verdict === 'undecided').length;
           throw new ProblemException(
             422,
             'incompatible-addition',
             'Incompatible ADDITION',
-            `${formatVersion(target.version)} is an ADDITION to ${formatVersion(latest.version)} but does not accept everything it accepted: ${incompatible.join('; ')}. Publish it as a REVISION or MODEL bump instead.`,
-            { reasons: incompatible },
+            `${formatVersion(v)} is an ADDITION to ${formatVersion(latest.version)} but ${undecided === findings.length ? 'the check cannot decide whether it accepts' : 'does not accept'} everything the previous version accepted: ${findings.map((f) => f.message).join('; ')}. Publish it as the REVISION ${v.model}-${v.revision + 1}-0 (or a MODEL bump) instead.`,
+            { reasons: findings.map((f) => f.message), changes: findings },
           );
         }
       }
@@ -104,7 +123,7 @@ export class SchemasService {
       this.checkQuota(usage, label);
     });
     await this.catalog.announce(tenantId, target.name);
-    return view(target);
+    return { ...view(target), ...(warnings.length ? { warnings } : {}) };
   }
 
   /** A tenant keeps at most ANALYTICS_SCHEMA_MAX_COUNT versions and ANALYTICS_SCHEMA_MAX_TOTAL_KB of schema JSON. */
@@ -182,6 +201,36 @@ export class SchemasService {
     return view(found);
   }
 
+  /** The URIs of every Iglu schema version the tenant published, as an Iglu server lists them. */
+  async igluUris(tenantId: string): Promise<string[]> {
+    const set = await this.catalog.fresh(tenantId);
+    return set.schemas.filter((s) => s.kind === 'iglu').map((s) => igluUri(s.name, s.version));
+  }
+
+  /**
+   * One Iglu schema version as an Iglu server serves it: self-describing. One published without a
+   * self block gets the Iglu meta-schema and the self block of its URI; the stored schema is unchanged.
+   */
+  async igluSchema(tenantId: string, uri: string): Promise<Record<string, unknown>> {
+    const key = parseIgluUri(uri);
+    if (!key)
+      throw new ProblemException(
+        404,
+        'schema-not-found',
+        'Not found',
+        `${uri.slice(0, 200)} is not an Iglu URI of the form vendor/name/jsonschema/MODEL-REVISION-ADDITION.`,
+      );
+    const stored = (await this.catalog.fresh(tenantId))
+      .versions(key.name)
+      .find((v) => v.kind === 'iglu' && compareVersions(v.version, key.version) === 0);
+    if (!stored)
+      throw new ProblemException(404, 'schema-not-found', 'Not found', `No published schema ${uri} for this tenant.`);
+    if (isJsonObject(stored.schema.self)) return stored.schema;
+    const [vendor, name, format] = key.name.split('/');
+    const { $schema: _ignored, ...rest } = stored.schema;
+    return { $schema: IGLU_META_SCHEMA, self: { vendor, name, format, version: formatVersion(key.version) }, ...rest };
+  }
+
   /** The version a request names (its field types checked by PublishSchemaDto): by Iglu URI, or name and version. */
   private readRequest(b: PublishSchemaDto): PublishedSchema {
     const schema = b.schema;
@@ -218,4 +267,11 @@ function view(s: PublishedSchema): SchemaVersionView {
     ...(s.created_at ? { created_at: s.created_at } : {}),
     schema: s.schema,
   };
+}
+
+/** A custom event type's schema may carry a self block too; its version must then be the one published. */
+function eventSelfMismatches(schema: Record<string, unknown>, version: string): string[] {
+  const self = schema.self;
+  if (!isJsonObject(self) || typeof self.version !== 'string' || self.version === version) return [];
+  return [`/self/version: is ${JSON.stringify(self.version)} but the schema is published as version ${version}`];
 }

@@ -1,5 +1,6 @@
 import Ajv, { ValidateFunction } from 'ajv';
 import { createAjv } from './ajv-factory';
+import { compilableSchema } from './self-describing';
 import { compareVersions, formatVersion, igluUri, SchemaVer } from './schema-ver';
 
 export interface PublishedSchema {
@@ -56,8 +57,7 @@ export class TenantSchemaSet {
     let hit = this.compiled.get(ref);
     if (!hit) {
       this.ajv ??= createAjv();
-      const { $id: _ignored, ...schema } = s.schema;
-      hit = { ref, validate: this.compileOrRefuse(schema, ref) };
+      hit = { ref, validate: this.compileOrRefuse(compilableSchema(s.schema), ref) };
       this.compiled.set(ref, hit);
     }
     return hit;

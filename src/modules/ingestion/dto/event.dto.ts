@@ -122,3 +122,27 @@ export class IngestSummaryDto {
   @ApiProperty({ example: 1 }) rejected!: number;
   @ApiProperty({ type: [EventVerdictDto] }) results!: EventVerdictDto[];
 }
+
+/** A Snowplow tracker's POST body: payload_data, its events as name-value pairs of strings. */
+export class TrackerPayloadDto {
+  @ApiProperty({ example: 'iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4' })
+  schema!: string;
+
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', additionalProperties: { type: 'string' } },
+    example: [
+      {
+        e: 'ue',
+        eid: '6f3c1c3e-1b1d-4a4e-9b0a-0c6f4c5c2d11',
+        dtm: '1736937000000',
+        p: 'srv',
+        tv: 'node-4.8.0',
+        ue_pr:
+          '{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.acme/checkout/jsonschema/1-0-0","data":{"order_id":"0123456789abcdef","total":12.5}}}',
+      },
+    ],
+    description: 'Tracker events: e (pv, se, ue), eid, dtm, ue_pr/ue_px, co/cx and the other tracker fields',
+  })
+  data!: Record<string, string>[];
+}

@@ -44,7 +44,8 @@ export class PublishSchemaDto {
     type: 'object',
     additionalProperties: true,
     example: exampleSchema,
-    description: "A JSON Schema (draft 2020-12 or draft-07) of the event's attributes",
+    description:
+      "A JSON Schema of the event's attributes or of the Iglu entity: draft-07 (draft-04 and -06 keywords accepted), optionally self-describing (`$schema` the Iglu meta-schema and a `self` block matching the URI)",
   })
   @IsObject({ message: '/schema must be a JSON Schema object' })
   schema!: Record<string, unknown>;
@@ -83,6 +84,15 @@ export class SchemaVersionDto {
   @ApiPropertyOptional({ format: 'date-time', description: 'When it was published (not for built-in types)' })
   created_at?: string;
   @ApiProperty({ type: 'object', additionalProperties: true, example: exampleSchema }) schema!: Record<string, unknown>;
+  @ApiPropertyOptional({
+    type: [String],
+    example: [
+      'missing type "object" for keyword "required" at "#" (strictTypes) (style only; validation is unaffected)',
+    ],
+    description:
+      'Only in the answer to a publish: what the schema review noticed without refusing (strict-mode style rules, a pattern whose analysis did not finish)',
+  })
+  warnings?: string[];
 }
 
 export class SchemaSummaryDto {
