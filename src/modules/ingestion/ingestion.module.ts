@@ -8,11 +8,12 @@ import { IngestionService } from './ingestion.service';
 import { IngestRoute } from './ingest-route';
 import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
+import { EventsGateway } from './events.gateway';
 
 @Module({
   imports: [SchemaRegistryApiModule, PrivacyModule, StorageModule],
   controllers: [IngestionController],
-  providers: [IngestionService, IngestRoute, AdmissionStore, IngestStats, BacklogGate],
-  exports: [IngestStats, IngestRoute],
+  providers: [IngestionService, IngestRoute, EventsGateway, AdmissionStore, IngestStats, BacklogGate],
+  exports: [IngestStats, IngestRoute, EventsGateway],
 })
 export class IngestionModule {}
