@@ -7,6 +7,7 @@ import { jsonBody } from '../common/json-body.middleware';
 import { recordedHeaders } from '../common/raw-http';
 import { IngestRoute } from '../modules/ingestion/ingest-route';
 import { EventsGateway } from '../modules/ingestion/events.gateway';
+import { LiveStream } from '../modules/reporting/live-stream.service';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ApiModule } from './api.module';
 import { HttpDrain } from './http-drain';
@@ -47,6 +48,9 @@ export async function createApiApp(
   const gateway = app.get(EventsGateway);
   gateway.install(app.getHttpServer());
   app.get(HttpDrain).onDrain(() => gateway.drain());
+  // Live streams end at shutdown; EventSource reconnects (elsewhere) with its Last-Event-ID.
+  const live = app.get(LiveStream);
+  app.get(HttpDrain).onDrain(() => Promise.resolve(live.closeAll()));
   return app;
 }
 

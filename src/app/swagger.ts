@@ -18,6 +18,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       description: 'An API key (ak_…) or a JWT with tenant_id and scope claims',
     })
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Analytics-Key', description: 'An API key (ak_…)' }, 'api-key')
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'query',
+        name: 'token',
+        description: 'A live stream token (lst_…) from POST /api/v1/analytics/reports/live/token',
+      },
+      'live-token',
+    )
     .addServer('{origin}', 'Where the service runs', {
       origin: {
         default: 'http://127.0.0.1:3000',

@@ -188,13 +188,14 @@ export class ServiceMetrics {
     });
     this.liveDropped = new Counter({
       name: 'analytics_live_dropped_clients_total',
-      help: 'Live stream clients dropped, by reason (slow: its unsent output passed ANALYTICS_LIVE_MAX_BUFFER_KB; gap: the history no longer holds its Last-Event-ID)',
+      help: 'Live stream clients dropped, by reason (slow: its unsent output passed ANALYTICS_LIVE_MAX_BUFFER_KB)',
       labelNames: ['reason'],
       registers: api,
     });
 
     // Known series start at zero, so that the first observation is already an increase for rate().
     for (const outcome of ['verdicts', 'error', 'retry_after', 'rate_limited']) this.wsMessages.labels(outcome).inc(0);
+    this.liveDropped.labels('slow').inc(0);
     for (const route of ['/api/v1/analytics/events', '/api/v1/analytics/events/batch'])
       this.httpDuration.zero({ lane: 'ingest-route', method: 'POST', route });
     for (const [kind, levels] of [
