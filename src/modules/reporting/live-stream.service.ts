@@ -92,11 +92,11 @@ export class LiveStream implements OnModuleInit, OnModuleDestroy {
   }
 
   /** A new stream token for this tenant. */
-  async issueToken(tenantId: string): Promise<{ token: string; expires_at: string }> {
+  async issueToken(tenantId: string): Promise<{ token: string; expires_at: string; tenant_id: string }> {
     const token = `lst_${randomBytes(24).toString('base64url')}`;
     const ttl = this.config.live.tokenTtlS;
     await this.redis.set(this.tokenKey(token), tenantId, 'EX', ttl);
-    return { token, expires_at: new Date(Date.now() + ttl * 1000).toISOString() };
+    return { token, expires_at: new Date(Date.now() + ttl * 1000).toISOString(), tenant_id: tenantId };
   }
 
   /** The tenant a stream token was issued to; 401 when it is unknown or expired. */

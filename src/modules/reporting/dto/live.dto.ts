@@ -8,4 +8,10 @@ export class LiveTokenDto {
   })
   token!: string;
   @ApiProperty({ example: '2026-12-01T12:05:00.000Z', format: 'date-time' }) expires_at!: string;
+  @ApiProperty({
+    format: 'uuid',
+    example: '0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10',
+    description: 'The tenant of the key (and of the stream): the tenantId its reports name',
+  })
+  tenant_id!: string;
 }
