@@ -30,7 +30,12 @@ describe('the dashboard page in a browser', () => {
     for (let i = 0; i < events.length; i += 500) {
       const res = await t.post(BATCH, { events: events.slice(i, i + 500) });
       expect(res.status).toBe(202);
-      expect(res.json.results.filter((r: any) => r.errors).map((r: any) => r.errors[0].message).slice(0, 3)).toEqual([]);
+      expect(
+        res.json.results
+          .filter((r: any) => r.errors)
+          .map((r: any) => r.errors[0].message)
+          .slice(0, 3),
+      ).toEqual([]);
     }
     await settled(t, 60_000);
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: WAIT_MS });

@@ -53,7 +53,11 @@ describe('live stream (SSE) across two api instances', () => {
   it('issues stream tokens to report keys only and refuses bad tokens, keys and filters', async () => {
     const res = await t.post(`${LIVE}/token`, undefined, t.tenant.report);
     expect(res.status).toBe(201);
-    expect(res.json).toEqual({ token: expect.stringMatching(/^lst_/), expires_at: expect.any(String), tenant_id: TENANT });
+    expect(res.json).toEqual({
+      token: expect.stringMatching(/^lst_/),
+      expires_at: expect.any(String),
+      tenant_id: TENANT,
+    });
     expect(new Date(res.json.expires_at).getTime()).toBeGreaterThan(Date.now());
     expect((await t.post(`${LIVE}/token`, undefined, t.tenant.ingest)).status).toBe(403);
     const bad = await t.get(`${LIVE}?token=lst_nope`);

@@ -1155,6 +1155,12 @@ export interface components {
              * @example 2026-12-01T12:05:00.000Z
              */
             expires_at: string;
+            /**
+             * Format: uuid
+             * @description The tenant of the key (and of the stream): the tenantId its reports name
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenant_id: string;
         };
         CheckResultDto: {
             /**
