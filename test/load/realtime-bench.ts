@@ -73,7 +73,6 @@ async function main(): Promise<void> {
       );
       return accepted / SECONDS;
     };
-    const statuses = new Map<number, number>();
     const agent = new Agent({ keepAlive: true, maxSockets: SOCKETS });
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
