@@ -264,6 +264,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/reports/live/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token that opens the live stream (for EventSource)
+         * @description EventSource cannot send an Authorization header, and a report key must not travel in a URL: this token can, for ANALYTICS_LIVE_TOKEN_TTL_S seconds, and only opens the stream of the caller’s tenant.
+         */
+        post: operations["createLiveToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/reports/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live stream of folded minute buckets (SSE)
+         * @description Server-Sent Events. Each fold of the worker that stored events of the caller's tenant is one `fold` event, within a fold round (ANALYTICS_ROLLUP_FOLD_INTERVAL_MS, 200 ms) of the events being stored:
+         *
+         *     ```
+         *     id: 1733054400123-0
+         *     event: fold
+         *     data: {"folded_at":"2026-12-01T12:00:00.123Z","events":12,"buckets":[{"metric":"voice.first_response_ms","bucket":"2026-12-01T12:00:00.000Z","site_id":"*","source":"*","count":12,"num":0,"sum":5301.5,"min":288,"max":912}]}
+         *     ```
+         *
+         *     `events` is how many of the tenant's events the fold stored; `buckets` are the minute buckets it changed, with what it added (count, num, sum, min, max; a percentile's new value is read from the timeseries report), filtered to `metrics` and to one site and source row (`*` = all). Comment lines (`: heartbeat`) come every ANALYTICS_LIVE_HEARTBEAT_MS. A reconnecting client sends `Last-Event-ID` (EventSource does) or `last_event_id` and gets what it missed first; if the history (ANALYTICS_LIVE_HISTORY messages per tenant) no longer holds it, a `reset` event comes first. A client whose unsent output passes ANALYTICS_LIVE_MAX_BUFFER_KB is disconnected. Authenticated with a stream token (`token`, from POST /reports/live/token, for EventSource, which cannot send headers) or a report key in Authorization.
+         */
+        get: operations["streamLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/health": {
         parameters: {
             query?: never;
@@ -1281,6 +1329,24 @@ export interface components {
             /** @description Every bucket of the range, oldest first */
             points: components["schemas"]["TimeseriesPointDto"][];
             meta: components["schemas"]["TimeseriesMetaDto"];
+        };
+        LiveTokenDto: {
+            /**
+             * @description Opens GET /api/v1/analytics/reports/live?token=… for this tenant until expires_at (ANALYTICS_LIVE_TOKEN_TTL_S); a stream already open stays open
+             * @example lst_8Zb1kQvX0m2Qx3nT4yL7cR9pA6sD5fG1
+             */
+            token: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T12:05:00.000Z
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description The tenant of the key (and of the stream): the tenantId its reports name
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenant_id: string;
         };
         CheckResultDto: {
             /**
@@ -2639,6 +2705,126 @@ export interface operations {
             };
             /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    createLiveToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveTokenDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    streamLive: {
+        parameters: {
+            query?: {
+                /** @description Resume after this id (as the Last-Event-ID header) */
+                last_event_id?: unknown;
+                /** @description One source’s rows; all sources (`*`) when absent */
+                source?: unknown;
+                /** @description One site’s rows; all sites (`*`) when absent */
+                site_id?: unknown;
+                /** @description Comma-separated metric names (a quantile name selects its metric); all when absent */
+                metrics?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description An unknown metric, a site_id that is not a UUID, or a source over 64 characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No token or key, or an unknown or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A key without the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -7,6 +7,7 @@ import { AuthModule } from '../modules/auth/auth.module';
 import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
+import { DashboardModule } from '../modules/dashboard/dashboard.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
 import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
@@ -34,6 +35,7 @@ export class ApiModule {
         HealthModule,
         OpsModule,
         SchemaRegistryApiModule,
+        DashboardModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemFilter },

@@ -6,6 +6,8 @@ import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
 import { recordedHeaders } from '../common/raw-http';
 import { IngestRoute } from '../modules/ingestion/ingest-route';
+import { EventsGateway } from '../modules/ingestion/events.gateway';
+import { LiveStream } from '../modules/reporting/live-stream.service';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
 import { ApiModule } from './api.module';
 import { HttpDrain } from './http-drain';
@@ -42,6 +44,13 @@ export async function createApiApp(
   // In front of every route: on shutdown it waits for the requests in flight (see HttpDrain). The
   // process's signals are handled by startRole, which drains before closing the application.
   app.get(HttpDrain).install(app.getHttpServer());
+  // WebSocket ingestion on the same port; on shutdown its connections close with 1012 (see EventsGateway).
+  const gateway = app.get(EventsGateway);
+  gateway.install(app.getHttpServer());
+  app.get(HttpDrain).onDrain(() => gateway.drain());
+  // Live streams end at shutdown; EventSource reconnects (elsewhere) with its Last-Event-ID.
+  const live = app.get(LiveStream);
+  app.get(HttpDrain).onDrain(() => Promise.resolve(live.closeAll()));
   return app;
 }
 

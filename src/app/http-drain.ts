@@ -36,6 +36,7 @@ export class HttpDrain implements BeforeApplicationShutdown {
   private graceOver = false;
   private answered = 0;
   private onIdle: (() => void) | null = null;
+  private readonly longLived: (() => Promise<void>)[] = [];
 
   constructor(
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
@@ -57,6 +58,14 @@ export class HttpDrain implements BeforeApplicationShutdown {
       res.once('close', () => this.done(res));
       for (const listener of listeners) listener(req, res);
     });
+  }
+
+  /**
+   * Connections that outlive a request (WebSocket ingestion, the live stream) are ended by their
+   * owners: `end` runs when the drain begins, and the drain waits for it within the same grace.
+   */
+  onDrain(end: () => Promise<void>): void {
+    this.longLived.push(end);
   }
 
   /** Requests received and not yet answered. */
@@ -92,13 +101,14 @@ export class HttpDrain implements BeforeApplicationShutdown {
     // Single events waiting to be grouped go now (and later ones at once) rather than after the linger.
     const waiting = this.modules.get(IngestionService, { strict: false }).flushOnShutdown();
     if (waiting) this.logger.log(`Sent the ${waiting} single event(s) waiting to be grouped`);
+    const ended = Promise.all(this.longLived.map((end) => end()));
     const idle = new Promise<void>((resolve) => {
       this.onIdle = resolve;
       if (this.open.size === 0) resolve();
     });
     let timer: NodeJS.Timeout | undefined;
     const inTime = await Promise.race([
-      Promise.all([idle, closed]).then(() => true),
+      Promise.all([idle, closed, ended]).then(() => true),
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), graceMs);
       }),

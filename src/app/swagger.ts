@@ -8,7 +8,12 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Privacy-safe event ingestion, durable storage and fast reporting for voice and AI UX analytics. ' +
         'Every event is validated and answered with a verdict; every accepted event is stored exactly once. ' +
-        'Errors are application/problem+json.',
+        'Errors are application/problem+json. ' +
+        'WebSocket ingestion (not an HTTP operation, so not listed below): GET /api/v1/analytics/events/ws upgraded with ' +
+        'subprotocol analytics.v1 and the ingest key in Authorization (or offered as the subprotocol bearer.<key>); each message ' +
+        '{"seq", "event"} or {"seq", "events", "batch_id"?} is answered {"type": "verdicts", "seq", ...IngestSummary}, ' +
+        '{"type": "error", "seq", "error": Problem} or {"type": "retry_after", "seq", "retry_after_s", "detail"}; close codes ' +
+        '1009 message too large, 1008 rate-limit flood, 1012 restarting, 4001 idle, 4002 no pong (README, Real time).',
     )
     .setVersion('0.1.0')
     .setLicense('MIT', 'https://opensource.org/licenses/MIT')
@@ -18,6 +23,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       description: 'An API key (ak_…) or a JWT with tenant_id and scope claims',
     })
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Analytics-Key', description: 'An API key (ak_…)' }, 'api-key')
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'query',
+        name: 'token',
+        description: 'A live stream token (lst_…) from POST /api/v1/analytics/reports/live/token',
+      },
+      'live-token',
+    )
     .addServer('{origin}', 'Where the service runs', {
       origin: {
         default: 'http://127.0.0.1:3000',

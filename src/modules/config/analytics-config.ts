@@ -79,6 +79,10 @@ export class AnalyticsConfig {
   };
   /** On SIGTERM: how long requests in flight (api) and active jobs (worker) are waited for. */
   readonly shutdown!: { graceMs: number };
+  /** WebSocket ingestion: idle timeout, keepalive ping interval, messages handled at once per connection. */
+  readonly ws!: { idleTimeoutMs: number; pingIntervalMs: number; maxInFlight: number };
+  /** The live stream of folded buckets (SSE). */
+  readonly live!: { heartbeatMs: number; tokenTtlS: number; maxBufferKb: number; history: number };
   readonly telemetry!: {
     metricsEnabled: boolean;
     metricsHost: string;
@@ -171,6 +175,17 @@ export class AnalyticsConfig {
         partitionDaysAhead: e.ANALYTICS_PARTITION_DAYS_AHEAD,
       },
       shutdown: { graceMs: e.ANALYTICS_SHUTDOWN_GRACE_MS },
+      ws: {
+        idleTimeoutMs: e.ANALYTICS_WS_IDLE_TIMEOUT_MS,
+        pingIntervalMs: e.ANALYTICS_WS_PING_INTERVAL_MS,
+        maxInFlight: e.ANALYTICS_WS_MAX_IN_FLIGHT,
+      },
+      live: {
+        heartbeatMs: e.ANALYTICS_LIVE_HEARTBEAT_MS,
+        tokenTtlS: e.ANALYTICS_LIVE_TOKEN_TTL_S,
+        maxBufferKb: e.ANALYTICS_LIVE_MAX_BUFFER_KB,
+        history: e.ANALYTICS_LIVE_HISTORY,
+      },
       telemetry: {
         metricsEnabled: e.ANALYTICS_METRICS_ENABLED,
         metricsHost: e.ANALYTICS_METRICS_HOST,

@@ -358,6 +358,55 @@ export class Environment {
   @Max(600_000)
   ANALYTICS_SHUTDOWN_GRACE_MS: number = 10_000;
 
+  /** WebSocket ingestion: a connection that sends no message for this long is closed (4001), ms. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  ANALYTICS_WS_IDLE_TIMEOUT_MS: number = 120_000;
+
+  /** WebSocket ingestion: the server pings every connection this often; one that missed the last pong is dropped (ms). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  ANALYTICS_WS_PING_INTERVAL_MS: number = 25_000;
+
+  /** WebSocket ingestion: messages of one connection read and not yet answered (they are handled in order); past it the socket is not read. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1024)
+  ANALYTICS_WS_MAX_IN_FLIGHT: number = 32;
+
+  /** Live stream (SSE): a comment line this often keeps proxies from closing a quiet stream (ms). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  ANALYTICS_LIVE_HEARTBEAT_MS: number = 15_000;
+
+  /** Live stream: how long a stream token from POST /reports/live/token may open a stream (s). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  ANALYTICS_LIVE_TOKEN_TTL_S: number = 300;
+
+  /** Live stream: how much unsent output one client may hold before it is dropped (KB). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(65_536)
+  ANALYTICS_LIVE_MAX_BUFFER_KB: number = 512;
+
+  /** Live stream: fold messages kept per tenant for Last-Event-ID resumes. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(1_000_000)
+  ANALYTICS_LIVE_HISTORY: number = 2000;
+
   /** Prometheus metrics: the api serves GET /metrics on ANALYTICS_METRICS_PORT, the worker on ANALYTICS_WORKER_PORT. */
   @Transform(toBool)
   @IsBoolean()

@@ -10,6 +10,7 @@ import { BacklogGate } from './backlog-gate';
 import { IngestStats } from './ingest-stats';
 import { TRACKER_CLOCK, TrackerController } from './tracker.controller';
 import { systemClock } from '../../common/clock';
+import { EventsGateway } from './events.gateway';
 
 @Module({
   imports: [SchemaRegistryApiModule, PrivacyModule, StorageModule],
@@ -17,11 +18,12 @@ import { systemClock } from '../../common/clock';
   providers: [
     IngestionService,
     IngestRoute,
+    EventsGateway,
     AdmissionStore,
     IngestStats,
     BacklogGate,
     { provide: TRACKER_CLOCK, useFactory: systemClock },
   ],
-  exports: [IngestStats, IngestRoute],
+  exports: [IngestStats, IngestRoute, EventsGateway],
 })
 export class IngestionModule {}

@@ -32,6 +32,14 @@ export class ServiceMetrics {
   readonly backlogLimit: Gauge;
   readonly reportDuration: Histogram<'kind' | 'level'>;
   readonly reportTimeouts: Counter<'kind'>;
+  readonly wsConnections: Gauge;
+  readonly wsMessages: Counter<'outcome'>;
+  readonly wsMessageDuration: Histogram;
+  readonly wsCloses: Counter<'code'>;
+  readonly wsHandshakes: Counter<'status'>;
+  readonly liveStreams: Gauge;
+  readonly liveMessages: Counter;
+  readonly liveDropped: Counter<'reason'>;
 
   // worker
   readonly queueJobs: Gauge<'queue' | 'state'>;
@@ -139,8 +147,55 @@ export class ServiceMetrics {
       labelNames: ['kind'],
       registers: api,
     });
+    this.wsConnections = new Gauge({
+      name: 'analytics_ws_connections',
+      help: 'WebSocket ingestion connections open',
+      registers: api,
+    });
+    this.wsMessages = new Counter({
+      name: 'analytics_ws_messages_total',
+      help: 'WebSocket ingestion messages, by outcome (verdicts, error, retry_after, rate_limited)',
+      labelNames: ['outcome'],
+      registers: api,
+    });
+    this.wsMessageDuration = new Histogram({
+      name: 'analytics_ws_message_duration_seconds',
+      help: 'WebSocket ingestion: time from a message read to its answer sent',
+      buckets: SECONDS_FAST,
+      registers: api,
+    });
+    this.wsCloses = new Counter({
+      name: 'analytics_ws_closes_total',
+      help: 'WebSocket ingestion connections closed by the server, by close code (see the README)',
+      labelNames: ['code'],
+      registers: api,
+    });
+    this.wsHandshakes = new Counter({
+      name: 'analytics_ws_handshakes_total',
+      help: 'WebSocket ingestion handshakes, by HTTP status (101 accepted, 4xx/5xx refused)',
+      labelNames: ['status'],
+      registers: api,
+    });
+    this.liveStreams = new Gauge({
+      name: 'analytics_live_streams',
+      help: 'Live stream (SSE) clients connected',
+      registers: api,
+    });
+    this.liveMessages = new Counter({
+      name: 'analytics_live_messages_total',
+      help: 'Live stream messages written to clients',
+      registers: api,
+    });
+    this.liveDropped = new Counter({
+      name: 'analytics_live_dropped_clients_total',
+      help: 'Live stream clients dropped, by reason (slow: its unsent output passed ANALYTICS_LIVE_MAX_BUFFER_KB)',
+      labelNames: ['reason'],
+      registers: api,
+    });
 
     // Known series start at zero, so that the first observation is already an increase for rate().
+    for (const outcome of ['verdicts', 'error', 'retry_after', 'rate_limited']) this.wsMessages.labels(outcome).inc(0);
+    this.liveDropped.labels('slow').inc(0);
     for (const route of ['/api/v1/analytics/events', '/api/v1/analytics/events/batch'])
       this.httpDuration.zero({ lane: 'ingest-route', method: 'POST', route });
     for (const [kind, levels] of [

@@ -6,6 +6,8 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { Telemetry } from '../observability/telemetry.service';
 import { RollupRepository } from './rollup.repository';
 import { RollupService } from './rollup.service';
+import { LivePublisher } from './live-publisher';
+import type { FoldableEvent, RollupDelta } from './rollup-fold';
 
 /**
  * Folds stored events into the rollups (worker role). The persist statement leaves each fresh
@@ -40,6 +42,7 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly telemetry: Telemetry,
+    private readonly live: LivePublisher,
   ) {
     // Pending events and the fold's lag, read at each scrape.
     telemetry.onScrape(async () => {
@@ -117,16 +120,19 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
     const started = performance.now();
     const causes = this.kickers;
     this.kickers = [];
-    const folded = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
-      this.db.transaction(async (tx) => {
+    const round = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
+      this.db.transaction(async (tx): Promise<{ events: FoldableEvent[]; deltas: RollupDelta[] } | null> => {
         if (!(await this.repo.tryLockFolds(tx))) return null; // another process is folding (or an erasure holds the lock)
         const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
-        await this.rollups.fold(tx, events);
+        const deltas = await this.rollups.fold(tx, events);
         span?.setAttribute('analytics.events', events.length);
-        return events.length;
+        return { events, deltas };
       }),
     );
-    if (folded === null) return 0;
+    if (round === null) return 0;
+    const folded = round.events.length;
+    // Committed: the changed minute buckets go to the live stream of every api instance.
+    await this.live.publish(round.events, round.deltas);
     const m = this.telemetry.metrics;
     m.foldDuration.observe((performance.now() - started) / 1000);
     if (folded) m.folded.inc(folded);

@@ -11,6 +11,7 @@ import {
   inLockOrder,
   KeyedMembership,
   Membership,
+  RollupDelta,
 } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
 
@@ -32,11 +33,14 @@ export class RollupService {
     return this.config.rollups.enabled;
   }
 
-  async fold(tx: EntityManager, events: FoldableEvent[]): Promise<void> {
-    if (!this.enabled || events.length === 0) return;
+  /** Returns what it added to each row (for the live stream). */
+  async fold(tx: EntityManager, events: FoldableEvent[]): Promise<RollupDelta[]> {
+    if (!this.enabled || events.length === 0) return [];
     const { deltas, members } = foldEvents(events);
     countMembers(deltas, await this.repo.addMembers(tx, await this.keyed(tx, inLockOrder(members))));
-    await this.repo.upsert(tx, inKeyOrder(deltas));
+    const rows = inKeyOrder(deltas);
+    await this.repo.upsert(tx, rows);
+    return rows;
   }
 
   /**
