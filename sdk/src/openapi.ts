@@ -164,6 +164,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/reports/waterfall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The turn-latency waterfall: where a voice turn's time goes
+         * @description For the range and filters, each stage of voice.turn_completed (endpointing, final transcript, model time to first token, tools, speech-synthesis time to first byte, playout, end to end) with its p50, p95 and p99 (nearest rank from the merged sketches, within 1 %), its exact mean and its share of the end-to-end mean. A stage no turn reported is absent, not zero. The range is widened to whole days or hours as for the summary. Definitions and clock origins in docs/metrics.md.
+         */
+        post: operations["getWaterfall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/reports/timeseries": {
         parameters: {
             query?: never;
@@ -1006,6 +1026,100 @@ export interface components {
             metrics: {
                 [key: string]: components["schemas"]["SummaryValueDto"];
             };
+            meta: components["schemas"]["QueryTimeDto"];
+        };
+        WaterfallQueryDto: {
+            /**
+             * Format: uuid
+             * @description The tenant; the credential's own, or any for an operator
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description Start, inclusive (RFC 3339 with a zone)
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, after from
+             * @example 2025-01-15T23:59:59Z
+             */
+            to: string;
+            /**
+             * Format: uuid
+             * @description Only events of this site
+             */
+            site_id?: string;
+            /**
+             * @description Only events of this source
+             * @enum {string}
+             */
+            source?: "web" | "widget" | "voice_ws" | "server";
+        };
+        WaterfallStageDto: {
+            /**
+             * @example llm_ttft
+             * @enum {string}
+             */
+            stage: "endpoint" | "stt_final" | "llm_ttft" | "tool" | "tts_ttfb" | "playout" | "e2e";
+            /**
+             * @description The percentile metric of the catalog behind the stage
+             * @example voice.turn.llm_ttft_ms
+             */
+            metric: string;
+            /**
+             * @description Turns that reported this stage
+             * @example 1480
+             */
+            turns: number;
+            /**
+             * @description Median, ms (nearest rank, within 1 %)
+             * @example 290.4
+             */
+            p50: number;
+            /**
+             * @description 95th percentile, ms
+             * @example 610.2
+             */
+            p95: number;
+            /**
+             * @description 99th percentile, ms
+             * @example 988
+             */
+            p99: number;
+            /**
+             * @description Mean, ms (exact)
+             * @example 321.7
+             */
+            mean: number;
+            /**
+             * @description The stage's mean ÷ the end-to-end mean over the range; null when no turn reported end to end. Stages overlap (endpointing and transcription both start at the end of user speech), so shares need not add up to 1
+             * @example 0.38
+             */
+            share_of_e2e: number | null;
+        };
+        WaterfallAnswerDto: {
+            /**
+             * Format: date-time
+             * @description Start of the range covered
+             * @example 2025-01-15T00:00:00.000Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End of the range covered
+             * @example 2025-01-16T00:00:00.000Z
+             */
+            to: string;
+            /**
+             * @description Turns that ended in the range (voice.turn_completed)
+             * @example 1520
+             */
+            turns: number;
+            /** @description The stages in the order a turn runs them, end to end last; a stage no turn reported is absent */
+            stages: components["schemas"]["WaterfallStageDto"][];
             meta: components["schemas"]["QueryTimeDto"];
         };
         TimeseriesQueryDto: {
@@ -1979,6 +2093,110 @@ export interface operations {
                 };
             };
             /** @description An unknown metric, a bad date, a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS, more than 30 metrics, or more than ANALYTICS_REPORT_MAX_EVENTS raw events to read; errors points at each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports, or the request rate limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getWaterfall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaterfallQueryDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaterfallAnswerDto"];
+                };
+            };
+            /** @description A bad date or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -11,6 +11,7 @@ import {
   TimeseriesAnswerDto,
   TimeseriesQueryDto,
 } from './dto/report.dto';
+import { WaterfallAnswerDto, WaterfallQueryDto } from './dto/waterfall.dto';
 import { FunnelAnswer, ReportingService } from './reporting.service';
 
 /**
@@ -87,6 +88,25 @@ export class ReportingController {
   @ReportLimits()
   summary(@Body() body: SummaryQueryDto, @CurrentPrincipal() p: Principal): Promise<SummaryAnswerDto> {
     return this.reporting.summary(body, p);
+  }
+
+  @Post('waterfall')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'getWaterfall',
+    summary: "The turn-latency waterfall: where a voice turn's time goes",
+    description:
+      'For the range and filters, each stage of voice.turn_completed (endpointing, final transcript, model time to first token, tools, speech-synthesis time to first byte, playout, end to end) with its p50, p95 and p99 (nearest rank from the merged sketches, within 1 %), its exact mean and its share of the end-to-end mean. A stage no turn reported is absent, not zero. The range is widened to whole days or hours as for the summary. Definitions and clock origins in docs/metrics.md.',
+  })
+  @ApiBody({ type: WaterfallQueryDto })
+  @ApiResponse({ status: 200, type: WaterfallAnswerDto })
+  @ApiProblem(
+    400,
+    'A bad date or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field',
+  )
+  @ReportLimits()
+  waterfall(@Body() body: WaterfallQueryDto, @CurrentPrincipal() p: Principal): Promise<WaterfallAnswerDto> {
+    return this.reporting.waterfall(body, p);
   }
 
   @Post('timeseries')

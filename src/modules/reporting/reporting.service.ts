@@ -6,13 +6,14 @@ import { Principal } from '../auth/principal';
 import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
-import { METRICS, QUANTILES, resolveMetric } from '../rollups/metric-catalog';
+import { METRICS, QUANTILES, resolveMetric, WATERFALL_STAGES } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
+import { WaterfallAnswerDto, WaterfallQueryDto } from './dto/waterfall.dto';
 import { Chain, walkUnit, WalkEvent } from './funnel';
 import { CONVERSION_GRAINS, invalidFunnel, parseFunnelRequest } from './funnel-request';
 import { attributeKeys, compileMatcher, eventNames } from './funnel-match';
@@ -174,53 +175,16 @@ export class ReportingService {
     const started = performance.now();
     const { metrics, ...rest } = body;
     // Every metric is read and planned, and the range checked, before the first query runs.
-    const plans = metrics.map((name) => {
-      const q = this.read({ ...rest, metric: name, grain: '1h' });
-      checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A summary');
-      const metric = resolveMetric(name)!;
-      const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
-      const plan = planTimeseries(
-        q.from,
-        q.to,
-        aligned ? '1d' : '1h',
-        Number.MAX_SAFE_INTEGER,
-        metric.definition.aggregation === 'distinct_rate',
-      );
-      if ('error' in plan) throw invalid(plan.error);
-      return { name, q, metric, plan };
-    });
+    const plans = metrics.map((name) => this.wholeRangePlan({ ...rest, metric: name, grain: '1h' }, 'A summary'));
     const tenantId = await this.access.resolve(principal, plans[0].q.tenantId);
     const out: Record<string, { value: number | null; count: number }> = {};
     let covered = { from: 0, to: 0 };
     await this.slots.run(tenantId, async () => {
       const deadline = this.deadline();
-      for (const { name, q, metric, plan } of plans) {
-        q.tenantId = tenantId;
-        covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
-        const oneBucket =
-          plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
-        const { cells } = oneBucket
-          ? await this.load(
-              q,
-              metric,
-              plan.buckets,
-              plan.grainMs,
-              plan.level,
-              this.config.rollups.enabled && plan.exactFromRollups,
-              deadline,
-            )
-          : await this.load(
-              q,
-              metric,
-              [plan.buckets[0]],
-              plan.buckets.length * plan.grainMs,
-              plan.level,
-              false,
-              deadline,
-            );
-        const total = emptyCell();
-        for (const c of cells) mergeCell(total, c);
-        out[name] = { value: valueOf(metric, total), count: total.count };
+      for (const plan of plans) {
+        const { cell, range } = await this.wholeRangeCell(plan, tenantId, deadline);
+        covered = range;
+        out[plan.name] = { value: valueOf(plan.metric, cell), count: cell.count };
       }
     });
     // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
@@ -230,6 +194,102 @@ export class ReportingService {
       metrics: out,
       meta: { query_ms: round(performance.now() - started) },
     };
+  }
+
+  /**
+   * The turn-latency waterfall: per stage of a voice turn its p50, p95 and p99, its mean and its
+   * share of the end-to-end time (stage mean ÷ end-to-end mean), each over the whole range. A stage
+   * no turn of the range reported is left out.
+   */
+  async waterfall(body: WaterfallQueryDto, principal: Principal): Promise<WaterfallAnswerDto> {
+    const started = performance.now();
+    // A percentile metric resolves by one of its quantiles; the merged sketch answers all three.
+    const names = [...WATERFALL_STAGES.map((s) => `${s.metric}.p50`), 'voice.turns.count'];
+    const plans = names.map((name) => this.wholeRangePlan({ ...body, metric: name, grain: '1h' }, 'A waterfall'));
+    const tenantId = await this.access.resolve(principal, plans[0].q.tenantId);
+    const cells: Cell[] = [];
+    let covered = { from: 0, to: 0 };
+    await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      for (const plan of plans) {
+        const { cell, range } = await this.wholeRangeCell(plan, tenantId, deadline);
+        covered = range;
+        cells.push(cell);
+      }
+    });
+    const turns = cells.pop()!.count;
+    const mean = (c: Cell) => (c.count ? c.sum / c.count : null);
+    const e2e = mean(cells[cells.length - 1]);
+    const quantile = (c: Cell, q: number) => c.sketch!.quantile(q)!;
+    return {
+      from: new Date(covered.from).toISOString(),
+      to: new Date(covered.to).toISOString(),
+      turns,
+      stages: WATERFALL_STAGES.flatMap((s, i) => {
+        const c = cells[i];
+        if (!c.count || !c.sketch?.count) return [];
+        const m = mean(c)!;
+        return [
+          {
+            stage: s.stage,
+            metric: s.metric,
+            turns: c.count,
+            p50: quantile(c, 0.5),
+            p95: quantile(c, 0.95),
+            p99: quantile(c, 0.99),
+            mean: m,
+            share_of_e2e: e2e ? m / e2e : null,
+          },
+        ];
+      }),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
+  /** A metric's plan for one value over a whole range: whole days when from and to fall on midnight UTC, else whole hours. */
+  private wholeRangePlan(body: TimeseriesQueryDto, what: string) {
+    const q = this.read(body);
+    checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', what);
+    const metric = resolveMetric(body.metric)!;
+    const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
+    const plan = planTimeseries(
+      q.from,
+      q.to,
+      aligned ? '1d' : '1h',
+      Number.MAX_SAFE_INTEGER,
+      metric.definition.aggregation === 'distinct_rate',
+    );
+    if ('error' in plan) throw invalid(plan.error);
+    return { name: body.metric, q, metric, plan };
+  }
+
+  /**
+   * One cell for a whole range, exactly: rollup cells merged (sketches too); a distinct rate over
+   * several buckets counted from raw events as one bucket.
+   */
+  private async wholeRangeCell(
+    { q, metric, plan }: ReturnType<ReportingService['wholeRangePlan']>,
+    tenantId: string,
+    deadline: ReportDeadline,
+  ): Promise<{ cell: Cell; range: { from: number; to: number } }> {
+    q.tenantId = tenantId;
+    const range = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
+    const oneBucket =
+      plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
+    const { cells } = oneBucket
+      ? await this.load(
+          q,
+          metric,
+          plan.buckets,
+          plan.grainMs,
+          plan.level,
+          this.config.rollups.enabled && plan.exactFromRollups,
+          deadline,
+        )
+      : await this.load(q, metric, [plan.buckets[0]], plan.buckets.length * plan.grainMs, plan.level, false, deadline);
+    const cell = emptyCell();
+    for (const c of cells) mergeCell(cell, c);
+    return { cell, range };
   }
 
   /**

@@ -12,7 +12,7 @@ const metricMessage = ({ value }: { value: unknown }) =>
   `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(value).slice(0, 80))}`;
 
 /** The fields every metric report shares: whose, when, and optionally one site or source. */
-class ReportScopeDto {
+export class ReportScopeDto {
   @ApiProperty({
     format: 'uuid',
     example: TENANT_EXAMPLE,
