@@ -296,7 +296,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     let nonEmpty = 0;
     try {
       const names = metricNames();
-      expect(names).toHaveLength(29 + 13 * 6);
+      expect(names).toHaveLength(32 + 13 * 6);
       // every metric at every grain for one tenant; the other tenant and the filters at some grains each
       const cases: [string, Record<string, string>, string[]][] = [
         [t.tenant.id, {}, Object.keys(GRAIN_MS)],

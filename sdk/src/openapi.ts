@@ -164,6 +164,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/reports/cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exact usage cost of a range: total, per model, provider, unit, conversation or turn
+         * @description From the usage lines (LLM tokens by kind, STT seconds, TTS characters, tool calls), each priced under the tenant's price book valid at its event's time. Money is exact: amount a decimal string, micros integer micro-units. Usage without a price is listed in missing, never counted as 0. The range is exact to the microsecond (no widening).
+         */
+        post: operations["getCost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/reports/waterfall": {
         parameters: {
             query?: never;
@@ -198,6 +218,47 @@ export interface paths {
          * @description Buckets are aligned to the grain in UTC, and every bucket is present: counts and sums of an empty bucket are 0, averages, rates and percentiles null (meta.empty_value says which). Read from the coarsest rollup level that divides the grain; meta.level is "raw" when computed from raw events.
          */
         post: operations["getTimeseries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/price-books": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of the tenant's price book, oldest first (admin) */
+        get: operations["listPriceBooks"];
+        put?: never;
+        /**
+         * Publish the next version of the tenant's price book (admin)
+         * @description A version is a whole price list, per model or provider and unit, valid from a date until a later version begins. Usage is priced when it is folded, under the version valid at the event's time (a model's own price before its provider's). A version valid from the past does not change costs already computed: re-price the range (POST /price-books/reprice); reprice_needed says so. docs/metrics.md, *Cost*.
+         */
+        post: operations["publishPriceBook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/price-books/reprice": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-price stored usage of a past range under the price books as they are now (admin)
+         * @description Every usage line with its time in [from, to) gets the cost of the version valid at its time, exactly; lines still without a price are counted in missing. Idempotent: a second run changes nothing.
+         */
+        post: operations["repricePriceBooks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -655,7 +716,7 @@ export interface components {
              * @example percentile
              * @enum {string}
              */
-            aggregation: "count" | "sum" | "avg" | "rate" | "distinct_rate" | "percentile";
+            aggregation: "count" | "sum" | "avg" | "rate" | "distinct_rate" | "percentile" | "cost";
             /**
              * @description Unit of the values: ms, count, ratio, score…
              * @example ms
@@ -1028,6 +1089,122 @@ export interface components {
             };
             meta: components["schemas"]["QueryTimeDto"];
         };
+        CostQueryDto: {
+            /**
+             * Format: uuid
+             * @description The tenant; the credential's own, or any for an operator
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description Start, inclusive (RFC 3339 with a zone)
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, after from
+             * @example 2025-01-15T23:59:59Z
+             */
+            to: string;
+            /**
+             * Format: uuid
+             * @description Only events of this site
+             */
+            site_id?: string;
+            /**
+             * @description Only events of this source
+             * @enum {string}
+             */
+            source?: "web" | "widget" | "voice_ws" | "server";
+            /**
+             * @description Also answer the cost per model, provider, unit, conversation or turn
+             * @enum {string}
+             */
+            group_by?: "model" | "provider" | "unit" | "conversation" | "turn";
+        };
+        MoneyDto: {
+            /**
+             * @description The exact cost in the currency, a decimal string
+             * @example 0.0020325
+             */
+            amount: string;
+            /**
+             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
+             * @example 2033
+             */
+            micros: string;
+            /**
+             * @description Usage lines counted
+             * @example 12
+             */
+            lines: number;
+            /**
+             * @description Of them, lines without a price: their cost is not in amount
+             * @example 0
+             */
+            missing_lines: number;
+        };
+        MissingPriceDto: {
+            /** @example gpt-4.1 */
+            model: string | null;
+            /** @example openai */
+            provider: string | null;
+            /** @enum {string} */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /** @example 3 */
+            lines: number;
+            /**
+             * @description Their quantity, exact decimal string
+             * @example 2412
+             */
+            quantity: string;
+        };
+        CostGroupDto: {
+            /**
+             * @description The exact cost in the currency, a decimal string
+             * @example 0.0020325
+             */
+            amount: string;
+            /**
+             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
+             * @example 2033
+             */
+            micros: string;
+            /**
+             * @description Usage lines counted
+             * @example 12
+             */
+            lines: number;
+            /**
+             * @description Of them, lines without a price: their cost is not in amount
+             * @example 0
+             */
+            missing_lines: number;
+            /**
+             * @description The model, provider, unit, conversation id or conversation/turn; null where the lines name none
+             * @example gpt-4o-mini
+             */
+            key: string | null;
+        };
+        CostAnswerDto: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /**
+             * @description The price book's currency; null before any book
+             * @example USD
+             */
+            currency: string | null;
+            total: components["schemas"]["MoneyDto"];
+            /** @description Usage no price applied to (no book valid then, or none for its model or provider and unit): reported, never counted as 0 */
+            missing: components["schemas"]["MissingPriceDto"][];
+            /** @description With group_by: the cost per group, costliest first (at most 1000) */
+            groups?: components["schemas"]["CostGroupDto"][];
+            meta: components["schemas"]["QueryTimeDto"];
+        };
         WaterfallQueryDto: {
             /**
              * Format: uuid
@@ -1183,11 +1360,11 @@ export interface components {
         };
         TimeseriesMetaDto: {
             /**
-             * @description The rollup level read, or raw events
+             * @description The rollup level read, raw events, or the priced usage lines (cost metrics)
              * @example h
              * @enum {string}
              */
-            level: "m" | "h" | "d" | "raw";
+            level: "m" | "h" | "d" | "raw" | "usage";
             /** @example 24 */
             buckets: number;
             /**
@@ -1209,6 +1386,118 @@ export interface components {
             /** @description Every bucket of the range, oldest first */
             points: components["schemas"]["TimeseriesPointDto"][];
             meta: components["schemas"]["TimeseriesMetaDto"];
+        };
+        PriceDto: {
+            /**
+             * @description The model (gen_ai.request.model, voice.stt.model, voice.tts.model, or the tool name for tool_call); exactly one of model and provider
+             * @example gpt-4o-mini
+             */
+            model?: string;
+            /**
+             * @description The provider (gen_ai.provider.name, voice.stt.provider, voice.tts.provider): the price of every model of it that has no price of its own
+             * @example openai
+             */
+            provider?: string;
+            /**
+             * @example input_token
+             * @enum {string}
+             */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /**
+             * @description The price of `per` units in the book's currency, as a decimal string (at most 12 decimals): exact, never a float
+             * @example 0.15
+             */
+            price: string;
+            /**
+             * @description How many units the price is for
+             * @default 1
+             * @example 1000000
+             * @enum {number}
+             */
+            per: 1 | 1000 | 1000000;
+        };
+        PublishPriceBookDto: {
+            /**
+             * @description ISO 4217 code; every version of a tenant's book has the same
+             * @example USD
+             */
+            currency: string;
+            /**
+             * Format: date-time
+             * @description From when this version prices usage (RFC 3339 with a zone); it holds until a later version begins
+             * @example 2025-01-15T12:00:00Z
+             */
+            valid_from: string;
+            /** @description The whole price list of this version: a version replaces the previous one from valid_from on */
+            prices: components["schemas"]["PriceDto"][];
+        };
+        PublishedPriceBookDto: {
+            /** @example 2 */
+            version: number;
+            /** @example USD */
+            currency: string;
+            /** Format: date-time */
+            valid_from: string;
+            /**
+             * @description valid_from lies in the past: usage already priced from then on keeps its old cost until re-priced (POST /price-books/reprice)
+             * @example true
+             */
+            reprice_needed: boolean;
+        };
+        PriceAnswerDto: {
+            /** @enum {string} */
+            match: "model" | "provider";
+            /** @example gpt-4o-mini */
+            name: string;
+            /** @enum {string} */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /**
+             * @description Exact price of one unit, decimal string
+             * @example 0.00000015
+             */
+            unit_price: string;
+        };
+        PriceBookDto: {
+            /** @example 2 */
+            version: number;
+            /** @example USD */
+            currency: string;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            created_at: string;
+            prices: components["schemas"]["PriceAnswerDto"][];
+        };
+        RepriceDto: {
+            /**
+             * Format: date-time
+             * @description Start, inclusive
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, exclusive, after from
+             * @example 2025-01-16T00:00:00Z
+             */
+            to: string;
+        };
+        RepriceAnswerDto: {
+            /**
+             * @description Usage lines in the range
+             * @example 1204
+             */
+            lines: number;
+            /**
+             * @description Lines whose cost or book version changed
+             * @example 610
+             */
+            changed: number;
+            /**
+             * @description Lines left without a price (no book, or no price for their model/provider and unit)
+             * @example 0
+             */
+            missing: number;
         };
         CheckResultDto: {
             /**
@@ -2175,6 +2464,110 @@ export interface operations {
             };
         };
     };
+    getCost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CostQueryDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostAnswerDto"];
+                };
+            };
+            /** @description A bad date, group or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports, or the request rate limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     getWaterfall: {
         parameters: {
             query?: never;
@@ -2374,6 +2767,242 @@ export interface operations {
             };
             /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listPriceBooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceBookDto"][];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not an admin credential */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    publishPriceBook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishPriceBookDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishedPriceBookDto"];
+                };
+            };
+            /** @description A malformed book: a bad currency, date, unit, price or per; a price naming both or neither of model and provider, or the same price twice (errors points at it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not an admin credential */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Another currency than the tenant's earlier versions */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    repricePriceBooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepriceDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepriceAnswerDto"];
+                };
+            };
+            /** @description A bad date, to not after from, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not an admin credential */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

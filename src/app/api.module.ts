@@ -9,6 +9,7 @@ import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
+import { PriceBooksModule } from '../modules/costs/price-books.module';
 import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
 import { ObservabilityModule, ObservabilityOptions } from '../modules/observability/observability.module';
 import { HttpTelemetry } from '../modules/observability/http-telemetry';
@@ -31,6 +32,7 @@ export class ApiModule {
         IngestionModule,
         SubjectsModule,
         ReportingModule,
+        PriceBooksModule,
         HealthModule,
         OpsModule,
         SchemaRegistryApiModule,

@@ -12,6 +12,7 @@ import {
   TimeseriesQueryDto,
 } from './dto/report.dto';
 import { WaterfallAnswerDto, WaterfallQueryDto } from './dto/waterfall.dto';
+import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
 import { FunnelAnswer, ReportingService } from './reporting.service';
 
 /**
@@ -88,6 +89,25 @@ export class ReportingController {
   @ReportLimits()
   summary(@Body() body: SummaryQueryDto, @CurrentPrincipal() p: Principal): Promise<SummaryAnswerDto> {
     return this.reporting.summary(body, p);
+  }
+
+  @Post('cost')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'getCost',
+    summary: 'Exact usage cost of a range: total, per model, provider, unit, conversation or turn',
+    description:
+      "From the usage lines (LLM tokens by kind, STT seconds, TTS characters, tool calls), each priced under the tenant's price book valid at its event's time. Money is exact: amount a decimal string, micros integer micro-units. Usage without a price is listed in missing, never counted as 0. The range is exact to the microsecond (no widening).",
+  })
+  @ApiBody({ type: CostQueryDto })
+  @ApiResponse({ status: 200, type: CostAnswerDto })
+  @ApiProblem(
+    400,
+    'A bad date, group or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field',
+  )
+  @ReportLimits()
+  cost(@Body() body: CostQueryDto, @CurrentPrincipal() p: Principal): Promise<CostAnswerDto> {
+    return this.reporting.cost(body, p);
   }
 
   @Post('waterfall')

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RollupsModule } from '../rollups/rollups.module';
 import { StorageModule } from '../storage/storage.module';
+import { CostsModule } from '../costs/costs.module';
 import { ReportingController } from './reporting.controller';
 import { REPORT_CLOCK, ReportingService } from './reporting.service';
 import { ReportSlots } from './report-slots';
@@ -8,7 +9,7 @@ import { systemClock } from '../../common/clock';
 
 /** Timeseries over rollups, summaries and funnels over raw events; the metric catalog. */
 @Module({
-  imports: [RollupsModule, StorageModule],
+  imports: [RollupsModule, StorageModule, CostsModule],
   controllers: [ReportingController],
   providers: [ReportingService, ReportSlots, { provide: REPORT_CLOCK, useFactory: systemClock }],
 })

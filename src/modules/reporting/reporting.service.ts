@@ -10,6 +10,9 @@ import { METRICS, QUANTILES, resolveMetric, WATERFALL_STAGES } from '../rollups/
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
+import { CostRepository, MoneyRow } from '../costs/cost.repository';
+import { trimDecimal } from '../costs/usage-lines';
+import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
@@ -42,7 +45,7 @@ export interface TimeseriesAnswer {
   metric: string;
   grain: string;
   points: { t: string; value: number | null; count: number }[];
-  meta: { level: 'm' | 'h' | 'd' | 'raw'; buckets: number; query_ms: number; empty_value: 0 | null };
+  meta: { level: 'm' | 'h' | 'd' | 'raw' | 'usage'; buckets: number; query_ms: number; empty_value: 0 | null };
 }
 
 const invalid = invalidReport;
@@ -93,6 +96,7 @@ export class ReportingService {
   constructor(
     private readonly rollups: RollupRepository,
     private readonly events: EventsRepository,
+    private readonly costs: CostRepository,
     private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly slots: ReportSlots,
@@ -153,7 +157,7 @@ export class ReportingService {
         level,
         buckets: plan.buckets.length,
         query_ms: round(performance.now() - started),
-        empty_value: agg === 'count' || agg === 'sum' ? 0 : null,
+        empty_value: agg === 'count' || agg === 'sum' || metric.definition.cost === 'total' ? 0 : null,
       },
     };
   }
@@ -246,6 +250,44 @@ export class ReportingService {
     };
   }
 
+  /**
+   * Exact cost of a range from the priced usage lines: the total in the currency (decimal string)
+   * and in integer micro-units, optionally per group, and the usage no price applied to.
+   */
+  async cost(body: CostQueryDto, principal: Principal): Promise<CostAnswerDto> {
+    const started = performance.now();
+    const { from, to } = reportRange(body.from, body.to);
+    checkRangeDays(from, to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A cost report');
+    const tenantId = await this.access.resolve(principal, body.tenantId.toLowerCase());
+    const filter = {
+      tenantId,
+      from: new Date(from),
+      to: new Date(to),
+      siteId: body.site_id?.toLowerCase() ?? null,
+      source: body.source ?? null,
+    };
+    const { report, currency } = await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      try {
+        return {
+          report: await this.costs.report(filter, body.group_by ?? null, deadline.remainingMs()),
+          currency: await this.costs.currency(tenantId),
+        };
+      } catch (err) {
+        throw reportError(err, deadline, 'Choose a shorter range.');
+      }
+    });
+    return {
+      from: filter.from.toISOString(),
+      to: filter.to.toISOString(),
+      currency,
+      total: money(report.total),
+      missing: report.missing.map((m) => ({ ...m, lines: Number(m.lines), quantity: trimDecimal(m.quantity) })),
+      ...(body.group_by ? { groups: report.groups.map((g) => ({ key: g.key, ...money(g) })) } : {}),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
   /** A metric's plan for one value over a whole range: whole days when from and to fall on midnight UTC, else whole hours. */
   private wholeRangePlan(body: TimeseriesQueryDto, what: string) {
     const q = this.read(body);
@@ -274,8 +316,13 @@ export class ReportingService {
   ): Promise<{ cell: Cell; range: { from: number; to: number } }> {
     q.tenantId = tenantId;
     const range = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
+    // Distinct units (rates, cost per conversation or turn) over several buckets are counted as one bucket.
+    const def = metric.definition;
     const oneBucket =
-      plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
+      plan.buckets.length === 1 ||
+      (def.aggregation === 'distinct_rate'
+        ? !plan.exactFromRollups
+        : !(def.aggregation === 'cost' && def.cost !== 'total'));
     const { cells } = oneBucket
       ? await this.load(
           q,
@@ -455,6 +502,21 @@ export class ReportingService {
     const to = new Date(buckets[buckets.length - 1] + grainMs);
     const maxEvents = this.config.reporting.maxEvents;
     try {
+      if (def.aggregation === 'cost') {
+        const rows = await this.costs.buckets(
+          { tenantId: q.tenantId, from, to, siteId: q.siteId, source: q.source },
+          def.cost!,
+          grainMs,
+          deadline.remainingMs(),
+        );
+        const cells = buckets.map(emptyCell);
+        for (const r of rows) {
+          cells[r.i].count = Number(r.units);
+          cells[r.i].num = Number(r.missing);
+          cells[r.i].sum = r.micros ?? 0;
+        }
+        return { cells, level: 'usage' };
+      }
       if (fromRollups) {
         const rows = await this.rollups.read(
           {
@@ -518,3 +580,10 @@ export class ReportingService {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+
+const money = (m: MoneyRow) => ({
+  amount: trimDecimal(m.amount),
+  micros: m.micros,
+  lines: Number(m.lines),
+  missing_lines: Number(m.missing_lines),
+});

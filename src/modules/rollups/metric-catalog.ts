@@ -5,7 +5,10 @@
  */
 import { TURN_END_REASONS } from '../schema-registry/builtin-events';
 
-export type Aggregation = 'count' | 'sum' | 'avg' | 'rate' | 'distinct_rate' | 'percentile';
+export type Aggregation = 'count' | 'sum' | 'avg' | 'rate' | 'distinct_rate' | 'percentile' | 'cost';
+
+/** What a cost metric divides its cost by: nothing, the distinct conversations, or the distinct turns of the bucket. */
+export type CostPer = 'total' | 'per_conversation' | 'per_turn';
 
 /** Which events a side of a metric counts: one event type (or every event), optionally filtered. */
 export interface EventSelector {
@@ -28,6 +31,8 @@ export interface MetricDefinition {
   attribute?: string;
   /** The numerator of a rate. */
   numerator?: EventSelector;
+  /** For a cost metric: read from the priced usage lines, not folded into rollups. */
+  cost?: CostPer;
   /** Quantiles the brief lists; any other is askable too. */
   listed?: string[];
 }
@@ -283,6 +288,33 @@ export const METRICS: MetricDefinition[] = [
     of: { event: 'ai.llm_call_completed' },
     attribute,
   })),
+  {
+    name: 'ai.cost.total',
+    aggregation: 'cost',
+    cost: 'total',
+    unit: 'micro-units of the price-book currency',
+    description:
+      "Cost of the usage in the bucket (tokens by kind, STT seconds, TTS characters, tool calls), each line priced under the tenant's price book valid at its event's time; null when a line of the bucket has no price (POST /reports/cost lists them).",
+    of: { event: '*' },
+  },
+  {
+    name: 'ai.cost.per_conversation',
+    aggregation: 'cost',
+    cost: 'per_conversation',
+    unit: 'micro-units of the price-book currency',
+    description:
+      'Cost of the usage that names a gen_ai.conversation.id ÷ the distinct conversations it names, per bucket; null when one of those lines has no price.',
+    of: { event: '*' },
+  },
+  {
+    name: 'ai.cost.per_turn',
+    aggregation: 'cost',
+    cost: 'per_turn',
+    unit: 'micro-units of the price-book currency',
+    description:
+      'Cost of the usage that names a voice.turn_id ÷ the distinct turns (conversation and turn id) it names, per bucket; null when one of those lines has no price.',
+    of: { event: '*' },
+  },
   {
     name: 'kb.hit_rate',
     aggregation: 'distinct_rate',

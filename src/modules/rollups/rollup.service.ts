@@ -13,6 +13,8 @@ import {
   Membership,
 } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
+import { CostRepository } from '../costs/cost.repository';
+import { usageLines } from '../costs/usage-lines';
 
 /**
  * Folds stored events into the rollups inside the caller's transaction (the rollup folder's, which
@@ -25,6 +27,7 @@ export class RollupService {
   constructor(
     private readonly repo: RollupRepository,
     private readonly tenants: TenantsRepository,
+    private readonly costs: CostRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -37,6 +40,8 @@ export class RollupService {
     const { deltas, members } = foldEvents(events);
     countMembers(deltas, await this.repo.addMembers(tx, await this.keyed(tx, inLockOrder(members))));
     await this.repo.upsert(tx, inKeyOrder(deltas));
+    // What the events used, priced under the book valid at each event's time (docs/architecture.md, *Cost*).
+    await this.costs.record(tx, events.flatMap(usageLines));
   }
 
   /**

@@ -77,7 +77,7 @@ export class SummaryQueryDto extends ReportScopeDto {
 
 export class MetricDefinitionDto {
   @ApiProperty({ example: 'voice.first_response_ms' }) name!: string;
-  @ApiProperty({ enum: ['count', 'sum', 'avg', 'rate', 'distinct_rate', 'percentile'], example: 'percentile' })
+  @ApiProperty({ enum: ['count', 'sum', 'avg', 'rate', 'distinct_rate', 'percentile', 'cost'], example: 'percentile' })
   aggregation!: string;
   @ApiProperty({ example: 'ms', description: 'Unit of the values: ms, count, ratio, score…' }) unit!: string;
   @ApiProperty({ example: 'Time from the end of the user turn to the first agent audio' }) description!: string;
@@ -110,8 +110,12 @@ export class TimeseriesPointDto {
 }
 
 export class TimeseriesMetaDto {
-  @ApiProperty({ enum: ['m', 'h', 'd', 'raw'], example: 'h', description: 'The rollup level read, or raw events' })
-  level!: 'm' | 'h' | 'd' | 'raw';
+  @ApiProperty({
+    enum: ['m', 'h', 'd', 'raw', 'usage'],
+    example: 'h',
+    description: 'The rollup level read, raw events, or the priced usage lines (cost metrics)',
+  })
+  level!: 'm' | 'h' | 'd' | 'raw' | 'usage';
   @ApiProperty({ example: 24 }) buckets!: number;
   @ApiProperty({ example: 3.1, description: 'Time the service spent on the report' }) query_ms!: number;
   @ApiProperty({
