@@ -204,4 +204,58 @@ describe('price books and exact cost', () => {
     expect((await t.get(BOOKS, t.tenant.report)).status).toBe(403);
     expect((await t.get(BOOKS, t.other.admin)).json).toEqual([]);
   });
+
+  it('shows a conversation turn by turn: stages, outcome, calls, tokens and cost, from the stored events', async () => {
+    const q = `tenantId=${t.tenant.id}&from=${iso(day)}&to=${iso(day + DAY)}`;
+    const c1 = await t.get(`${REPORTS}/conversations/c-1?${q}`, t.tenant.report);
+    expect(c1.status).toBe(200);
+    const money = (amount: string, micros: string, lines: number) => ({ amount, micros, lines, missing_lines: 0 });
+    expect(c1.json).toMatchObject({
+      conversation_id: 'c-1',
+      currency: 'USD',
+      cost: money('0.000975', '975', 4),
+      turns: [
+        {
+          turn_id: 't-1',
+          stages: {},
+          llm_calls: [
+            {
+              at: iso(day + 6 * HOUR),
+              model: 'gpt-4o-mini',
+              provider: 'openai',
+              tokens: { input: 1000, output: 100, cache_read: 200 },
+            },
+          ],
+          tool_calls: [],
+          cost: money('0.000875', '875', 3),
+        },
+        { turn_id: 't-2', llm_calls: [{ model: 'acme-1', tokens: { input: 50 } }], cost: money('0.0001', '100', 1) },
+      ],
+    });
+    const c7 = await t.get(`${REPORTS}/conversations/conv-7?${q}`, t.tenant.report);
+    expect(c7.json.turns).toEqual([
+      {
+        turn_id: 't-1',
+        index: 0,
+        ended_at: iso(day + 6 * HOUR + 30 * 60_000),
+        end_reason: 'completed',
+        stages: { endpoint: 180, stt_final: 120, llm_ttft: 310, tool: 150, tts_ttfb: 95, playout: 40, e2e: 790 },
+        llm_calls: [],
+        tool_calls: [],
+        stt_audio_ms: 2400,
+        tts_characters: 86,
+        cost: money('0.00282', '2820', 2),
+      },
+    ]);
+    const none = await t.get(`${REPORTS}/conversations/nobody?${q}`, t.tenant.report);
+    expect([none.status, none.json.turns, none.json.cost]).toEqual([200, [], money('0', '0', 0)]);
+    // another tenant's key sees nothing of it
+    const other = await t.get(`${REPORTS}/conversations/c-1?${q}`, t.other.report);
+    expect(other.status).toBe(403);
+    const bad = await t.get(
+      `${REPORTS}/conversations/c-1?tenantId=${t.tenant.id}&from=soon&to=${iso(day)}`,
+      t.tenant.report,
+    );
+    expect([bad.status, bad.json.errors[0].pointer]).toEqual([400, '/from']);
+  });
 });

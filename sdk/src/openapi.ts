@@ -164,6 +164,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/reports/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One conversation: its turns in order with stage timings, outcomes, tool calls, tokens and cost
+         * @description Built from the stored (sanitized) events naming the conversation in gen_ai.conversation.id within [from, to): voice.turn_completed, ai.llm_call_completed and ai.tool_call_completed, grouped by voice.turn_id; only their timing, outcome, model, tool and usage attributes are answered, never transcripts or free text. Cost per turn from the priced usage lines.
+         */
+        get: operations["getConversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/reports/cost": {
         parameters: {
             query?: never;
@@ -231,7 +251,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every version of the tenant's price book, oldest first (admin) */
+        /**
+         * Every version of the tenant's price book, oldest first (admin)
+         * @description Each version with its currency, validity start and prices, each as the exact price of one unit.
+         */
         get: operations["listPriceBooks"];
         put?: never;
         /**
@@ -1089,6 +1112,121 @@ export interface components {
             };
             meta: components["schemas"]["QueryTimeDto"];
         };
+        BargeInDto: {
+            /** @enum {string} */
+            by: "user" | "agent";
+            /**
+             * @description Time to yield, ms
+             * @example 180
+             */
+            yield_ms?: number;
+            /** @description The agent resumed (a false interruption) */
+            resumed: boolean;
+        };
+        LlmCallDto: {
+            /** Format: date-time */
+            at: string;
+            /** @example gpt-4o-mini */
+            model: string | null;
+            /** @example openai */
+            provider: string | null;
+            /**
+             * @description Tokens by kind as reported (input, output, cache_read, cache_write, reasoning, audio_input, audio_output); kinds not reported are absent
+             * @example {
+             *       "input": 812,
+             *       "output": 64,
+             *       "cache_read": 512
+             *     }
+             */
+            tokens: {
+                [key: string]: number;
+            };
+            /** @example 310 */
+            time_to_first_token_ms?: number;
+            /** @example 930 */
+            duration_ms?: number;
+        };
+        ToolCallDto: {
+            /** Format: date-time */
+            at: string;
+            /** @example kb.search */
+            name: string;
+            success: boolean | null;
+            /** @example 150 */
+            duration_ms?: number;
+            /** @example timeout */
+            error_type?: string;
+        };
+        MoneyDto: {
+            /**
+             * @description The exact cost in the currency, a decimal string
+             * @example 0.0020325
+             */
+            amount: string;
+            /**
+             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
+             * @example 2033
+             */
+            micros: string;
+            /**
+             * @description Usage lines counted
+             * @example 12
+             */
+            lines: number;
+            /**
+             * @description Of them, lines without a price: their cost is not in amount
+             * @example 0
+             */
+            missing_lines: number;
+        };
+        ConversationTurnDto: {
+            /**
+             * @description null gathers the calls that named no turn
+             * @example t-1
+             */
+            turn_id: string | null;
+            /** @example 0 */
+            index?: number;
+            /**
+             * Format: date-time
+             * @description When the turn ended (voice.turn_completed)
+             */
+            ended_at?: string;
+            /** @example completed */
+            end_reason?: string;
+            /**
+             * @description The stage timings the turn reported, ms; stages not reported are absent
+             * @example {
+             *       "endpoint": 180,
+             *       "llm_ttft": 310,
+             *       "e2e": 790
+             *     }
+             */
+            stages: {
+                [key: string]: number;
+            };
+            /** @description Present when someone barged in */
+            barge_in?: components["schemas"]["BargeInDto"];
+            llm_calls: components["schemas"]["LlmCallDto"][];
+            tool_calls: components["schemas"]["ToolCallDto"][];
+            /** @example 2400 */
+            stt_audio_ms?: number;
+            /** @example 86 */
+            tts_characters?: number;
+            /** @description The turn's priced usage */
+            cost: components["schemas"]["MoneyDto"];
+        };
+        ConversationAnswerDto: {
+            /** @example conv-7 */
+            conversation_id: string;
+            /** @example USD */
+            currency: string | null;
+            /** @description Turns in order (turn index, else time), then calls that named no turn */
+            turns: components["schemas"]["ConversationTurnDto"][];
+            /** @description The conversation's priced usage */
+            cost: components["schemas"]["MoneyDto"];
+            meta: components["schemas"]["QueryTimeDto"];
+        };
         CostQueryDto: {
             /**
              * Format: uuid
@@ -1123,28 +1261,6 @@ export interface components {
              * @enum {string}
              */
             group_by?: "model" | "provider" | "unit" | "conversation" | "turn";
-        };
-        MoneyDto: {
-            /**
-             * @description The exact cost in the currency, a decimal string
-             * @example 0.0020325
-             */
-            amount: string;
-            /**
-             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
-             * @example 2033
-             */
-            micros: string;
-            /**
-             * @description Usage lines counted
-             * @example 12
-             */
-            lines: number;
-            /**
-             * @description Of them, lines without a price: their cost is not in amount
-             * @example 0
-             */
-            missing_lines: number;
         };
         MissingPriceDto: {
             /** @example gpt-4.1 */
@@ -2454,6 +2570,98 @@ export interface operations {
                 };
             };
             /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getConversation: {
+        parameters: {
+            query: {
+                /** @description The tenant; the credential's own, or any for an operator */
+                tenantId: string;
+                /** @description Start, inclusive */
+                from: string;
+                /** @description End, exclusive */
+                to: string;
+            };
+            header?: never;
+            path: {
+                /** @description The gen_ai.conversation.id */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationAnswerDto"];
+                };
+            };
+            /** @description A bad date or tenant, a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS, or more than ANALYTICS_REPORT_MAX_EVENTS events */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many reports at once, or the request rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report ran past ANALYTICS_REPORT_TIMEOUT_MS */
             504: {
                 headers: {
                     [name: string]: unknown;

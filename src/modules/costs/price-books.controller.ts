@@ -43,6 +43,7 @@ export class PriceBooksController {
   @ApiOperation({
     operationId: 'listPriceBooks',
     summary: "Every version of the tenant's price book, oldest first (admin)",
+    description: 'Each version with its currency, validity start and prices, each as the exact price of one unit.',
   })
   @ApiResponse({ status: 200, type: [PriceBookDto] })
   list(@CurrentPrincipal() p: Principal): Promise<PriceBookDto[]> {

@@ -13,6 +13,8 @@ import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
 import { CostRepository, MoneyRow } from '../costs/cost.repository';
 import { trimDecimal } from '../costs/usage-lines';
 import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
+import { ConversationAnswerDto, ConversationQueryDto } from './dto/conversation.dto';
+import { CONVERSATION_EVENTS, conversationTurns, NO_MONEY } from './conversation-view';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
@@ -284,6 +286,48 @@ export class ReportingService {
       total: money(report.total),
       missing: report.missing.map((m) => ({ ...m, lines: Number(m.lines), quantity: trimDecimal(m.quantity) })),
       ...(body.group_by ? { groups: report.groups.map((g) => ({ key: g.key, ...money(g) })) } : {}),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
+  /**
+   * One conversation from its stored events: its turns in order with stage timings, outcomes, model
+   * and tool calls, tokens and cost. Built from the named attributes of three event types only.
+   */
+  async conversation(id: string, query: ConversationQueryDto, principal: Principal): Promise<ConversationAnswerDto> {
+    const started = performance.now();
+    const { from, to } = reportRange(query.from, query.to);
+    checkRangeDays(from, to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A conversation');
+    const tenantId = await this.access.resolve(principal, query.tenantId.toLowerCase());
+    const maxEvents = this.config.reporting.maxEvents;
+    const range = { from: new Date(from), to: new Date(to) };
+    const { events, report, currency } = await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      try {
+        const rows = await this.events.forConversation(
+          { tenantId, conversationId: id, eventNames: CONVERSATION_EVENTS, ...range, limit: maxEvents + 1 },
+          deadline.remainingMs(),
+        );
+        if (rows.length > maxEvents) throw tooManyEvents(maxEvents, 'conversation');
+        return {
+          events: rows,
+          report: await this.costs.report(
+            { tenantId, ...range, siteId: null, source: null, conversationId: id },
+            'turn',
+            deadline.remainingMs(),
+          ),
+          currency: await this.costs.currency(tenantId),
+        };
+      } catch (err) {
+        throw reportError(err, deadline, 'Choose a shorter range.');
+      }
+    });
+    const byTurn = new Map(report.groups.map((g) => [g.key === null ? null : g.key.slice(id.length + 1), money(g)]));
+    return {
+      conversation_id: id,
+      currency,
+      turns: conversationTurns(events, (turn) => byTurn.get(turn) ?? NO_MONEY),
+      cost: money(report.total),
       meta: { query_ms: round(performance.now() - started) },
     };
   }

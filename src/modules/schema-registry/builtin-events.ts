@@ -214,6 +214,7 @@ export const BUILTIN_EVENTS: BuiltinEventType[] = [
       },
       'ai.navigation.optimistic': flag('The UI navigated before the tool confirmed (optimistic navigation)'),
       'gen_ai.conversation.id': conversation,
+      'voice.turn_id': id('Voice turn the call served, when it served one'),
     },
     {
       'gen_ai.tool.name': 'navigation.goto',
