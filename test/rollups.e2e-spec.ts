@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { BUILTIN_EVENTS } from '../src/modules/schema-registry/builtin-events';
+import { BUILTIN_EVENTS, TURN_END_REASONS } from '../src/modules/schema-registry/builtin-events';
+import { usageLines } from '../src/modules/costs/usage-lines';
 import { DDSketch } from '../src/modules/rollups/ddsketch';
 import { METRICS, metricNames, resolveMetric } from '../src/modules/rollups/metric-catalog';
 import { RollupFolder } from '../src/modules/rollups/rollup-folder';
@@ -54,6 +55,35 @@ function randomEvent(
     if (r.chance(0.9)) attributes['gen_ai.usage.output_tokens'] = r.int(800);
     else delete attributes['gen_ai.usage.output_tokens'];
   }
+  if (type.name === 'voice.turn_completed') {
+    for (const a of Object.keys(attributes)) if (a.startsWith('voice.latency.')) delete attributes[a];
+    for (const [a, lo, hi] of [
+      ['voice.latency.endpoint_ms', 50, 900],
+      ['voice.latency.stt_final_ms', 30, 600],
+      ['voice.latency.llm_ttft_ms', 80, 2500],
+      ['voice.latency.tool_ms', 10, 3000],
+      ['voice.latency.tts_ttfb_ms', 40, 700],
+      ['voice.latency.playout_ms', 5, 200],
+      ['voice.latency.e2e_ms', 300, 6000],
+    ] as const)
+      if (r.chance(0.85)) attributes[a] = num(lo, hi); // stages a client does not measure are left out
+    attributes['voice.turn.end_reason'] = r.pick(TURN_END_REASONS);
+    attributes['gen_ai.conversation.id'] = `conv-${r.int(400)}`;
+    attributes['voice.turn_id'] = `t-${r.int(8)}`;
+    if (r.chance(0.4)) {
+      attributes['voice.barge_in.by'] = r.pick(['user', 'agent']);
+      attributes['voice.barge_in.yield_ms'] = num(20, 900);
+      attributes['voice.barge_in.resumed'] = r.chance(0.3);
+    }
+    attributes['voice.stt.audio_ms'] = r.int(20_000);
+    attributes['voice.tts.characters'] = r.int(400);
+  }
+  if (type.name === 'ai.llm_call_completed') {
+    attributes['gen_ai.conversation.id'] = `conv-${r.int(400)}`;
+    if (r.chance(0.5)) attributes['voice.turn_id'] = `t-${r.int(8)}`;
+    attributes['gen_ai.usage.cache_read.input_tokens'] = r.int(50);
+    if (r.chance(0.3)) attributes['gen_ai.usage.reasoning.output_tokens'] = r.int(5);
+  }
   if (type.name === 'booking.slot_hold' || type.name === 'booking.confirmed')
     attributes['booking.hold_id'] = `h-${r.int(200)}`;
   return makeEvent({
@@ -85,6 +115,54 @@ function randomDataSet(r: ReturnType<typeof rng>, tenant: string, now: number): 
     }
   }
   return out.sort((a, b) => a.at - b.at).map((x) => x.e);
+}
+
+/** The test's price book: per unit, the price of a million units, and what it is keyed by. */
+const PRICES: Record<string, string> = {
+  input_token: '0.15',
+  output_token: '0.6',
+  cache_read_token: '0.075',
+  cache_write_token: '0.1875',
+  reasoning_token: '0.6',
+  audio_input_token: '10',
+  audio_output_token: '20',
+  stt_second: '100',
+  tts_character: '30',
+  tool_call: '7.5',
+};
+const PRICED_BY: Record<string, Record<string, string>> = {
+  stt_second: { provider: 'deepgram' },
+  tts_character: { provider: 'elevenlabs' },
+  tool_call: { model: 'navigation.goto' },
+};
+for (const u of Object.keys(PRICES)) PRICED_BY[u] ??= { model: 'gpt-4o-mini' };
+
+/** Brute-force cost of some rows in micro-units, with BigInt at 10^-18 of the currency: [micro-units, units]. */
+function expectedCost(
+  kind: 'total' | 'per_conversation' | 'per_turn',
+  rows: (Row & { site_id: string; source: string })[],
+): { value: number | null; count: number } {
+  const big = (d: string, scale: number) => {
+    const [i, f = ''] = d.split('.');
+    return BigInt(i + f.padEnd(scale, '0'));
+  };
+  let cost = 0n; // quantity (3 decimals) × price per million (12 decimals): 10^-15 micro-units
+  const units = new Set<string>();
+  let lines = 0;
+  for (const row of rows) {
+    for (const l of usageLines({ ...row, occurred_at: row.occurred_at.toISOString() })) {
+      if (kind === 'per_conversation' && l.conversation_id === null) continue;
+      if (kind === 'per_turn' && l.turn_id === null) continue;
+      lines++;
+      units.add(kind === 'per_conversation' ? l.conversation_id! : `${l.conversation_id ?? ''}/${l.turn_id}`);
+      cost += big(l.quantity, 3) * big(PRICES[l.unit], 12);
+    }
+  }
+
+  const micros = Number(cost) / 1e15;
+  const count = kind === 'total' ? lines : units.size;
+  if (kind === 'total') return { value: micros, count };
+  return { value: count ? micros / count : null, count };
 }
 
 /** The exact q-quantile by nearest rank (docs/metrics.md): the value at 1-based rank ⌈q·n⌉ of the sorted values. */
@@ -135,6 +213,19 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
 
   beforeAll(async () => {
     t = await createTestEnv({ ANALYTICS_RATE_LIMIT_RPS: '100000', ANALYTICS_RATE_LIMIT_EPS: '10000000' });
+    // Every usage the data set makes has a price, so each bucket's cost is known and checked exactly.
+    for (const tenant of [t.tenant, t.other]) {
+      const res = await t.post(
+        '/api/v1/analytics/price-books',
+        {
+          currency: 'USD',
+          valid_from: new Date(now - SPAN - DAY).toISOString(),
+          prices: Object.entries(PRICES).map(([unit, price]) => ({ ...PRICED_BY[unit], unit, price, per: 1_000_000 })),
+        },
+        tenant.admin,
+      );
+      expect(res.status).toBe(201);
+    }
     const r = rng(7);
     batches = [];
     for (const tenant of [t.tenant, t.other]) {
@@ -211,6 +302,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
             (x) => new Date(Math.floor(x.occurred_at.getTime() / DAY) * DAY).toISOString() === day,
           );
           for (const m of METRICS) {
+            if (m.aggregation === 'cost') continue; // priced usage lines, not rollup rows: checked through the timeseries below
             const want = expected(m, inDay);
             const row = dayRows.find(
               (x) =>
@@ -296,7 +388,7 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
     let nonEmpty = 0;
     try {
       const names = metricNames();
-      expect(names).toHaveLength(13 + 5 * 6);
+      expect(names).toHaveLength(32 + 13 * 6);
       // every metric at every grain for one tenant; the other tenant and the filters at some grains each
       const cases: [string, Record<string, string>, string[]][] = [
         [t.tenant.id, {}, Object.keys(GRAIN_MS)],
@@ -328,13 +420,15 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
             expect([label, res.status]).toEqual([label, 200]);
             const { definition: def, quantile } = resolveMetric(metric)!;
             const wantLevel =
-              def.aggregation === 'distinct_rate' && ['5m', '15m'].includes(grain)
-                ? 'raw'
-                : grain === '1h'
-                  ? 'h'
-                  : grain === '1d'
-                    ? 'd'
-                    : 'm';
+              def.aggregation === 'cost'
+                ? 'usage'
+                : def.aggregation === 'distinct_rate' && ['5m', '15m'].includes(grain)
+                  ? 'raw'
+                  : grain === '1h'
+                    ? 'h'
+                    : grain === '1d'
+                      ? 'd'
+                      : 'm';
             expect([label, res.json.meta.level, res.json.meta.buckets]).toEqual([
               label,
               wantLevel,
@@ -342,6 +436,18 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
             ]);
             expect(res.json.points[0].t).toBe(new Date(Math.floor((now - SPAN) / grainMs) * grainMs).toISOString()); // every bucket present
             for (const point of res.json.points) {
+              if (def.aggregation === 'cost') {
+                const c = expectedCost(def.cost!, byBucket.get(Date.parse(point.t)) ?? []);
+                points++;
+                if (c.value !== null) nonEmpty++;
+                const close =
+                  c.value === null || point.value === null
+                    ? c.value === point.value
+                    : Math.abs(point.value - c.value) <= 1e-9 * Math.max(1, c.value);
+                if (!close || point.count !== c.count)
+                  expect([label, point.t, point.value, point.count]).toEqual([label, point.t, c.value, c.count]);
+                continue;
+              }
               const want = expected(def, byBucket.get(Date.parse(point.t)) ?? []);
               let value: number | null;
               if (def.aggregation === 'count') value = want.count;

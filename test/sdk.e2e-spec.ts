@@ -210,4 +210,44 @@ describe('the SDK against the service', () => {
     );
     await c.close();
   }, 240_000);
+
+  it('trackVoiceTurn sends one voice.turn_completed with the stages measured and none that were not', async () => {
+    const c = createAnalyticsClient({ baseUrl: t.url, apiKey: t.tenant.ingest, flushOnExit: false });
+    const [verdict] = await Promise.all([
+      c.trackVoiceTurn(t.tenant.id, SITE, SESSION, {
+        turnId: 'turn-9',
+        conversationId: 'conv-9',
+        index: 2,
+        endReason: 'interrupted_by_user',
+        stages: { endpointMs: 180, llmTtftMs: 310, e2eMs: 790 },
+        bargeIn: { by: 'user', yieldMs: 120, resumed: false },
+        stt: { audioMs: 2400, provider: 'deepgram' },
+      }),
+      c.flush(),
+    ]);
+    expect([verdict.event_name, verdict.status]).toEqual(['voice.turn_completed', 'accepted']);
+    const where = `event_name = 'voice.turn_completed'`;
+    await waitFor('the turn stored', async () => (await stored(where)).n === 1);
+    const row = (await t.db.query(`SELECT session_id::text, attributes FROM analytics_events_raw WHERE ${where}`))
+      .rows[0];
+    expect(row).toEqual({
+      session_id: SESSION,
+      attributes: {
+        'voice.turn_id': 'turn-9',
+        'voice.session_id': SESSION,
+        'gen_ai.conversation.id': 'conv-9',
+        'voice.turn.index': 2,
+        'voice.turn.end_reason': 'interrupted_by_user',
+        'voice.latency.endpoint_ms': 180,
+        'voice.latency.llm_ttft_ms': 310,
+        'voice.latency.e2e_ms': 790,
+        'voice.barge_in.by': 'user',
+        'voice.barge_in.yield_ms': 120,
+        'voice.barge_in.resumed': false,
+        'voice.stt.audio_ms': 2400,
+        'voice.stt.provider': 'deepgram',
+      },
+    });
+    await c.close();
+  });
 });

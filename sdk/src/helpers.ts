@@ -19,6 +19,29 @@ export interface VoiceMetrics {
   conversationId?: string;
 }
 
+/** One ended voice turn (voice.turn_completed): stages in ms, each from its clock origin (docs/metrics.md). */
+export interface VoiceTurn {
+  /** The turn (default: a new id). */
+  turnId?: string;
+  conversationId?: string;
+  index?: number;
+  endReason: 'completed' | 'interrupted_by_user' | 'interrupted_by_agent' | 'error' | 'session_closed';
+  /** Stages the client measured; leave out the others (never send 0 for an unmeasured stage). */
+  stages?: {
+    endpointMs?: number;
+    sttFinalMs?: number;
+    llmTtftMs?: number;
+    toolMs?: number;
+    ttsTtfbMs?: number;
+    playoutMs?: number;
+    e2eMs?: number;
+  };
+  bargeIn?: { by: 'user' | 'agent'; yieldMs?: number; resumed?: boolean };
+  stt?: { audioMs: number; model?: string; provider?: string };
+  tts?: { characters: number; model?: string; provider?: string };
+  errorType?: string;
+}
+
 export interface ToolExecutionOptions {
   /** The failure class when success is false (error.type; default tool_error). */
   errorType?: string;
@@ -36,6 +59,7 @@ export interface AnalyticsHelpers {
     sessionId: string,
     metrics: VoiceMetrics,
   ): Promise<TrackedVerdict[]>;
+  trackVoiceTurn(tenantId: string, siteId: string, sessionId: string, turn: VoiceTurn): Promise<TrackedVerdict>;
   trackToolExecution(
     tenantId: string,
     siteId: string,
@@ -154,6 +178,42 @@ export function analyticsHelpers(
       if (!events.length)
         throw new TypeError('trackVoiceMetrics: give at least one of firstResponseMs, bargeInMs, asrLatencyMs');
       return Promise.all(events.map((e) => client.track(e)));
+    },
+
+    trackVoiceTurn(tenantId, siteId, sessionId, turn) {
+      const st = turn.stages ?? {};
+      return client.track(
+        event(
+          tenantId,
+          siteId,
+          'voice.turn_completed',
+          {
+            'voice.turn_id': turn.turnId ?? newId(),
+            'voice.session_id': sessionId,
+            'gen_ai.conversation.id': turn.conversationId,
+            'voice.turn.index': turn.index,
+            'voice.turn.end_reason': turn.endReason,
+            'voice.latency.endpoint_ms': st.endpointMs,
+            'voice.latency.stt_final_ms': st.sttFinalMs,
+            'voice.latency.llm_ttft_ms': st.llmTtftMs,
+            'voice.latency.tool_ms': st.toolMs,
+            'voice.latency.tts_ttfb_ms': st.ttsTtfbMs,
+            'voice.latency.playout_ms': st.playoutMs,
+            'voice.latency.e2e_ms': st.e2eMs,
+            'voice.barge_in.by': turn.bargeIn?.by,
+            'voice.barge_in.yield_ms': turn.bargeIn?.yieldMs,
+            'voice.barge_in.resumed': turn.bargeIn?.resumed,
+            'voice.stt.audio_ms': turn.stt?.audioMs,
+            'voice.stt.model': turn.stt?.model,
+            'voice.stt.provider': turn.stt?.provider,
+            'voice.tts.characters': turn.tts?.characters,
+            'voice.tts.model': turn.tts?.model,
+            'voice.tts.provider': turn.tts?.provider,
+            'error.type': turn.errorType,
+          },
+          sessionId,
+        ),
+      );
     },
 
     trackToolExecution(tenantId, siteId, toolName, category, durationMs, success, conversationId, options = {}) {

@@ -7,7 +7,7 @@ export type { AnalyticsClient, AnalyticsClientOptions, EventSource, TrackEvent }
 export { AnalyticsError } from './errors.js';
 export type { AnalyticsErrorCode, Problem } from './errors.js';
 export { analyticsHelpers } from './helpers.js';
-export type { AnalyticsHelpers, ToolExecutionOptions, VoiceMetrics } from './helpers.js';
+export type { AnalyticsHelpers, ToolExecutionOptions, VoiceMetrics, VoiceTurn } from './helpers.js';
 export { backoffMs, DEFAULT_RETRY, RETRIED_STATUSES, retryAfterMs, retryPolicy } from './retry.js';
 export type { RetryOptions, RetryPolicy } from './retry.js';
 export type {

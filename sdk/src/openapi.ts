@@ -44,86 +44,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/com.snowplowanalytics.snowplow/tp2": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Snowplow tracker protocol: a POST batch (key in a header)
-         * @description A payload_data self-describing JSON from a Snowplow tracker. 200 with a verdict per tracker event (see docs/snowplow.md for the mapping).
-         */
-        post: operations["trackerPost"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/t/{key}/com.snowplowanalytics.snowplow/tp2": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Snowplow tracker protocol: a POST batch to a tenant-scoped collector path
-         * @description As POST /com.snowplowanalytics.snowplow/tp2, with the ingest key in the path.
-         */
-        post: operations["trackerPostKeyed"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/i": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Snowplow tracker protocol: one event as a GET query (key in a header)
-         * @description The tracker fields as query parameters; answered with a 1×1 GIF.
-         */
-        get: operations["trackerGet"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/t/{key}/i": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Snowplow tracker protocol: one event as a GET query to a tenant-scoped collector path
-         * @description As GET /i, with the ingest key in the path.
-         */
-        get: operations["trackerGetKeyed"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/analytics/subjects/erasure": {
         parameters: {
             query?: never;
@@ -244,6 +164,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/reports/conversations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One conversation: its turns in order with stage timings, outcomes, tool calls, tokens and cost
+         * @description Built from the stored (sanitized) events naming the conversation in gen_ai.conversation.id within [from, to): voice.turn_completed, ai.llm_call_completed and ai.tool_call_completed, grouped by voice.turn_id; only their timing, outcome, model, tool and usage attributes are answered, never transcripts or free text. Cost per turn from the priced usage lines.
+         */
+        get: operations["getConversation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/reports/cost": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exact usage cost of a range: total, per model, provider, unit, conversation or turn
+         * @description From the usage lines (LLM tokens by kind, STT seconds, TTS characters, tool calls), each priced under the tenant's price book valid at its event's time. Money is exact: amount a decimal string, micros integer micro-units. Usage without a price is listed in missing, never counted as 0. The range is exact to the microsecond (no widening).
+         */
+        post: operations["getCost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/reports/waterfall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The turn-latency waterfall: where a voice turn's time goes
+         * @description For the range and filters, each stage of voice.turn_completed (endpointing, final transcript, model time to first token, tools, speech-synthesis time to first byte, playout, end to end) with its p50, p95 and p99 (nearest rank from the merged sketches, within 1 %), its exact mean and its share of the end-to-end mean. A stage no turn reported is absent, not zero. The range is widened to whole days or hours as for the summary. Definitions and clock origins in docs/metrics.md.
+         */
+        post: operations["getWaterfall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/reports/timeseries": {
         parameters: {
             query?: never;
@@ -264,7 +244,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/analytics/reports/live/token": {
+    "/api/v1/analytics/price-books": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every version of the tenant's price book, oldest first (admin)
+         * @description Each version with its currency, validity start and prices, each as the exact price of one unit.
+         */
+        get: operations["listPriceBooks"];
+        put?: never;
+        /**
+         * Publish the next version of the tenant's price book (admin)
+         * @description A version is a whole price list, per model or provider and unit, valid from a date until a later version begins. Usage is priced when it is folded, under the version valid at the event's time (a model's own price before its provider's). A version valid from the past does not change costs already computed: re-price the range (POST /price-books/reprice); reprice_needed says so. docs/metrics.md, *Cost*.
+         */
+        post: operations["publishPriceBook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/price-books/reprice": {
         parameters: {
             query?: never;
             header?: never;
@@ -274,38 +278,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A short-lived token that opens the live stream (for EventSource)
-         * @description EventSource cannot send an Authorization header, and a report key must not travel in a URL: this token can, for ANALYTICS_LIVE_TOKEN_TTL_S seconds, and only opens the stream of the caller’s tenant.
+         * Re-price stored usage of a past range under the price books as they are now (admin)
+         * @description Every usage line with its time in [from, to) gets the cost of the version valid at its time, exactly; lines still without a price are counted in missing. Idempotent: a second run changes nothing.
          */
-        post: operations["createLiveToken"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/analytics/reports/live": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Live stream of folded minute buckets (SSE)
-         * @description Server-Sent Events. Each fold of the worker that stored events of the caller's tenant is one `fold` event, within a fold round (ANALYTICS_ROLLUP_FOLD_INTERVAL_MS, 200 ms) of the events being stored:
-         *
-         *     ```
-         *     id: 1733054400123-0
-         *     event: fold
-         *     data: {"folded_at":"2026-12-01T12:00:00.123Z","events":12,"buckets":[{"metric":"voice.first_response_ms","bucket":"2026-12-01T12:00:00.000Z","site_id":"*","source":"*","count":12,"num":0,"sum":5301.5,"min":288,"max":912}]}
-         *     ```
-         *
-         *     `events` is how many of the tenant's events the fold stored; `buckets` are the minute buckets it changed, with what it added (count, num, sum, min, max; a percentile's new value is read from the timeseries report), filtered to `metrics` and to one site and source row (`*` = all). Comment lines (`: heartbeat`) come every ANALYTICS_LIVE_HEARTBEAT_MS. A reconnecting client sends `Last-Event-ID` (EventSource does) or `last_event_id` and gets what it missed first; if the history (ANALYTICS_LIVE_HISTORY messages per tenant) no longer holds it, a `reset` event comes first. A client whose unsent output passes ANALYTICS_LIVE_MAX_BUFFER_KB is disconnected. Authenticated with a stream token (`token`, from POST /reports/live/token, for EventSource, which cannot send headers) or a report key in Authorization.
-         */
-        get: operations["streamLive"];
-        put?: never;
-        post?: never;
+        post: operations["repricePriceBooks"];
         delete?: never;
         options?: never;
         head?: never;
@@ -516,46 +492,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/schemas": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Iglu server: the URIs of this tenant's Iglu schemas
-         * @description Every published version, as iglu: URIs, names in alphabetical order and versions in SchemaVer order.
-         */
-        get: operations["listIgluSchemas"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/schemas/{vendor}/{name}/{format}/{version}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Iglu server: one schema version, self-describing
-         * @description The schema as published; one published without a self block is answered with the Iglu meta-schema $schema and the self block of its URI, as resolvers expect.
-         */
-        get: operations["getIgluSchema"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -579,17 +515,6 @@ export interface components {
              */
             schema?: string;
         };
-        CompatFindingDto: {
-            /** @example /properties/kind */
-            pointer: string;
-            /**
-             * @description incompatible: a value the previous version accepted is refused; undecided: the check cannot tell
-             * @enum {string}
-             */
-            verdict: "incompatible" | "undecided";
-            /** @example /properties/kind: no longer accepts 1, which the previous version accepted */
-            message: string;
-        };
         ProblemDto: {
             /** @example https://analytics.dev/problems/invalid-event */
             type: string;
@@ -600,12 +525,6 @@ export interface components {
             /** @example /source must be one of web, widget, voice_ws, server */
             detail: string;
             errors?: components["schemas"]["EventErrorDto"][];
-            /** @description A refused schema or schema import: every reason, each at a JSON pointer where it has one */
-            reasons?: string[];
-            /** @description A refused schema: what its review noticed without refusing */
-            warnings?: string[];
-            /** @description An incompatible ADDITION: each change and its verdict */
-            changes?: components["schemas"]["CompatFindingDto"][];
         };
         SelfDescribingDto: {
             /**
@@ -755,26 +674,6 @@ export interface components {
             rejected: number;
             results: components["schemas"]["EventVerdictDto"][];
         };
-        TrackerPayloadDto: {
-            /** @example iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4 */
-            schema: string;
-            /**
-             * @description Tracker events: e (pv, se, ue), eid, dtm, ue_pr/ue_px, co/cx and the other tracker fields
-             * @example [
-             *       {
-             *         "e": "ue",
-             *         "eid": "6f3c1c3e-1b1d-4a4e-9b0a-0c6f4c5c2d11",
-             *         "dtm": "1736937000000",
-             *         "p": "srv",
-             *         "tv": "node-4.8.0",
-             *         "ue_pr": "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0\",\"data\":{\"schema\":\"iglu:com.acme/checkout/jsonschema/1-0-0\",\"data\":{\"order_id\":\"0123456789abcdef\",\"total\":12.5}}}"
-             *       }
-             *     ]
-             */
-            data: {
-                [key: string]: string;
-            }[];
-        };
         SubjectDto: {
             /**
              * @description The user id as the client sent it (an e-mail or a pseudonymous id); it is found however it was stored, pseudonymized or not
@@ -840,7 +739,7 @@ export interface components {
              * @example percentile
              * @enum {string}
              */
-            aggregation: "count" | "sum" | "avg" | "rate" | "distinct_rate" | "percentile";
+            aggregation: "count" | "sum" | "avg" | "rate" | "distinct_rate" | "percentile" | "cost";
             /**
              * @description Unit of the values: ms, count, ratio, score…
              * @example ms
@@ -1110,29 +1009,6 @@ export interface components {
             grain: string;
             points: components["schemas"]["FunnelConversionPointDto"][];
         };
-        ReportDebugStatementDto: {
-            /** @example SELECT bucket, count, sum FROM analytics_rollup_hour WHERE tenant_id = $1 AND … */
-            sql: string;
-            /** @example 0.4 */
-            planning_ms?: number;
-            /** @example 2.1 */
-            execution_ms?: number;
-            /** @description PostgreSQL's plan of the statement: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) */
-            plan?: {
-                [key: string]: unknown;
-            };
-            /** @description Why the statement could not be explained */
-            error?: string;
-        };
-        ReportDebugDto: {
-            /**
-             * @description Time the service spent on the report, before the plans
-             * @example 3.4
-             */
-            total_ms: number;
-            /** @description Each statement the report ran, with its plan */
-            statements: components["schemas"]["ReportDebugStatementDto"][];
-        };
         FunnelMetaDto: {
             /** @example 1200 */
             units: number;
@@ -1146,8 +1022,6 @@ export interface components {
             bins_ms: number[];
             /** @example 38.2 */
             query_ms: number;
-            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
-            debug?: components["schemas"]["ReportDebugDto"];
         };
         FunnelAnswerDto: {
             steps: components["schemas"]["FunnelStepAnswerDto"][];
@@ -1206,8 +1080,6 @@ export interface components {
              * @example 4.2
              */
             query_ms: number;
-            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
-            debug?: components["schemas"]["ReportDebugDto"];
         };
         SummaryAnswerDto: {
             /**
@@ -1238,6 +1110,309 @@ export interface components {
             metrics: {
                 [key: string]: components["schemas"]["SummaryValueDto"];
             };
+            meta: components["schemas"]["QueryTimeDto"];
+        };
+        BargeInDto: {
+            /** @enum {string} */
+            by: "user" | "agent";
+            /**
+             * @description Time to yield, ms
+             * @example 180
+             */
+            yield_ms?: number;
+            /** @description The agent resumed (a false interruption) */
+            resumed: boolean;
+        };
+        LlmCallDto: {
+            /** Format: date-time */
+            at: string;
+            /** @example gpt-4o-mini */
+            model: string | null;
+            /** @example openai */
+            provider: string | null;
+            /**
+             * @description Tokens by kind as reported (input, output, cache_read, cache_write, reasoning, audio_input, audio_output); kinds not reported are absent
+             * @example {
+             *       "input": 812,
+             *       "output": 64,
+             *       "cache_read": 512
+             *     }
+             */
+            tokens: {
+                [key: string]: number;
+            };
+            /** @example 310 */
+            time_to_first_token_ms?: number;
+            /** @example 930 */
+            duration_ms?: number;
+        };
+        ToolCallDto: {
+            /** Format: date-time */
+            at: string;
+            /** @example kb.search */
+            name: string;
+            success: boolean | null;
+            /** @example 150 */
+            duration_ms?: number;
+            /** @example timeout */
+            error_type?: string;
+        };
+        MoneyDto: {
+            /**
+             * @description The exact cost in the currency, a decimal string
+             * @example 0.0020325
+             */
+            amount: string;
+            /**
+             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
+             * @example 2033
+             */
+            micros: string;
+            /**
+             * @description Usage lines counted
+             * @example 12
+             */
+            lines: number;
+            /**
+             * @description Of them, lines without a price: their cost is not in amount
+             * @example 0
+             */
+            missing_lines: number;
+        };
+        ConversationTurnDto: {
+            /**
+             * @description null gathers the calls that named no turn
+             * @example t-1
+             */
+            turn_id: string | null;
+            /** @example 0 */
+            index?: number;
+            /**
+             * Format: date-time
+             * @description When the turn ended (voice.turn_completed)
+             */
+            ended_at?: string;
+            /** @example completed */
+            end_reason?: string;
+            /**
+             * @description The stage timings the turn reported, ms; stages not reported are absent
+             * @example {
+             *       "endpoint": 180,
+             *       "llm_ttft": 310,
+             *       "e2e": 790
+             *     }
+             */
+            stages: {
+                [key: string]: number;
+            };
+            /** @description Present when someone barged in */
+            barge_in?: components["schemas"]["BargeInDto"];
+            llm_calls: components["schemas"]["LlmCallDto"][];
+            tool_calls: components["schemas"]["ToolCallDto"][];
+            /** @example 2400 */
+            stt_audio_ms?: number;
+            /** @example 86 */
+            tts_characters?: number;
+            /** @description The turn's priced usage */
+            cost: components["schemas"]["MoneyDto"];
+        };
+        ConversationAnswerDto: {
+            /** @example conv-7 */
+            conversation_id: string;
+            /** @example USD */
+            currency: string | null;
+            /** @description Turns in order (turn index, else time), then calls that named no turn */
+            turns: components["schemas"]["ConversationTurnDto"][];
+            /** @description The conversation's priced usage */
+            cost: components["schemas"]["MoneyDto"];
+            meta: components["schemas"]["QueryTimeDto"];
+        };
+        CostQueryDto: {
+            /**
+             * Format: uuid
+             * @description The tenant; the credential's own, or any for an operator
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description Start, inclusive (RFC 3339 with a zone)
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, after from
+             * @example 2025-01-15T23:59:59Z
+             */
+            to: string;
+            /**
+             * Format: uuid
+             * @description Only events of this site
+             */
+            site_id?: string;
+            /**
+             * @description Only events of this source
+             * @enum {string}
+             */
+            source?: "web" | "widget" | "voice_ws" | "server";
+            /**
+             * @description Also answer the cost per model, provider, unit, conversation or turn
+             * @enum {string}
+             */
+            group_by?: "model" | "provider" | "unit" | "conversation" | "turn";
+        };
+        MissingPriceDto: {
+            /** @example gpt-4.1 */
+            model: string | null;
+            /** @example openai */
+            provider: string | null;
+            /** @enum {string} */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /** @example 3 */
+            lines: number;
+            /**
+             * @description Their quantity, exact decimal string
+             * @example 2412
+             */
+            quantity: string;
+        };
+        CostGroupDto: {
+            /**
+             * @description The exact cost in the currency, a decimal string
+             * @example 0.0020325
+             */
+            amount: string;
+            /**
+             * @description The cost in integer micro-units (amount × 10^6, rounded half away from zero), a string
+             * @example 2033
+             */
+            micros: string;
+            /**
+             * @description Usage lines counted
+             * @example 12
+             */
+            lines: number;
+            /**
+             * @description Of them, lines without a price: their cost is not in amount
+             * @example 0
+             */
+            missing_lines: number;
+            /**
+             * @description The model, provider, unit, conversation id or conversation/turn; null where the lines name none
+             * @example gpt-4o-mini
+             */
+            key: string | null;
+        };
+        CostAnswerDto: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /**
+             * @description The price book's currency; null before any book
+             * @example USD
+             */
+            currency: string | null;
+            total: components["schemas"]["MoneyDto"];
+            /** @description Usage no price applied to (no book valid then, or none for its model or provider and unit): reported, never counted as 0 */
+            missing: components["schemas"]["MissingPriceDto"][];
+            /** @description With group_by: the cost per group, costliest first (at most 1000) */
+            groups?: components["schemas"]["CostGroupDto"][];
+            meta: components["schemas"]["QueryTimeDto"];
+        };
+        WaterfallQueryDto: {
+            /**
+             * Format: uuid
+             * @description The tenant; the credential's own, or any for an operator
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description Start, inclusive (RFC 3339 with a zone)
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, after from
+             * @example 2025-01-15T23:59:59Z
+             */
+            to: string;
+            /**
+             * Format: uuid
+             * @description Only events of this site
+             */
+            site_id?: string;
+            /**
+             * @description Only events of this source
+             * @enum {string}
+             */
+            source?: "web" | "widget" | "voice_ws" | "server";
+        };
+        WaterfallStageDto: {
+            /**
+             * @example llm_ttft
+             * @enum {string}
+             */
+            stage: "endpoint" | "stt_final" | "llm_ttft" | "tool" | "tts_ttfb" | "playout" | "e2e";
+            /**
+             * @description The percentile metric of the catalog behind the stage
+             * @example voice.turn.llm_ttft_ms
+             */
+            metric: string;
+            /**
+             * @description Turns that reported this stage
+             * @example 1480
+             */
+            turns: number;
+            /**
+             * @description Median, ms (nearest rank, within 1 %)
+             * @example 290.4
+             */
+            p50: number;
+            /**
+             * @description 95th percentile, ms
+             * @example 610.2
+             */
+            p95: number;
+            /**
+             * @description 99th percentile, ms
+             * @example 988
+             */
+            p99: number;
+            /**
+             * @description Mean, ms (exact)
+             * @example 321.7
+             */
+            mean: number;
+            /**
+             * @description The stage's mean ÷ the end-to-end mean over the range; null when no turn reported end to end. Stages overlap (endpointing and transcription both start at the end of user speech), so shares need not add up to 1
+             * @example 0.38
+             */
+            share_of_e2e: number | null;
+        };
+        WaterfallAnswerDto: {
+            /**
+             * Format: date-time
+             * @description Start of the range covered
+             * @example 2025-01-15T00:00:00.000Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End of the range covered
+             * @example 2025-01-16T00:00:00.000Z
+             */
+            to: string;
+            /**
+             * @description Turns that ended in the range (voice.turn_completed)
+             * @example 1520
+             */
+            turns: number;
+            /** @description The stages in the order a turn runs them, end to end last; a stage no turn reported is absent */
+            stages: components["schemas"]["WaterfallStageDto"][];
             meta: components["schemas"]["QueryTimeDto"];
         };
         TimeseriesQueryDto: {
@@ -1301,11 +1476,11 @@ export interface components {
         };
         TimeseriesMetaDto: {
             /**
-             * @description The rollup level read, or raw events
+             * @description The rollup level read, raw events, or the priced usage lines (cost metrics)
              * @example h
              * @enum {string}
              */
-            level: "m" | "h" | "d" | "raw";
+            level: "m" | "h" | "d" | "raw" | "usage";
             /** @example 24 */
             buckets: number;
             /**
@@ -1318,8 +1493,6 @@ export interface components {
              * @example 0
              */
             empty_value: number | null;
-            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
-            debug?: components["schemas"]["ReportDebugDto"];
         };
         TimeseriesAnswerDto: {
             /** @example voice.first_response_ms.p95 */
@@ -1330,23 +1503,117 @@ export interface components {
             points: components["schemas"]["TimeseriesPointDto"][];
             meta: components["schemas"]["TimeseriesMetaDto"];
         };
-        LiveTokenDto: {
+        PriceDto: {
             /**
-             * @description Opens GET /api/v1/analytics/reports/live?token=… for this tenant until expires_at (ANALYTICS_LIVE_TOKEN_TTL_S); a stream already open stays open
-             * @example lst_8Zb1kQvX0m2Qx3nT4yL7cR9pA6sD5fG1
+             * @description The model (gen_ai.request.model, voice.stt.model, voice.tts.model, or the tool name for tool_call); exactly one of model and provider
+             * @example gpt-4o-mini
              */
-            token: string;
+            model?: string;
+            /**
+             * @description The provider (gen_ai.provider.name, voice.stt.provider, voice.tts.provider): the price of every model of it that has no price of its own
+             * @example openai
+             */
+            provider?: string;
+            /**
+             * @example input_token
+             * @enum {string}
+             */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /**
+             * @description The price of `per` units in the book's currency, as a decimal string (at most 12 decimals): exact, never a float
+             * @example 0.15
+             */
+            price: string;
+            /**
+             * @description How many units the price is for
+             * @default 1
+             * @example 1000000
+             * @enum {number}
+             */
+            per: 1 | 1000 | 1000000;
+        };
+        PublishPriceBookDto: {
+            /**
+             * @description ISO 4217 code; every version of a tenant's book has the same
+             * @example USD
+             */
+            currency: string;
             /**
              * Format: date-time
-             * @example 2026-12-01T12:05:00.000Z
+             * @description From when this version prices usage (RFC 3339 with a zone); it holds until a later version begins
+             * @example 2025-01-15T12:00:00Z
              */
-            expires_at: string;
+            valid_from: string;
+            /** @description The whole price list of this version: a version replaces the previous one from valid_from on */
+            prices: components["schemas"]["PriceDto"][];
+        };
+        PublishedPriceBookDto: {
+            /** @example 2 */
+            version: number;
+            /** @example USD */
+            currency: string;
+            /** Format: date-time */
+            valid_from: string;
             /**
-             * Format: uuid
-             * @description The tenant of the key (and of the stream): the tenantId its reports name
-             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             * @description valid_from lies in the past: usage already priced from then on keeps its old cost until re-priced (POST /price-books/reprice)
+             * @example true
              */
-            tenant_id: string;
+            reprice_needed: boolean;
+        };
+        PriceAnswerDto: {
+            /** @enum {string} */
+            match: "model" | "provider";
+            /** @example gpt-4o-mini */
+            name: string;
+            /** @enum {string} */
+            unit: "input_token" | "output_token" | "cache_read_token" | "cache_write_token" | "reasoning_token" | "audio_input_token" | "audio_output_token" | "stt_second" | "tts_character" | "tool_call";
+            /**
+             * @description Exact price of one unit, decimal string
+             * @example 0.00000015
+             */
+            unit_price: string;
+        };
+        PriceBookDto: {
+            /** @example 2 */
+            version: number;
+            /** @example USD */
+            currency: string;
+            /** Format: date-time */
+            valid_from: string;
+            /** Format: date-time */
+            created_at: string;
+            prices: components["schemas"]["PriceAnswerDto"][];
+        };
+        RepriceDto: {
+            /**
+             * Format: date-time
+             * @description Start, inclusive
+             * @example 2025-01-15T00:00:00Z
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description End, exclusive, after from
+             * @example 2025-01-16T00:00:00Z
+             */
+            to: string;
+        };
+        RepriceAnswerDto: {
+            /**
+             * @description Usage lines in the range
+             * @example 1204
+             */
+            lines: number;
+            /**
+             * @description Lines whose cost or book version changed
+             * @example 610
+             */
+            changed: number;
+            /**
+             * @description Lines left without a price (no book, or no price for their model/provider and unit)
+             * @example 0
+             */
+            missing: number;
         };
         CheckResultDto: {
             /**
@@ -1507,7 +1774,7 @@ export interface components {
              */
             uri?: string;
             /**
-             * @description A JSON Schema of the event's attributes or of the Iglu entity: draft-07 (draft-04 and -06 keywords accepted), optionally self-describing (`$schema` the Iglu meta-schema and a `self` block matching the URI)
+             * @description A JSON Schema (draft 2020-12 or draft-07) of the event's attributes
              * @example {
              *       "type": "object",
              *       "required": [
@@ -1575,13 +1842,6 @@ export interface components {
             schema: {
                 [key: string]: unknown;
             };
-            /**
-             * @description Only in the answer to a publish: what the schema review noticed without refusing (strict-mode style rules, a pattern whose analysis did not finish)
-             * @example [
-             *       "missing type \"object\" for keyword \"required\" at \"#\" (strictTypes) (style only; validation is unaffected)"
-             *     ]
-             */
-            warnings?: string[];
         };
         SchemaSummaryDto: {
             /** @example acme.quote_requested */
@@ -1825,296 +2085,6 @@ export interface operations {
                 };
             };
             /** @description The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    trackerPost: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TrackerPayloadDto"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IngestSummaryDto"];
-                };
-            };
-            /** @description The body is not a payload_data JSON with a non-empty data array */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    trackerPostKeyed: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An API key with the ingest scope, for trackers that cannot send headers */
-                key: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TrackerPayloadDto"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["IngestSummaryDto"];
-                };
-            };
-            /** @description The body is not a payload_data JSON with a non-empty data array */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    trackerGet: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "image/gif": string;
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    trackerGetKeyed: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description An API key with the ingest scope, for trackers that cannot send headers */
-                key: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "image/gif": string;
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2610,6 +2580,306 @@ export interface operations {
             };
         };
     };
+    getConversation: {
+        parameters: {
+            query: {
+                /** @description The tenant; the credential's own, or any for an operator */
+                tenantId: string;
+                /** @description Start, inclusive */
+                from: string;
+                /** @description End, exclusive */
+                to: string;
+            };
+            header?: never;
+            path: {
+                /** @description The gen_ai.conversation.id */
+                id: unknown;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationAnswerDto"];
+                };
+            };
+            /** @description A bad date or tenant, a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS, or more than ANALYTICS_REPORT_MAX_EVENTS events */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Too many reports at once, or the request rate limit; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report ran past ANALYTICS_REPORT_TIMEOUT_MS */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getCost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CostQueryDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostAnswerDto"];
+                };
+            };
+            /** @description A bad date, group or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports, or the request rate limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getWaterfall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WaterfallQueryDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WaterfallAnswerDto"];
+                };
+            };
+            /** @description A bad date or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope, or another tenant named */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such tenant (an operator naming a tenant that does not exist) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant (ANALYTICS_REPORT_TENANT_CONCURRENCY) or the instance (ANALYTICS_REPORT_CONCURRENCY) already runs its limit of reports, or the request rate limit is reached; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No database connection was free in time; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The report (its queries and the work after them) ran past ANALYTICS_REPORT_TIMEOUT_MS; a query is cancelled in Postgres */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     getTimeseries: {
         parameters: {
             query?: never;
@@ -2714,7 +2984,7 @@ export interface operations {
             };
         };
     };
-    createLiveToken: {
+    listPriceBooks: {
         parameters: {
             query?: never;
             header?: never;
@@ -2723,12 +2993,12 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LiveTokenDto"];
+                    "application/json": components["schemas"]["PriceBookDto"][];
                 };
             };
             /** @description No credential, or an unknown, malformed or revoked one */
@@ -2740,7 +3010,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description No report scope */
+            /** @description Not an admin credential */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,34 +3039,28 @@ export interface operations {
             };
         };
     };
-    streamLive: {
+    publishPriceBook: {
         parameters: {
-            query?: {
-                /** @description Resume after this id (as the Last-Event-ID header) */
-                last_event_id?: unknown;
-                /** @description One source’s rows; all sources (`*`) when absent */
-                source?: unknown;
-                /** @description One site’s rows; all sites (`*`) when absent */
-                site_id?: unknown;
-                /** @description Comma-separated metric names (a quantile name selects its metric); all when absent */
-                metrics?: unknown;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishPriceBookDto"];
+            };
+        };
         responses: {
-            /** @description The stream */
-            200: {
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "application/json": components["schemas"]["PublishedPriceBookDto"];
                 };
             };
-            /** @description An unknown metric, a site_id that is not a UUID, or a source over 64 characters */
+            /** @description A malformed book: a bad currency, date, unit, price or per; a price naming both or neither of model and provider, or the same price twice (errors points at it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2805,7 +3069,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description No token or key, or an unknown or expired token */
+            /** @description No credential, or an unknown, malformed or revoked one */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2814,7 +3078,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description A key without the report scope */
+            /** @description Not an admin credential */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2823,8 +3087,130 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
-            /** @description The tenant's request rate limit */
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Another currency than the tenant's earlier versions */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    repricePriceBooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RepriceDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepriceAnswerDto"];
+                };
+            };
+            /** @description A bad date, to not after from, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description Not an admin credential */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3415,132 +3801,6 @@ export interface operations {
                 };
             };
             /** @description No such replay for this tenant */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    listIgluSchemas: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": string[];
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the report scope */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-        };
-    };
-    getIgluSchema: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                vendor: string;
-                name: string;
-                format: string;
-                version: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description No credential, or an unknown, malformed or revoked one */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description The credential lacks the report scope */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description No such schema or version for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -10,6 +10,7 @@ import { OpsModule } from '../modules/ops/ops.module';
 import { DashboardModule } from '../modules/dashboard/dashboard.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
+import { PriceBooksModule } from '../modules/costs/price-books.module';
 import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
 import { ObservabilityModule, ObservabilityOptions } from '../modules/observability/observability.module';
 import { HttpTelemetry } from '../modules/observability/http-telemetry';
@@ -32,6 +33,7 @@ export class ApiModule {
         IngestionModule,
         SubjectsModule,
         ReportingModule,
+        PriceBooksModule,
         HealthModule,
         OpsModule,
         SchemaRegistryApiModule,

@@ -53,9 +53,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 const TAGS: [string, string][] = [
   ['ingestion', 'Events in: validated, deduplicated, queued and stored exactly once'],
   ['snowplow', 'The Snowplow tracker protocol and an Iglu server, for unchanged Snowplow trackers and resolvers'],
-  ['reporting', 'Metrics over time, summaries and funnels, from rollups or raw events'],
+  ['reporting', 'Metrics over time, summaries, funnels, the turn-latency waterfall, costs and conversations'],
   ['schemas', "Tenants' event schemas (SchemaVer, Iglu) and the quarantine of events that failed them"],
   ['privacy', 'Erasure and export of a data subject'],
+  ['costs', 'Price books per model or provider and unit, and re-pricing stored usage under them'],
   ['ops', 'Service statistics for operators'],
   ['health', 'Liveness, readiness and dependency health; no credential'],
 ];

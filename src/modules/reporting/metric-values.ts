@@ -37,6 +37,11 @@ export function valueOf(m: ResolvedMetric, c: Cell): number | null {
       return c.count ? c.num / c.count : null;
     case 'percentile':
       return c.sketch && c.sketch.count ? c.sketch.quantile(m.quantile!) : null;
+    case 'cost':
+      // sum: micro-units; num: lines without a price (the cost is then unknown); count: lines or units
+      if (c.num > 0) return null;
+      if (m.definition.cost === 'total') return c.sum;
+      return c.count ? c.sum / c.count : null;
   }
 }
 

@@ -1,5 +1,5 @@
-import { applyDecorators, Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblem, AuthenticatedApi, JsonBodyProblems } from '../../common/api-docs';
 import { CurrentPrincipal, RequireScope } from '../auth/auth.decorators';
 import { Principal } from '../auth/principal';
@@ -11,6 +11,9 @@ import {
   TimeseriesAnswerDto,
   TimeseriesQueryDto,
 } from './dto/report.dto';
+import { WaterfallAnswerDto, WaterfallQueryDto } from './dto/waterfall.dto';
+import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
+import { ConversationAnswerDto, ConversationParamsDto, ConversationQueryDto } from './dto/conversation.dto';
 import { FunnelAnswer, ReportingService } from './reporting.service';
 
 /**
@@ -87,6 +90,69 @@ export class ReportingController {
   @ReportLimits()
   summary(@Body() body: SummaryQueryDto, @CurrentPrincipal() p: Principal): Promise<SummaryAnswerDto> {
     return this.reporting.summary(body, p);
+  }
+
+  @Get('conversations/:id')
+  @ApiOperation({
+    operationId: 'getConversation',
+    summary: 'One conversation: its turns in order with stage timings, outcomes, tool calls, tokens and cost',
+    description:
+      'Built from the stored (sanitized) events naming the conversation in gen_ai.conversation.id within [from, to): voice.turn_completed, ai.llm_call_completed and ai.tool_call_completed, grouped by voice.turn_id; only their timing, outcome, model, tool and usage attributes are answered, never transcripts or free text. Cost per turn from the priced usage lines.',
+  })
+  @ApiParam({ name: 'id', description: 'The gen_ai.conversation.id', example: 'conv-7' })
+  @ApiResponse({ status: 200, type: ConversationAnswerDto })
+  @ApiProblem(
+    400,
+    'A bad date or tenant, a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS, or more than ANALYTICS_REPORT_MAX_EVENTS events',
+  )
+  @ApiProblem(404, 'No such tenant (an operator naming a tenant that does not exist)')
+  @ApiProblem(429, 'Too many reports at once, or the request rate limit; see Retry-After')
+  @ApiProblem(503, 'No database connection was free in time; retry after Retry-After')
+  @ApiProblem(504, 'The report ran past ANALYTICS_REPORT_TIMEOUT_MS')
+  conversation(
+    @Param() params: ConversationParamsDto,
+    @Query() query: ConversationQueryDto,
+    @CurrentPrincipal() p: Principal,
+  ): Promise<ConversationAnswerDto> {
+    return this.reporting.conversation(params.id, query, p);
+  }
+
+  @Post('cost')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'getCost',
+    summary: 'Exact usage cost of a range: total, per model, provider, unit, conversation or turn',
+    description:
+      "From the usage lines (LLM tokens by kind, STT seconds, TTS characters, tool calls), each priced under the tenant's price book valid at its event's time. Money is exact: amount a decimal string, micros integer micro-units. Usage without a price is listed in missing, never counted as 0. The range is exact to the microsecond (no widening).",
+  })
+  @ApiBody({ type: CostQueryDto })
+  @ApiResponse({ status: 200, type: CostAnswerDto })
+  @ApiProblem(
+    400,
+    'A bad date, group or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field',
+  )
+  @ReportLimits()
+  cost(@Body() body: CostQueryDto, @CurrentPrincipal() p: Principal): Promise<CostAnswerDto> {
+    return this.reporting.cost(body, p);
+  }
+
+  @Post('waterfall')
+  @HttpCode(200)
+  @ApiOperation({
+    operationId: 'getWaterfall',
+    summary: "The turn-latency waterfall: where a voice turn's time goes",
+    description:
+      'For the range and filters, each stage of voice.turn_completed (endpointing, final transcript, model time to first token, tools, speech-synthesis time to first byte, playout, end to end) with its p50, p95 and p99 (nearest rank from the merged sketches, within 1 %), its exact mean and its share of the end-to-end mean. A stage no turn reported is absent, not zero. The range is widened to whole days or hours as for the summary. Definitions and clock origins in docs/metrics.md.',
+  })
+  @ApiBody({ type: WaterfallQueryDto })
+  @ApiResponse({ status: 200, type: WaterfallAnswerDto })
+  @ApiProblem(
+    400,
+    'A bad date or tenant, or a range longer than ANALYTICS_REPORT_MAX_RANGE_DAYS; errors points at each field',
+  )
+  @ReportLimits()
+  waterfall(@Body() body: WaterfallQueryDto, @CurrentPrincipal() p: Principal): Promise<WaterfallAnswerDto> {
+    return this.reporting.waterfall(body, p);
   }
 
   @Post('timeseries')

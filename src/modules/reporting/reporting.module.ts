@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RollupsModule } from '../rollups/rollups.module';
 import { StorageModule } from '../storage/storage.module';
+import { CostsModule } from '../costs/costs.module';
 import { ReportingController } from './reporting.controller';
 import { LiveController } from './live.controller';
 import { LiveStream } from './live-stream.service';
@@ -10,7 +11,7 @@ import { systemClock } from '../../common/clock';
 
 /** Timeseries over rollups, summaries and funnels over raw events; the metric catalog. */
 @Module({
-  imports: [RollupsModule, StorageModule],
+  imports: [RollupsModule, StorageModule, CostsModule],
   controllers: [ReportingController, LiveController],
   providers: [ReportingService, ReportSlots, LiveStream, { provide: REPORT_CLOCK, useFactory: systemClock }],
   exports: [LiveStream],

@@ -6,13 +6,19 @@ import { Principal } from '../auth/principal';
 import { TenantAccess } from '../auth/tenant-access';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
-import { METRICS, QUANTILES, resolveMetric } from '../rollups/metric-catalog';
+import { METRICS, QUANTILES, resolveMetric, WATERFALL_STAGES } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
+import { CostRepository, MoneyRow } from '../costs/cost.repository';
+import { trimDecimal } from '../costs/usage-lines';
+import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
+import { ConversationAnswerDto, ConversationQueryDto } from './dto/conversation.dto';
+import { CONVERSATION_EVENTS, conversationTurns, NO_MONEY } from './conversation-view';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
+import { WaterfallAnswerDto, WaterfallQueryDto } from './dto/waterfall.dto';
 import { Chain, walkUnit, WalkEvent } from './funnel';
 import { CONVERSION_GRAINS, invalidFunnel, parseFunnelRequest } from './funnel-request';
 import { attributeKeys, compileMatcher, eventNames } from './funnel-match';
@@ -41,7 +47,7 @@ export interface TimeseriesAnswer {
   metric: string;
   grain: string;
   points: { t: string; value: number | null; count: number }[];
-  meta: { level: 'm' | 'h' | 'd' | 'raw'; buckets: number; query_ms: number; empty_value: 0 | null };
+  meta: { level: 'm' | 'h' | 'd' | 'raw' | 'usage'; buckets: number; query_ms: number; empty_value: 0 | null };
 }
 
 const invalid = invalidReport;
@@ -92,6 +98,7 @@ export class ReportingService {
   constructor(
     private readonly rollups: RollupRepository,
     private readonly events: EventsRepository,
+    private readonly costs: CostRepository,
     private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly slots: ReportSlots,
@@ -152,7 +159,7 @@ export class ReportingService {
         level,
         buckets: plan.buckets.length,
         query_ms: round(performance.now() - started),
-        empty_value: agg === 'count' || agg === 'sum' ? 0 : null,
+        empty_value: agg === 'count' || agg === 'sum' || metric.definition.cost === 'total' ? 0 : null,
       },
     };
   }
@@ -174,53 +181,16 @@ export class ReportingService {
     const started = performance.now();
     const { metrics, ...rest } = body;
     // Every metric is read and planned, and the range checked, before the first query runs.
-    const plans = metrics.map((name) => {
-      const q = this.read({ ...rest, metric: name, grain: '1h' });
-      checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A summary');
-      const metric = resolveMetric(name)!;
-      const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
-      const plan = planTimeseries(
-        q.from,
-        q.to,
-        aligned ? '1d' : '1h',
-        Number.MAX_SAFE_INTEGER,
-        metric.definition.aggregation === 'distinct_rate',
-      );
-      if ('error' in plan) throw invalid(plan.error);
-      return { name, q, metric, plan };
-    });
+    const plans = metrics.map((name) => this.wholeRangePlan({ ...rest, metric: name, grain: '1h' }, 'A summary'));
     const tenantId = await this.access.resolve(principal, plans[0].q.tenantId);
     const out: Record<string, { value: number | null; count: number }> = {};
     let covered = { from: 0, to: 0 };
     await this.slots.run(tenantId, async () => {
       const deadline = this.deadline();
-      for (const { name, q, metric, plan } of plans) {
-        q.tenantId = tenantId;
-        covered = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
-        const oneBucket =
-          plan.buckets.length === 1 || !plan.exactFromRollups || metric.definition.aggregation !== 'distinct_rate';
-        const { cells } = oneBucket
-          ? await this.load(
-              q,
-              metric,
-              plan.buckets,
-              plan.grainMs,
-              plan.level,
-              this.config.rollups.enabled && plan.exactFromRollups,
-              deadline,
-            )
-          : await this.load(
-              q,
-              metric,
-              [plan.buckets[0]],
-              plan.buckets.length * plan.grainMs,
-              plan.level,
-              false,
-              deadline,
-            );
-        const total = emptyCell();
-        for (const c of cells) mergeCell(total, c);
-        out[name] = { value: valueOf(metric, total), count: total.count };
+      for (const plan of plans) {
+        const { cell, range } = await this.wholeRangeCell(plan, tenantId, deadline);
+        covered = range;
+        out[plan.name] = { value: valueOf(plan.metric, cell), count: cell.count };
       }
     });
     // The range actually covered: whole days when from and to fall on midnight UTC, else whole hours.
@@ -230,6 +200,187 @@ export class ReportingService {
       metrics: out,
       meta: { query_ms: round(performance.now() - started) },
     };
+  }
+
+  /**
+   * The turn-latency waterfall: per stage of a voice turn its p50, p95 and p99, its mean and its
+   * share of the end-to-end time (stage mean ÷ end-to-end mean), each over the whole range. A stage
+   * no turn of the range reported is left out.
+   */
+  async waterfall(body: WaterfallQueryDto, principal: Principal): Promise<WaterfallAnswerDto> {
+    const started = performance.now();
+    // A percentile metric resolves by one of its quantiles; the merged sketch answers all three.
+    const names = [...WATERFALL_STAGES.map((s) => `${s.metric}.p50`), 'voice.turns.count'];
+    const plans = names.map((name) => this.wholeRangePlan({ ...body, metric: name, grain: '1h' }, 'A waterfall'));
+    const tenantId = await this.access.resolve(principal, plans[0].q.tenantId);
+    const cells: Cell[] = [];
+    let covered = { from: 0, to: 0 };
+    await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      for (const plan of plans) {
+        const { cell, range } = await this.wholeRangeCell(plan, tenantId, deadline);
+        covered = range;
+        cells.push(cell);
+      }
+    });
+    const turns = cells.pop()!.count;
+    const mean = (c: Cell) => (c.count ? c.sum / c.count : null);
+    const e2e = mean(cells[cells.length - 1]);
+    const quantile = (c: Cell, q: number) => c.sketch!.quantile(q)!;
+    return {
+      from: new Date(covered.from).toISOString(),
+      to: new Date(covered.to).toISOString(),
+      turns,
+      stages: WATERFALL_STAGES.flatMap((s, i) => {
+        const c = cells[i];
+        if (!c.count || !c.sketch?.count) return [];
+        const m = mean(c)!;
+        return [
+          {
+            stage: s.stage,
+            metric: s.metric,
+            turns: c.count,
+            p50: quantile(c, 0.5),
+            p95: quantile(c, 0.95),
+            p99: quantile(c, 0.99),
+            mean: m,
+            share_of_e2e: e2e ? m / e2e : null,
+          },
+        ];
+      }),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
+  /**
+   * Exact cost of a range from the priced usage lines: the total in the currency (decimal string)
+   * and in integer micro-units, optionally per group, and the usage no price applied to.
+   */
+  async cost(body: CostQueryDto, principal: Principal): Promise<CostAnswerDto> {
+    const started = performance.now();
+    const { from, to } = reportRange(body.from, body.to);
+    checkRangeDays(from, to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A cost report');
+    const tenantId = await this.access.resolve(principal, body.tenantId.toLowerCase());
+    const filter = {
+      tenantId,
+      from: new Date(from),
+      to: new Date(to),
+      siteId: body.site_id?.toLowerCase() ?? null,
+      source: body.source ?? null,
+    };
+    const { report, currency } = await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      try {
+        return {
+          report: await this.costs.report(filter, body.group_by ?? null, deadline.remainingMs()),
+          currency: await this.costs.currency(tenantId),
+        };
+      } catch (err) {
+        throw reportError(err, deadline, 'Choose a shorter range.');
+      }
+    });
+    return {
+      from: filter.from.toISOString(),
+      to: filter.to.toISOString(),
+      currency,
+      total: money(report.total),
+      missing: report.missing.map((m) => ({ ...m, lines: Number(m.lines), quantity: trimDecimal(m.quantity) })),
+      ...(body.group_by ? { groups: report.groups.map((g) => ({ key: g.key, ...money(g) })) } : {}),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
+  /**
+   * One conversation from its stored events: its turns in order with stage timings, outcomes, model
+   * and tool calls, tokens and cost. Built from the named attributes of three event types only.
+   */
+  async conversation(id: string, query: ConversationQueryDto, principal: Principal): Promise<ConversationAnswerDto> {
+    const started = performance.now();
+    const { from, to } = reportRange(query.from, query.to);
+    checkRangeDays(from, to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', 'A conversation');
+    const tenantId = await this.access.resolve(principal, query.tenantId.toLowerCase());
+    const maxEvents = this.config.reporting.maxEvents;
+    const range = { from: new Date(from), to: new Date(to) };
+    const { events, report, currency } = await this.slots.run(tenantId, async () => {
+      const deadline = this.deadline();
+      try {
+        const rows = await this.events.forConversation(
+          { tenantId, conversationId: id, eventNames: CONVERSATION_EVENTS, ...range, limit: maxEvents + 1 },
+          deadline.remainingMs(),
+        );
+        if (rows.length > maxEvents) throw tooManyEvents(maxEvents, 'conversation');
+        return {
+          events: rows,
+          report: await this.costs.report(
+            { tenantId, ...range, siteId: null, source: null, conversationId: id },
+            'turn',
+            deadline.remainingMs(),
+          ),
+          currency: await this.costs.currency(tenantId),
+        };
+      } catch (err) {
+        throw reportError(err, deadline, 'Choose a shorter range.');
+      }
+    });
+    const byTurn = new Map(report.groups.map((g) => [g.key === null ? null : g.key.slice(id.length + 1), money(g)]));
+    return {
+      conversation_id: id,
+      currency,
+      turns: conversationTurns(events, (turn) => byTurn.get(turn) ?? NO_MONEY),
+      cost: money(report.total),
+      meta: { query_ms: round(performance.now() - started) },
+    };
+  }
+
+  /** A metric's plan for one value over a whole range: whole days when from and to fall on midnight UTC, else whole hours. */
+  private wholeRangePlan(body: TimeseriesQueryDto, what: string) {
+    const q = this.read(body);
+    checkRangeDays(q.from, q.to, this.config.reporting.maxRangeDays, 'ANALYTICS_REPORT_MAX_RANGE_DAYS', what);
+    const metric = resolveMetric(body.metric)!;
+    const aligned = q.from % 86_400_000 === 0 && q.to % 86_400_000 === 0;
+    const plan = planTimeseries(
+      q.from,
+      q.to,
+      aligned ? '1d' : '1h',
+      Number.MAX_SAFE_INTEGER,
+      metric.definition.aggregation === 'distinct_rate',
+    );
+    if ('error' in plan) throw invalid(plan.error);
+    return { name: body.metric, q, metric, plan };
+  }
+
+  /**
+   * One cell for a whole range, exactly: rollup cells merged (sketches too); a distinct rate over
+   * several buckets counted from raw events as one bucket.
+   */
+  private async wholeRangeCell(
+    { q, metric, plan }: ReturnType<ReportingService['wholeRangePlan']>,
+    tenantId: string,
+    deadline: ReportDeadline,
+  ): Promise<{ cell: Cell; range: { from: number; to: number } }> {
+    q.tenantId = tenantId;
+    const range = { from: plan.buckets[0], to: plan.buckets[plan.buckets.length - 1] + plan.grainMs };
+    // Distinct units (rates, cost per conversation or turn) over several buckets are counted as one bucket.
+    const def = metric.definition;
+    const oneBucket =
+      plan.buckets.length === 1 ||
+      (def.aggregation === 'distinct_rate'
+        ? !plan.exactFromRollups
+        : !(def.aggregation === 'cost' && def.cost !== 'total'));
+    const { cells } = oneBucket
+      ? await this.load(
+          q,
+          metric,
+          plan.buckets,
+          plan.grainMs,
+          plan.level,
+          this.config.rollups.enabled && plan.exactFromRollups,
+          deadline,
+        )
+      : await this.load(q, metric, [plan.buckets[0]], plan.buckets.length * plan.grainMs, plan.level, false, deadline);
+    const cell = emptyCell();
+    for (const c of cells) mergeCell(cell, c);
+    return { cell, range };
   }
 
   /**
@@ -395,6 +546,21 @@ export class ReportingService {
     const to = new Date(buckets[buckets.length - 1] + grainMs);
     const maxEvents = this.config.reporting.maxEvents;
     try {
+      if (def.aggregation === 'cost') {
+        const rows = await this.costs.buckets(
+          { tenantId: q.tenantId, from, to, siteId: q.siteId, source: q.source },
+          def.cost!,
+          grainMs,
+          deadline.remainingMs(),
+        );
+        const cells = buckets.map(emptyCell);
+        for (const r of rows) {
+          cells[r.i].count = Number(r.units);
+          cells[r.i].num = Number(r.missing);
+          cells[r.i].sum = r.micros ?? 0;
+        }
+        return { cells, level: 'usage' };
+      }
       if (fromRollups) {
         const rows = await this.rollups.read(
           {
@@ -458,3 +624,10 @@ export class ReportingService {
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+
+const money = (m: MoneyRow) => ({
+  amount: trimDecimal(m.amount),
+  micros: m.micros,
+  lines: Number(m.lines),
+  missing_lines: Number(m.missing_lines),
+});

@@ -127,6 +127,7 @@ export function foldEvents(
   for (const e of events) {
     let slots: Slot[] | null = null; // looked up once per event, only if some metric wants it
     for (const m of metrics) {
+      if (m.aggregation === 'cost') continue; // priced from the usage lines, not folded
       const inOf = matches(m.of, e);
       const inNum = m.numerator ? matches(m.numerator, e) : false;
       if (!inOf && !inNum) continue;

@@ -14,6 +14,8 @@ import {
   RollupDelta,
 } from './rollup-fold';
 import { RollupRepository } from './rollup.repository';
+import { CostRepository } from '../costs/cost.repository';
+import { usageLines } from '../costs/usage-lines';
 
 /**
  * Folds stored events into the rollups inside the caller's transaction (the rollup folder's, which
@@ -26,6 +28,7 @@ export class RollupService {
   constructor(
     private readonly repo: RollupRepository,
     private readonly tenants: TenantsRepository,
+    private readonly costs: CostRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -40,6 +43,8 @@ export class RollupService {
     countMembers(deltas, await this.repo.addMembers(tx, await this.keyed(tx, inLockOrder(members))));
     const rows = inKeyOrder(deltas);
     await this.repo.upsert(tx, rows);
+    // What the events used, priced under the book valid at each event's time (docs/architecture.md, *Cost*).
+    await this.costs.record(tx, events.flatMap(usageLines));
     return rows;
   }
 

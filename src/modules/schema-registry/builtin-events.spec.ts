@@ -137,6 +137,45 @@ const INVALID: Record<string, Case[]> = {
       ['/attributes/ai.tool.duration_ms', 'required', '/attributes/ai.tool.duration_ms is required'],
     ],
   ],
+  'voice.turn_completed': [
+    [
+      'missing the end reason',
+      (a) => delete a['voice.turn.end_reason'],
+      ['/attributes/voice.turn.end_reason', 'required', '/attributes/voice.turn.end_reason is required'],
+    ],
+    [
+      'an end reason not in the list',
+      (a) => {
+        a['voice.turn.end_reason'] = 'hung_up';
+      },
+      [
+        '/attributes/voice.turn.end_reason',
+        'enum',
+        '/attributes/voice.turn.end_reason must be one of completed, interrupted_by_user, interrupted_by_agent, error, session_closed',
+      ],
+    ],
+    [
+      'a negative stage timing',
+      (a) => {
+        a['voice.latency.tts_ttfb_ms'] = -1;
+      },
+      ['/attributes/voice.latency.tts_ttfb_ms', 'minimum', '/attributes/voice.latency.tts_ttfb_ms must be >= 0'],
+    ],
+    [
+      'a barge-in by someone else',
+      (a) => {
+        a['voice.barge_in.by'] = 'both';
+      },
+      ['/attributes/voice.barge_in.by', 'enum', '/attributes/voice.barge_in.by must be one of user, agent'],
+    ],
+    [
+      'fractional synthesized characters',
+      (a) => {
+        a['voice.tts.characters'] = 2.5;
+      },
+      ['/attributes/voice.tts.characters', 'type', '/attributes/voice.tts.characters must be an integer'],
+    ],
+  ],
   'ai.llm_call_completed': [
     [
       'a missing model',
@@ -401,7 +440,7 @@ const INVALID: Record<string, Case[]> = {
 describe('built-in event types', () => {
   it('covers every built-in type with invalid cases, and no other', () => {
     expect(Object.keys(INVALID).sort()).toEqual(BUILTIN_EVENTS.map((t) => t.name).sort());
-    expect(BUILTIN_EVENTS).toHaveLength(19);
+    expect(BUILTIN_EVENTS).toHaveLength(20);
   });
 
   describe.each(BUILTIN_EVENTS.map((t) => [t.name, t] as const))('%s', (name, type) => {

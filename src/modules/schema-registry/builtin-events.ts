@@ -39,6 +39,15 @@ const currency: AttributeSchema = {
   description: 'ISO 4217 currency code, e.g. EUR',
 };
 const money = (description: string): AttributeSchema => ({ type: 'number', minimum: 0, maximum: 1e12, description });
+/** How a voice turn ends (`voice.turn.end_reason`). */
+export const TURN_END_REASONS = [
+  'completed',
+  'interrupted_by_user',
+  'interrupted_by_agent',
+  'error',
+  'session_closed',
+] as const;
+
 const conversation = id('Conversation the event belongs to (OTel gen_ai.conversation.id)');
 /** What every event from a Snowplow tracker carries about the tracker (aid, p, tna, tv). */
 const tracker: Record<string, AttributeSchema> = {
@@ -117,6 +126,71 @@ export const BUILTIN_EVENTS: BuiltinEventType[] = [
   ),
 
   type(
+    'voice.turn_completed',
+    'A voice turn ended: how it ended, who barged in, where its latency went (each stage with its clock origin), and what it used of speech recognition and synthesis. Stages a client does not measure are left out, never sent as 0.',
+    ['voice.turn_id', 'voice.turn.end_reason'],
+    {
+      'voice.turn_id': id('Turn identifier, unique within the session'),
+      'voice.session_id': id('Voice session the turn belongs to'),
+      'gen_ai.conversation.id': conversation,
+      'voice.turn.index': count(0, 'Position of the turn in its conversation, 0 = first'),
+      'voice.turn.end_reason': {
+        type: 'string',
+        enum: [...TURN_END_REASONS],
+        description:
+          'How the turn ended: completed (the answer played to its end), interrupted_by_user, interrupted_by_agent, error, session_closed',
+      },
+      'voice.latency.endpoint_ms': ms(
+        'From the end of user speech (the VAD silence onset) to the endpoint decision, ms',
+      ),
+      'voice.latency.stt_final_ms': ms('From the end of user speech to the final transcript, ms'),
+      'voice.latency.llm_ttft_ms': ms("From the model request to the answer's first token, ms"),
+      'voice.latency.tool_ms': ms('Tool execution before the first answer token, summed over the calls, ms'),
+      'voice.latency.tts_ttfb_ms': ms('From the speech-synthesis request to its first audio byte, ms'),
+      'voice.latency.playout_ms': ms(
+        "From the first synthesized byte to the first audio played on the user's side, ms",
+      ),
+      'voice.latency.e2e_ms': ms(
+        'From the end of user speech to the first audio played: the turn latency the user hears, ms',
+      ),
+      'voice.barge_in.by': {
+        type: 'string',
+        enum: ['user', 'agent'],
+        description: 'Who spoke over the other during the turn: the user over the agent, or the agent over the user',
+      },
+      'voice.barge_in.yield_ms': ms("From the barge-in's detection to the interrupted side's audio stopping, ms"),
+      'voice.barge_in.resumed': flag('The agent resumed its answer after the barge-in (a false interruption)'),
+      'voice.stt.audio_ms': count(0, 'Audio sent to speech recognition in this turn, ms (priced per second)'),
+      'voice.stt.model': { type: 'string', maxLength: 128, description: 'Speech-recognition model' },
+      'voice.stt.provider': { type: 'string', maxLength: 64, description: 'Speech-recognition provider' },
+      'voice.tts.characters': count(0, 'Characters sent to speech synthesis in this turn'),
+      'voice.tts.model': { type: 'string', maxLength: 128, description: 'Speech-synthesis model or voice' },
+      'voice.tts.provider': { type: 'string', maxLength: 64, description: 'Speech-synthesis provider' },
+      'error.type': { type: 'string', minLength: 1, maxLength: 128, description: 'Failure class (OTel error.type)' },
+    },
+    {
+      'voice.turn_id': 't-1',
+      'voice.session_id': 'vs-81f2',
+      'gen_ai.conversation.id': 'conv-7',
+      'voice.turn.index': 0,
+      'voice.turn.end_reason': 'completed',
+      'voice.latency.endpoint_ms': 180,
+      'voice.latency.stt_final_ms': 120,
+      'voice.latency.llm_ttft_ms': 310,
+      'voice.latency.tool_ms': 150,
+      'voice.latency.tts_ttfb_ms': 95,
+      'voice.latency.playout_ms': 40,
+      'voice.latency.e2e_ms': 790,
+      'voice.stt.audio_ms': 2400,
+      'voice.stt.provider': 'deepgram',
+      'voice.stt.model': 'nova-3',
+      'voice.tts.characters': 86,
+      'voice.tts.provider': 'elevenlabs',
+      'voice.tts.model': 'flash-v2',
+    },
+  ),
+
+  type(
     'ai.tool_call_started',
     'An AI agent started a tool call.',
     ['gen_ai.tool.name', 'gen_ai.tool.call.id'],
@@ -151,6 +225,7 @@ export const BUILTIN_EVENTS: BuiltinEventType[] = [
       },
       'ai.navigation.optimistic': flag('The UI navigated before the tool confirmed (optimistic navigation)'),
       'gen_ai.conversation.id': conversation,
+      'voice.turn_id': id('Voice turn the call served, when it served one'),
     },
     {
       'gen_ai.tool.name': 'navigation.goto',

@@ -140,6 +140,25 @@ export class EventsRepository {
   }
 
   /**
+   * A conversation's events (those naming it in gen_ai.conversation.id) of some types in [from, to),
+   * oldest first, at most `limit`, under a statement timeout. Only the attributes are read.
+   */
+  async forConversation(
+    q: { tenantId: string; conversationId: string; eventNames: string[]; from: Date; to: Date; limit: number },
+    timeoutMs: number,
+  ): Promise<{ event_name: string; occurred_at: Date; attributes: Record<string, unknown> }[]> {
+    return inTimedTransaction(this.db, timeoutMs, (tx) =>
+      tx.query(
+        `SELECT event_name, occurred_at, attributes FROM analytics_events_raw
+         WHERE tenant_id = $1 AND occurred_at >= $2 AND occurred_at < $3 AND event_name = ANY($4)
+           AND attributes->>'gen_ai.conversation.id' = $5
+         ORDER BY occurred_at, event_id LIMIT $6`,
+        [q.tenantId, q.from, q.to, q.eventNames, q.conversationId, q.limit],
+      ),
+    );
+  }
+
+  /**
    * Funnel input: a tenant's events with a unit in [from, to] (µs since the epoch, both inclusive) in
    * (unit, time, id) order, at most `limit` rows, under a statement timeout. An attribute unit is the
    * JSON text of the attribute (so 5 and "5" are two units); events where it is missing, null or ""

@@ -1,3 +1,4 @@
+import { CostRepository } from '../costs/cost.repository';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenantsRepository } from '../auth/tenants.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
@@ -35,6 +36,7 @@ export class RetentionService {
     private readonly storage: StorageService,
     private readonly rollups: RollupRepository,
     private readonly quarantine: QuarantineRepository,
+    private readonly costs: CostRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
 
@@ -77,6 +79,8 @@ export class RetentionService {
       ['h', 'd'],
       new Date(now.getTime() - rollups.retentionDays * DAY),
     );
+    // Usage lines hold no subject either, and go with the hour and day rollups they are priced beside.
+    const usageLines = await this.costs.deleteOlderThan(new Date(now.getTime() - rollups.retentionDays * DAY));
     const outcome = {
       dropped_partitions: dropped.sort(),
       deleted_rows: rows,
@@ -86,7 +90,7 @@ export class RetentionService {
       deleted_quarantined: quarantined,
     };
     this.logger.log(
-      `Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted`,
+      `Retention applied: ${dropped.length} partition(s) dropped, ${rows} row(s) and ${ledger} ledger entries deleted, ${usageLines} usage line(s) expired`,
     );
     return outcome;
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TenantsModule } from '../auth/tenants.module';
+import { CostsModule } from '../costs/costs.module';
 import { RollupFoldModule } from '../rollups/rollup-fold.module';
 import { RollupsModule } from '../rollups/rollups.module';
 import { SchemaRegistryModule } from '../schema-registry/schema-registry.module';
@@ -15,7 +16,7 @@ import { StorageService } from './storage.service';
 
 /** The worker's storage work: persisting jobs (and the events Postgres refused), partitions ahead of time, retention, quarantine replays. */
 @Module({
-  imports: [StorageModule, SchemaRegistryModule, TenantsModule, RollupsModule, RollupFoldModule],
+  imports: [StorageModule, SchemaRegistryModule, TenantsModule, RollupsModule, RollupFoldModule, CostsModule],
   providers: [
     StorageService,
     QuarantineReplayService,

@@ -12,7 +12,7 @@ const metricMessage = ({ value }: { value: unknown }) =>
   `metric must be one of the catalog (GET /api/v1/analytics/reports/metrics), e.g. ${metricNames().slice(0, 3).join(', ')}; got ${JSON.stringify(String(value).slice(0, 80))}`;
 
 /** The fields every metric report shares: whose, when, and optionally one site or source. */
-class ReportScopeDto {
+export class ReportScopeDto {
   @ApiProperty({
     format: 'uuid',
     example: TENANT_EXAMPLE,
@@ -77,7 +77,7 @@ export class SummaryQueryDto extends ReportScopeDto {
 
 export class MetricDefinitionDto {
   @ApiProperty({ example: 'voice.first_response_ms' }) name!: string;
-  @ApiProperty({ enum: ['count', 'sum', 'avg', 'rate', 'distinct_rate', 'percentile'], example: 'percentile' })
+  @ApiProperty({ enum: ['count', 'sum', 'avg', 'rate', 'distinct_rate', 'percentile', 'cost'], example: 'percentile' })
   aggregation!: string;
   @ApiProperty({ example: 'ms', description: 'Unit of the values: ms, count, ratio, score…' }) unit!: string;
   @ApiProperty({ example: 'Time from the end of the user turn to the first agent audio' }) description!: string;
@@ -136,8 +136,12 @@ const DEBUG_META = {
 };
 
 export class TimeseriesMetaDto {
-  @ApiProperty({ enum: ['m', 'h', 'd', 'raw'], example: 'h', description: 'The rollup level read, or raw events' })
-  level!: 'm' | 'h' | 'd' | 'raw';
+  @ApiProperty({
+    enum: ['m', 'h', 'd', 'raw', 'usage'],
+    example: 'h',
+    description: 'The rollup level read, raw events, or the priced usage lines (cost metrics)',
+  })
+  level!: 'm' | 'h' | 'd' | 'raw' | 'usage';
   @ApiProperty({ example: 24 }) buckets!: number;
   @ApiProperty({ example: 3.1, description: 'Time the service spent on the report' }) query_ms!: number;
   @ApiProperty({
