@@ -7,6 +7,7 @@ import { AuthModule } from '../modules/auth/auth.module';
 import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
+import { OtlpModule } from '../modules/otlp/otlp.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
 import { SchemaRegistryApiModule } from '../modules/schema-registry/schema-registry-api.module';
@@ -29,6 +30,7 @@ export class ApiModule {
         QueuesModule,
         AuthModule,
         IngestionModule,
+        OtlpModule,
         SubjectsModule,
         ReportingModule,
         HealthModule,

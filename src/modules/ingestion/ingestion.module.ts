@@ -13,6 +13,6 @@ import { IngestStats } from './ingest-stats';
   imports: [SchemaRegistryApiModule, PrivacyModule, StorageModule],
   controllers: [IngestionController],
   providers: [IngestionService, IngestRoute, AdmissionStore, IngestStats, BacklogGate],
-  exports: [IngestStats, IngestRoute],
+  exports: [IngestStats, IngestRoute, IngestionService],
 })
 export class IngestionModule {}
