@@ -4,6 +4,7 @@ import { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { otlpSiteId } from '../src/modules/otlp/otlp-ids';
 import { settled } from './support/queue';
 import { createTestEnv, request, TestEnv } from './support/test-env';
+import { seedTenant } from './support/tenants';
 import { Encoding, exportWithSdk, finished, LogSpec, SpanNode, spanRecorder } from './support/otel';
 
 /**
@@ -329,6 +330,88 @@ describe('OTLP ingestion', () => {
         { 'kb.search_id': 's-1', 'kb.query': 'pricing', 'kb.results_count': 3, 'kb.latency_ms': 40 },
       ],
     ]);
+  });
+
+  it('the built-in metrics over OTLP spans are what a brute force over the emitted spans says', async () => {
+    const tenant = await seedTenant(t.db, '7d1e5c3a-9b2f-4e6d-8a1c-3f5b7d9e1a20', { name: 'otlp-metrics' });
+    const b = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3 * 3_600_000;
+    const roots: SpanNode[] = [];
+    const tools: boolean[] = [];
+    const firstResponse: number[] = [];
+    const llm: { ttft: number; duration: number; input: number; output: number }[] = [];
+    for (let i = 0; i < 20; i++) {
+      const ok = i % 3 !== 0;
+      tools.push(ok);
+      roots.push({
+        name: `execute_tool tool_${i % 4}`,
+        start: b + i * 10_000,
+        end: b + i * 10_000 + 50 + i * 7,
+        error: !ok,
+        attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.call.id': `c-${i}` },
+      });
+    }
+    for (let i = 0; i < 12; i++) {
+      const at = b + 300_000 + i * 10_000;
+      const sttEnd = at + 400 + i * 13;
+      const ttsStart = sttEnd + 200 + ((i * 37) % 300);
+      const ttfb = 40 + ((i * 11) % 90);
+      firstResponse.push(ttsStart + ttfb - sttEnd);
+      const duration = 300 + ((i * 53) % 700);
+      const ttft = 80 + ((i * 29) % 400);
+      llm.push({ ttft, duration, input: 100 + i, output: 10 + i });
+      roots.push({
+        name: 'turn',
+        start: at,
+        end: at + 5000,
+        children: [
+          { name: 'stt', start: at + 50, end: sttEnd, attributes: { 'metrics.ttfb': 0.1 } },
+          {
+            name: 'llm',
+            start: sttEnd + 10,
+            end: sttEnd + 10 + duration,
+            attributes: {
+              'gen_ai.request.model': 'gpt-4o',
+              'gen_ai.usage.input_tokens': 100 + i,
+              'gen_ai.usage.output_tokens': 10 + i,
+              'metrics.ttfb': ttft / 1000,
+            },
+          },
+          { name: 'tts', start: ttsStart, end: ttsStart + 800, attributes: { 'metrics.ttfb': ttfb / 1000 } },
+        ],
+      });
+    }
+    const sent = await exportWithSdk({ url: t.url, key: tenant.ingest, encoding: 'protobuf', traces: [roots] });
+    expect(sent.results).toEqual([SUCCESS]);
+    await settled(t);
+    const res = await t.post(
+      '/api/v1/analytics/reports/summary',
+      {
+        tenantId: tenant.id,
+        metrics: [
+          'ai.tool_calls.success_rate',
+          'voice.first_response_ms.p95',
+          'ai.llm_calls.count',
+          'ai.llm.time_to_first_token_ms.p95',
+          'ai.llm.duration_ms.p95',
+          'ai.llm.input_tokens.sum',
+          'ai.llm.output_tokens.sum',
+        ],
+        from: new Date(b).toISOString(),
+        to: new Date(b + 3_600_000).toISOString(),
+      },
+      tenant.report,
+    );
+    expect(res.status).toBe(200);
+    const value = (m: string) => res.json.metrics[m].value as number;
+    const p95 = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.ceil(0.95 * xs.length) - 1];
+    const within1pc = (got: number, want: number) => expect(Math.abs(got - want) / want).toBeLessThanOrEqual(0.01);
+    expect(value('ai.tool_calls.success_rate')).toBeCloseTo(tools.filter(Boolean).length / tools.length, 10);
+    within1pc(value('voice.first_response_ms.p95'), p95(firstResponse));
+    expect(value('ai.llm_calls.count')).toBe(llm.length);
+    within1pc(value('ai.llm.time_to_first_token_ms.p95'), p95(llm.map((l) => l.ttft)));
+    within1pc(value('ai.llm.duration_ms.p95'), p95(llm.map((l) => l.duration)));
+    expect(value('ai.llm.input_tokens.sum')).toBe(llm.reduce((n, l) => n + l.input, 0));
+    expect(value('ai.llm.output_tokens.sum')).toBe(llm.reduce((n, l) => n + l.output, 0));
   });
 
   it('refuses a malformed body with 400, an unknown content type with 415, and no key with 401', async () => {
