@@ -44,6 +44,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/otlp/v1/traces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OTLP/HTTP traces
+         * @description Spans become events by the mapping table of docs/otlp.md: execute_tool → ai.tool_call_started/completed, invoke_agent → ai.tool_chain_completed, chat → ai.llm_call_completed, voice pipeline spans → voice.*. Also at /v1/traces. Each span counts against the events/s limit. 429 and 503 carry Retry-After: the statuses an OTLP exporter retries.
+         */
+        post: operations["exportTraces"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/otlp/v1/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OTLP/HTTP logs
+         * @description Log records whose event name (LogRecord.event_name, or the event.name attribute) is a built-in or tenant event type become that event. Also at /v1/logs. Each record counts against the events/s limit.
+         */
+        post: operations["exportLogs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/subjects/erasure": {
         parameters: {
             query?: never;
@@ -673,6 +713,33 @@ export interface components {
             /** @example 1 */
             rejected: number;
             results: components["schemas"]["EventVerdictDto"][];
+        };
+        TracePartialSuccessDto: {
+            /**
+             * @description Spans whose events failed validation (not stored; a resend will not help)
+             * @example 2
+             */
+            rejectedSpans: number;
+            /**
+             * @description The first failures, and how many spans mapped to no event type
+             * @example span "execute_tool search" (span id 00f067aa0ba902b7) rejected: ai.tool_call_completed: /attributes/ai.tool.duration_ms must be >= 0. 3 spans mapped to no event type and were skipped.
+             */
+            errorMessage: string;
+        };
+        ExportTraceResponseDto: {
+            partialSuccess?: components["schemas"]["TracePartialSuccessDto"];
+        };
+        LogsPartialSuccessDto: {
+            /**
+             * @description Log records whose events failed validation
+             * @example 1
+             */
+            rejectedLogRecords: number;
+            /** @description The first failures, and how many records mapped to no event type */
+            errorMessage: string;
+        };
+        ExportLogsResponseDto: {
+            partialSuccess?: components["schemas"]["LogsPartialSuccessDto"];
         };
         SubjectDto: {
             /**
@@ -2085,6 +2152,202 @@ export interface operations {
                 };
             };
             /** @description The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    exportTraces: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ExportTraceServiceRequest as protobuf or OTLP/JSON; Content-Encoding gzip, deflate or br may compress it. */
+        requestBody: {
+            content: {
+                "application/x-protobuf": {
+                    resourceSpans?: {
+                        [key: string]: unknown;
+                    }[];
+                };
+                "application/json": {
+                    resourceSpans?: {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description ExportTraceServiceResponse in the request's encoding: empty when every one of the spans was stored or was a duplicate; partialSuccess counts the spans whose events failed validation, and its message names the first failures and the spans that mapped to no event type (skipped, not stored). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportTraceResponseDto"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description The body is not an export request of this signal (the problem names where it went wrong) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the tenant's CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The decompressed body exceeds ANALYTICS_OTLP_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not application/x-protobuf or application/json, or its Content-Encoding is unknown */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue, dedupe store or database is unavailable, or the backlog is too long; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    exportLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ExportLogsServiceRequest as protobuf or OTLP/JSON; Content-Encoding gzip, deflate or br may compress it. */
+        requestBody: {
+            content: {
+                "application/x-protobuf": {
+                    resourceLogs?: {
+                        [key: string]: unknown;
+                    }[];
+                };
+                "application/json": {
+                    resourceLogs?: {
+                        [key: string]: unknown;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description ExportLogsServiceResponse in the request's encoding: empty when every one of the log records was stored or was a duplicate; partialSuccess counts the log records whose events failed validation, and its message names the first failures and the log records that mapped to no event type (skipped, not stored). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportLogsResponseDto"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description The body is not an export request of this signal (the problem names where it went wrong) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the tenant's CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The decompressed body exceeds ANALYTICS_OTLP_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not application/x-protobuf or application/json, or its Content-Encoding is unknown */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue, dedupe store or database is unavailable, or the backlog is too long; retry after Retry-After */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Inject, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { otlpBody } from '../modules/otlp/otlp-body.middleware';
 import { jsonBody } from '../common/json-body.middleware';
 import { HOSTED } from '../modules/auth/auth.guard';
 import { AnalyticsConfig } from '../modules/config/analytics-config';
@@ -48,6 +49,7 @@ export class AnalyticsModule implements NestModule {
    */
   configure(consumer: MiddlewareConsumer): void {
     const read = jsonBody(this.config.ingestion.maxPayloadSizeKb, 'ingestion.maxPayloadSizeKb');
+    consumer.apply(otlpBody(this.config.otlp.maxPayloadSizeKb, false)).forRoutes('api/v1/analytics/otlp/*path');
     consumer
       .apply((req: Request, res: Response, next: NextFunction) => (req.readableEnded ? next() : read(req, res, next)))
       .forRoutes('api/v1/analytics/*path');

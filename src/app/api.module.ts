@@ -8,6 +8,7 @@ import { HealthModule } from '../modules/health/health.module';
 import { IngestionModule } from '../modules/ingestion/ingestion.module';
 import { OpsModule } from '../modules/ops/ops.module';
 import { DashboardModule } from '../modules/dashboard/dashboard.module';
+import { OtlpModule } from '../modules/otlp/otlp.module';
 import { SubjectsModule } from '../modules/privacy/subjects.module';
 import { ReportingModule } from '../modules/reporting/reporting.module';
 import { PriceBooksModule } from '../modules/costs/price-books.module';
@@ -31,6 +32,7 @@ export class ApiModule {
         QueuesModule,
         AuthModule,
         IngestionModule,
+        OtlpModule,
         SubjectsModule,
         ReportingModule,
         PriceBooksModule,

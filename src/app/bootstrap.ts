@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import helmet from 'helmet';
 import { corsPreflight } from '../modules/auth/cors-preflight.middleware';
 import { jsonBody } from '../common/json-body.middleware';
+import { otlpBody } from '../modules/otlp/otlp-body.middleware';
 import { recordedHeaders } from '../common/raw-http';
 import { IngestRoute } from '../modules/ingestion/ingest-route';
 import { EventsGateway } from '../modules/ingestion/events.gateway';
@@ -34,6 +35,8 @@ export async function createApiApp(
   const security = helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
   app.use(security);
   app.use(corsPreflight);
+  // OTLP bodies (protobuf or JSON, /v1/traces and /v1/logs too) are read by their own reader first.
+  app.use(otlpBody(config.otlp.maxPayloadSizeKb));
   app.use(jsonBody(config.ingestion.maxPayloadSizeKb, 'ANALYTICS_MAX_PAYLOAD_KB'));
   if (config.http.swaggerEnabled) mountSwaggerUi(app);
   // The ingestion endpoints are answered in front of Express (see IngestRoute), with helmet's headers.

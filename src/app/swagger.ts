@@ -53,6 +53,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 const TAGS: [string, string][] = [
   ['ingestion', 'Events in: validated, deduplicated, queued and stored exactly once'],
   ['snowplow', 'The Snowplow tracker protocol and an Iglu server, for unchanged Snowplow trackers and resolvers'],
+  ['otlp', 'OpenTelemetry in (OTLP/HTTP): spans and log records mapped to events by the table of docs/otlp.md'],
   ['reporting', 'Metrics over time, summaries, funnels, the turn-latency waterfall, costs and conversations'],
   ['schemas', "Tenants' event schemas (SchemaVer, Iglu) and the quarantine of events that failed them"],
   ['privacy', 'Erasure and export of a data subject'],

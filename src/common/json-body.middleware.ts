@@ -11,7 +11,8 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/;
  */
 export function jsonBody(limitKb: number, limitVariable: string): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'GET' || req.method === 'HEAD') return next();
+    // GETs carry no body; a body another reader consumed (the OTLP lane's) is not read again.
+    if (req.method === 'GET' || req.method === 'HEAD' || req.readableEnded || req.body !== undefined) return next();
     const type = (req.headers['content-type'] ?? '').toLowerCase();
     if (
       !JSON_TYPE.test(type) &&

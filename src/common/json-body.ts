@@ -61,6 +61,35 @@ export async function readJsonBody(req: IncomingMessage, limitKb: number, limitV
   }
 }
 
+/** A body read as bytes (decompressed, within the limit), or the problem that answers it: the OTLP lane's reader. */
+export async function readRawBody(
+  req: IncomingMessage,
+  limitKb: number,
+  limitVariable: string,
+): Promise<{ bytes: Buffer } | { problem: ProblemBody }> {
+  if (!hasBody(req)) return { bytes: Buffer.alloc(0) };
+  const coding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  let decoder: Transform | null = null;
+  if (coding !== 'identity') {
+    const make = DECODERS[coding];
+    if (!make) return refuse(req, unsupportedEncoding(coding));
+    decoder = req.pipe(make());
+  }
+  try {
+    const bytes = await getRawBody(decoder ?? req, {
+      limit: limitKb * 1024,
+      length: decoder ? undefined : req.headers['content-length'],
+    });
+    return { bytes };
+  } catch (err) {
+    if (decoder) {
+      req.unpipe(decoder);
+      decoder.destroy();
+    }
+    return refuse(req, readProblem(err as RawBodyError, 'binary', limitKb, limitVariable));
+  }
+}
+
 type RawBodyError = Error & { type?: string; status?: number };
 
 function readProblem(err: RawBodyError, charset: string, limitKb: number, limitVariable: string): ProblemBody {
@@ -83,7 +112,7 @@ function readProblem(err: RawBodyError, charset: string, limitKb: number, limitV
 }
 
 /** Answers after the rest of the body has arrived (or the client has gone), dropping it. */
-function refuse(req: IncomingMessage, body: ProblemBody): Promise<BodyRead> {
+function refuse(req: IncomingMessage, body: ProblemBody): Promise<{ problem: ProblemBody }> {
   if (req.complete || req.destroyed) return Promise.resolve({ problem: body });
   return new Promise((resolve) => {
     const done = () => resolve({ problem: body });

@@ -18,11 +18,15 @@ export interface CallerRequest {
 
 export type SetHeader = (name: string, value: string) => void;
 
-/** What an ingestion request carries: one event, or a batch of them. */
-export type EventCarrier = 'single' | 'batch';
+/** What an ingestion request carries: one event, a batch of them, or an OTLP export (spans or log records). */
+export type EventCarrier = 'single' | 'batch' | 'otlp';
 
-/** How many events a request counts against the events/s limit: a batch's events, else one. */
+/** How many events a request counts against the events/s limit: a batch's events, an export's spans or records, else one. */
 export function eventsCarried(carrier: EventCarrier, body: unknown): number {
+  if (carrier === 'otlp') {
+    const items = (body as { items?: unknown } | null | undefined)?.items;
+    return typeof items === 'number' ? items : 1;
+  }
   const events = (body as { events?: unknown } | null | undefined)?.events;
   return carrier === 'batch' && Array.isArray(events) ? events.length : 1;
 }

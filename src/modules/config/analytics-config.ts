@@ -43,6 +43,7 @@ export class AnalyticsConfig {
     maxNestingDepth: number;
     maxStringLength: number;
   };
+  readonly otlp!: { maxPayloadSizeKb: number; keepContentTenants: string[] };
   readonly privacy!: { retentionDays: number; consentMaxSubjects: number; erasureMaxPending: number };
   readonly schemas!: { maxCount: number; maxTotalKb: number };
   readonly auth!: {
@@ -129,6 +130,12 @@ export class AnalyticsConfig {
         maxQueueBacklog: e.ANALYTICS_MAX_QUEUE_BACKLOG,
         maxNestingDepth: e.ANALYTICS_MAX_NESTING_DEPTH,
         maxStringLength: e.ANALYTICS_MAX_STRING_LENGTH,
+      },
+      otlp: {
+        maxPayloadSizeKb: e.ANALYTICS_OTLP_MAX_PAYLOAD_KB,
+        keepContentTenants: e.ANALYTICS_OTLP_KEEP_CONTENT_TENANTS.split(',')
+          .map((t) => t.trim().toLowerCase())
+          .filter(Boolean),
       },
       privacy: {
         retentionDays: e.ANALYTICS_RETENTION_DAYS,

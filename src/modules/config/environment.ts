@@ -75,6 +75,17 @@ export class Environment {
   @Max(10240)
   ANALYTICS_MAX_PAYLOAD_KB: number = 500;
 
+  /** Largest OTLP export body in KB, decompressed (exporters batch up to 512 spans or records). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10240)
+  ANALYTICS_OTLP_MAX_PAYLOAD_KB: number = 4096;
+
+  /** Tenants (comma-separated ids) whose OTLP message content (prompts, answers, tool arguments) is kept, sanitized; every other tenant's is dropped. */
+  @Matches(/^([0-9a-fA-F-]{36}(\s*,\s*[0-9a-fA-F-]{36})*)?$/, { message: 'must be tenant ids separated by commas' })
+  ANALYTICS_OTLP_KEEP_CONTENT_TENANTS: string = '';
+
   @Transform(toInt)
   @IsInt()
   @Min(0)

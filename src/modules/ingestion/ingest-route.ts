@@ -3,7 +3,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, Server, Ser
 import { hasBody, readJsonBody } from '../../common/json-body';
 import { toProblem } from '../../common/problem.filter';
 import { requestProtocol, sendJson, sendProblem } from '../../common/raw-http';
-import { EventCarrier, eventsCarried, RequestAuthorizer } from '../auth/request-authorizer';
+import { eventsCarried, RequestAuthorizer } from '../auth/request-authorizer';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { tagIngestRoute } from '../observability/request-tags';
 import { IngestionService } from './ingestion.service';
@@ -52,7 +52,7 @@ export class IngestRoute {
     });
   }
 
-  async handle(kind: EventCarrier, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(kind: 'single' | 'batch', req: IncomingMessage, res: ServerResponse): Promise<void> {
     const headers: OutgoingHttpHeaders = { ...this.headers };
     const setHeader = (name: string, value: string) => {
       headers[name] = value;
@@ -83,12 +83,12 @@ export class IngestRoute {
 }
 
 /** Which endpoint a request is for, if this route answers it. */
-export function claims(req: IncomingMessage): EventCarrier | null {
+export function claims(req: IncomingMessage): 'single' | 'batch' | null {
   if (req.method !== 'POST') return null;
   const url = req.url ?? '';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
-  const kind: EventCarrier | null = path === EVENTS_PATH ? 'single' : path === BATCH_PATH ? 'batch' : null;
+  const kind: 'single' | 'batch' | null = path === EVENTS_PATH ? 'single' : path === BATCH_PATH ? 'batch' : null;
   if (!kind) return null;
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return null;

@@ -24,6 +24,6 @@ import { EventsGateway } from './events.gateway';
     BacklogGate,
     { provide: TRACKER_CLOCK, useFactory: systemClock },
   ],
-  exports: [IngestStats, IngestRoute, EventsGateway],
+  exports: [IngestStats, IngestRoute, EventsGateway, IngestionService],
 })
 export class IngestionModule {}

@@ -93,6 +93,15 @@ export class IngestionService implements OnModuleDestroy {
     return summarize(results, batchId);
   }
 
+  /**
+   * Events that another protocol's request carries (OTLP spans and log records, mapped): the same
+   * steps as a batch, one verdict per event in order, all accepted ones in one job. The request's
+   * own size limit bounds how many there are, not ANALYTICS_MAX_BATCH_SIZE.
+   */
+  async ingestEvents(events: unknown[], principal: Principal): Promise<EventVerdict[]> {
+    return this.ingest(events, principal, (items) => this.admitAndEnqueue(items, true));
+  }
+
   private readBatch(body: unknown): { events: unknown[]; batchId?: string } {
     const max = this.config.ingestion.maxBatchSize;
     if (!isJsonObject(body)) {

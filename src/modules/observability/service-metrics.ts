@@ -27,6 +27,7 @@ export class ServiceMetrics {
   readonly validationFailures: Counter<'event_type' | 'keyword'>;
   readonly dedupeHits: Counter<'stage'>;
   readonly shedRequests: Counter;
+  readonly otlpItems: Counter<'signal' | 'outcome'>;
   readonly enqueueFailures: Counter;
   readonly backlog: Gauge;
   readonly backlogLimit: Gauge;
@@ -112,6 +113,12 @@ export class ServiceMetrics {
       name: 'analytics_ingest_dedupe_hits_total',
       help: 'Events answered duplicate, by what decided: fast_path (the Redis claim) or ledger (the durable ledger in Postgres)',
       labelNames: ['stage'],
+      registers: api,
+    });
+    this.otlpItems = new Counter({
+      name: 'analytics_otlp_items_total',
+      help: 'Spans and log records received over OTLP, by signal (traces, logs) and outcome: mapped (to one event or more), skipped (mapped to no event type), rejected (an event of theirs failed validation)',
+      labelNames: ['signal', 'outcome'],
       registers: api,
     });
     this.shedRequests = new Counter({

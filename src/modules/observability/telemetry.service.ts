@@ -95,6 +95,13 @@ export class Telemetry implements OnApplicationShutdown {
     }
   }
 
+  /** An OTLP export's spans or records: how many mapped to events, were skipped, were rejected. */
+  otlpItems(signal: 'traces' | 'logs', counts: { mapped: number; skipped: number; rejected: number }): void {
+    for (const outcome of ['mapped', 'skipped', 'rejected'] as const) {
+      if (counts[outcome]) this.metrics.otlpItems.labels(signal, outcome).inc(counts[outcome]);
+    }
+  }
+
   /** One validation error of an event: its type (built-in name, else custom) and the schema keyword. */
   validationFailure(eventName: unknown, keyword: string): void {
     const type =

@@ -20,6 +20,20 @@ export function piiAttributes(schema: Record<string, unknown> | undefined): Map<
 }
 
 const BUILTIN_PII = new Map(BUILTIN_EVENTS.map((t) => [t.name, piiAttributes(t.attributes)]));
+/**
+ * The numeric attributes of each built-in type: measurements the schema types as numbers, whose
+ * names may contain a credential word (ai.llm.time_to_first_token_ms, gen_ai.usage.input_tokens).
+ */
+const BUILTIN_MEASUREMENTS = new Map(
+  BUILTIN_EVENTS.map((t) => [
+    t.name,
+    new Set(
+      Object.entries(t.attributes.properties)
+        .filter(([, a]) => a.type === 'number' || a.type === 'integer')
+        .map(([k]) => k),
+    ),
+  ]),
+);
 
 /** Applies a tenant's privacy settings to its events before they are queued. */
 @Injectable()
@@ -32,6 +46,7 @@ export class PrivacyService {
         piiAttributes: BUILTIN_PII.get(e.event_name) ?? piiAttributes(schemas.versions(e.event_name).at(-1)?.schema),
         pseudonymizeUserId: privacy.pseudonymizeUserId,
         pseudonymize: pseudo,
+        measurements: BUILTIN_MEASUREMENTS.get(e.event_name),
       }),
     );
   }

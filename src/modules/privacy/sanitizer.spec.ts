@@ -124,6 +124,28 @@ describe('sanitizeEvent', () => {
     );
   });
 
+  it('keeps a number under an attribute its type declares numeric, whatever its name; redacts one it does not', () => {
+    const e = event({
+      attributes: {
+        'ai.llm.time_to_first_token_ms': 310,
+        'x.refresh_token_ms': 5,
+        nested: { 'ai.llm.time_to_first_token_ms': 7 },
+      },
+    });
+    const out = sanitizeEvent(e, { ...policy, measurements: new Set(['ai.llm.time_to_first_token_ms']) });
+    expect(out.attributes).toEqual({
+      'ai.llm.time_to_first_token_ms': 310,
+      'x.refresh_token_ms': '[redacted:refresh_token_ms]',
+      nested: { 'ai.llm.time_to_first_token_ms': '[redacted:time_to_first_token_ms]' },
+    });
+    expect(
+      sanitizeEvent(event({ attributes: { 'ai.llm.time_to_first_token_ms': 'abc' } }), {
+        ...policy,
+        measurements: new Set(['ai.llm.time_to_first_token_ms']),
+      }).attributes,
+    ).toEqual({ 'ai.llm.time_to_first_token_ms': '[redacted:time_to_first_token_ms]' });
+  });
+
   it('keeps counts and names that only look sensitive', () => {
     const attrs = {
       'gen_ai.usage.input_tokens': 512,

@@ -10,6 +10,8 @@ export interface SanitizerPolicy {
   piiAttributes: ReadonlyMap<string, PiiTreatment>;
   pseudonymizeUserId: boolean;
   pseudonymize: (value: string) => string;
+  /** Top-level attributes the event type declares numeric: a number there is a measurement, kept whatever its name. */
+  measurements?: ReadonlySet<string>;
 }
 
 const SENSITIVE = new Set([
@@ -102,7 +104,11 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEv
     if (v !== null && typeof v === 'object') return object(v as Record<string, unknown>, depth + 1);
     return v;
   };
-  const object = (o: Record<string, unknown>, depth: number): Record<string, unknown> => {
+  const object = (
+    o: Record<string, unknown>,
+    depth: number,
+    measurements?: ReadonlySet<string>,
+  ): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) {
       let key = text(k);
@@ -110,7 +116,9 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEv
       // Defined, not assigned: a "__proto__" key is data, never the copy's prototype.
       Object.defineProperty(out, key, {
         value:
-          sensitive(k) && v !== null && typeof v !== 'boolean' ? `[redacted:${lastSegment(k)}]` : value(v, k, depth),
+          sensitive(k) && v !== null && typeof v !== 'boolean' && !(typeof v === 'number' && measurements?.has(k))
+            ? `[redacted:${lastSegment(k)}]`
+            : value(v, k, depth),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -119,7 +127,7 @@ export function sanitizeEvent(e: StoredEvent, policy: SanitizerPolicy): StoredEv
     return out;
   };
 
-  const attributes = object(e.attributes, 0);
+  const attributes = object(e.attributes, 0, policy.measurements);
   for (const [name, treatment] of policy.piiAttributes) {
     const v = e.attributes[name];
     if (v === undefined || v === null) continue;
