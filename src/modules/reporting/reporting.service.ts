@@ -8,8 +8,8 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
 import { METRICS, QUANTILES, resolveMetric } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
-import { RollupRepository } from '../rollups/rollup.repository';
-import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
+import { EventStore } from '../storage/event-store';
+import { FunnelEventRow } from '../storage/events.repository';
 import { Cell, cellsFromEvents, emptyCell, mergeCell, valueOf } from './metric-values';
 import { planTimeseries } from './timeseries-plan';
 import { SummaryQueryDto, TimeseriesQueryDto } from './dto/report.dto';
@@ -90,8 +90,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 @Injectable()
 export class ReportingService {
   constructor(
-    private readonly rollups: RollupRepository,
-    private readonly events: EventsRepository,
+    private readonly events: EventStore,
     private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly slots: ReportSlots,
@@ -396,7 +395,7 @@ export class ReportingService {
     const maxEvents = this.config.reporting.maxEvents;
     try {
       if (fromRollups) {
-        const rows = await this.rollups.read(
+        const rows = await this.events.readRollups(
           {
             tenantId: q.tenantId,
             metric: def.name,
@@ -412,12 +411,12 @@ export class ReportingService {
         for (const r of rows) {
           const i = Math.floor((r.bucket.getTime() - buckets[0]) / grainMs);
           mergeCell(cells[i], {
-            count: Number(r.count),
-            num: Number(r.num),
+            count: r.count,
+            num: r.num,
             sum: r.sum,
             min: r.min,
             max: r.max,
-            sketch: r.sketch ? DDSketch.decode(r.sketch as Buffer) : null,
+            sketch: r.sketch ? DDSketch.decode(r.sketch) : null,
           });
         }
         return { cells, level };

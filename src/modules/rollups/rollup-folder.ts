@@ -1,10 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { SpanContext } from '@opentelemetry/api';
-import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { Telemetry } from '../observability/telemetry.service';
-import { RollupRepository } from './rollup.repository';
+import { EventStore } from '../storage/event-store';
 import { RollupService } from './rollup.service';
 
 /**
@@ -35,15 +33,14 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   private caughtUpAt = Date.now();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly repo: RollupRepository,
+    private readonly store: EventStore,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly telemetry: Telemetry,
   ) {
     // Pending events and the fold's lag, read at each scrape.
     telemetry.onScrape(async () => {
-      const pending = await this.repo.pendingCount();
+      const pending = await this.store.pendingCount();
       telemetry.metrics.rollupPending.set(pending);
       telemetry.metrics.foldLag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - this.caughtUpAt) / 1000));
     });
@@ -118,12 +115,9 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
     const causes = this.kickers;
     this.kickers = [];
     const folded = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
-      this.db.transaction(async (tx) => {
-        if (!(await this.repo.tryLockFolds(tx))) return null; // another process is folding (or an erasure holds the lock)
-        const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
-        await this.rollups.fold(tx, events);
+      this.store.foldRound(this.config.rollups.foldBatch, async (tx, events, block) => {
+        await this.rollups.fold(tx, events, block);
         span?.setAttribute('analytics.events', events.length);
-        return events.length;
       }),
     );
     if (folded === null) return 0;

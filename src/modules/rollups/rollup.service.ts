@@ -12,6 +12,7 @@ import {
   KeyedMembership,
   Membership,
 } from './rollup-fold';
+import { EventStore, FoldBlock } from '../storage/event-store';
 import { RollupRepository } from './rollup.repository';
 
 /**
@@ -24,6 +25,7 @@ import { RollupRepository } from './rollup.repository';
 export class RollupService {
   constructor(
     private readonly repo: RollupRepository,
+    private readonly store: EventStore,
     private readonly tenants: TenantsRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
   ) {}
@@ -32,11 +34,12 @@ export class RollupService {
     return this.config.rollups.enabled;
   }
 
-  async fold(tx: EntityManager, events: FoldableEvent[]): Promise<void> {
+  /** `block` names this fold's writes, the same on every attempt of it (see EventStore.writeRollups). */
+  async fold(tx: EntityManager, events: FoldableEvent[], block: FoldBlock): Promise<void> {
     if (!this.enabled || events.length === 0) return;
     const { deltas, members } = foldEvents(events);
     countMembers(deltas, await this.repo.addMembers(tx, await this.keyed(tx, inLockOrder(members))));
-    await this.repo.upsert(tx, inKeyOrder(deltas));
+    await this.store.writeRollups(tx, inKeyOrder(deltas), block);
   }
 
   /**
@@ -45,9 +48,14 @@ export class RollupService {
    * count them as they count its events folded before), then removes every member that the
    * subject's events (`stored`: all of them, pending ones included) record. Returns the members removed.
    */
-  async forgetSubject(tx: EntityManager, subject: SubjectMatch, stored: FoldableEvent[]): Promise<number> {
+  async forgetSubject(
+    tx: EntityManager,
+    subject: SubjectMatch,
+    stored: FoldableEvent[],
+    block: FoldBlock,
+  ): Promise<number> {
     await this.repo.lockFolds(tx);
-    await this.fold(tx, await this.repo.takePendingOfSubject(tx, subject));
+    await this.fold(tx, await this.repo.takePendingOfSubject(tx, subject), block);
     const { members } = foldEvents(stored);
     return this.repo.deleteMembers(tx, await this.keyed(tx, inLockOrder(members)));
   }

@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TenantsModule } from '../auth/tenants.module';
-import { RollupRepository } from './rollup.repository';
+import { StorageModule } from '../storage/storage.module';
 import { RollupService } from './rollup.service';
 
 /** The metric catalog, mergeable sketches and the rollup tables, for both roles. */
 @Module({
-  imports: [TenantsModule],
-  providers: [RollupRepository, RollupService],
-  exports: [RollupService, RollupRepository],
+  imports: [TenantsModule, StorageModule],
+  providers: [RollupService],
+  exports: [RollupService, StorageModule],
 })
 export class RollupsModule {}
