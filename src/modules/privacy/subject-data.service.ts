@@ -37,7 +37,10 @@ export class SubjectDataService {
     };
     const { rows, members } = await this.erasures.eraseExclusively(async (tx) => {
       const deleted = await this.events.deleteSubject(tx, subject);
-      const removed = await this.rollups.forgetSubject(tx, subject, deleted, `erasure-${erasureId}`);
+      const removed = await this.rollups.forgetSubject(tx, subject, deleted, {
+        id: `erasure-${erasureId}`,
+        retry: true,
+      });
       await this.quarantine.deleteSubject(tx, subject);
       await this.erasures.complete(tx, erasureId, deleted.length);
       return { rows: deleted.length, members: removed };

@@ -56,7 +56,8 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   start(): void {
-    if (!this.rollups.enabled || !this.stopped) return;
+    // On ClickHouse the rounds also ship stored events from the outbox: they run with rollups off too.
+    if (!(this.rollups.enabled || this.store.backend === 'clickhouse') || !this.stopped) return;
     this.stopped = false;
     this.timer = setInterval(() => this.kick(), this.config.rollups.foldIntervalMs);
     this.kick();

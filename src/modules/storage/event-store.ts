@@ -52,7 +52,11 @@ export interface RollupQuery {
  * Identifies what a fold writes to the rollups: the same id on every attempt of the same work, so a
  * backend that cannot write in the fold's transaction (ClickHouse) writes it once.
  */
-export type FoldBlock = string;
+export interface FoldBlock {
+  id: string;
+  /** Whether an earlier attempt of this work may have written some of it already. */
+  retry: boolean;
+}
 
 /** The fold of one round, given the round's Postgres transaction and its events. */
 export type FoldWork = (tx: EntityManager, events: FoldableEvent[], block: FoldBlock) => Promise<void>;

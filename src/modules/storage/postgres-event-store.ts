@@ -29,7 +29,7 @@ export class PostgresEventStore extends EventStore {
     return this.db.transaction(async (tx) => {
       if (!(await this.rollups.tryLockFolds(tx))) return null; // another process is folding (or an erasure holds the lock)
       const events = await this.rollups.takePending(tx, limit);
-      await fold(tx, events, 'pg');
+      await fold(tx, events, { id: 'postgres', retry: false });
       return events.length;
     });
   }

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupRepository } from '../rollups/rollup.repository';
+import { ClickHouseEventStore } from './clickhouse-event-store';
 import { EventStore } from './event-store';
 import { EventsRepository } from './events.repository';
 import { PostgresEventStore } from './postgres-event-store';
@@ -13,7 +15,13 @@ import { PostgresEventStore } from './postgres-event-store';
     EventsRepository,
     RollupRepository,
     PostgresEventStore,
-    { provide: EventStore, useExisting: PostgresEventStore },
+    ClickHouseEventStore,
+    {
+      provide: EventStore,
+      inject: [AnalyticsConfig, PostgresEventStore, ClickHouseEventStore],
+      useFactory: (config: AnalyticsConfig, pg: PostgresEventStore, ch: ClickHouseEventStore) =>
+        config.storage.backend === 'clickhouse' ? ch : pg,
+    },
   ],
   exports: [EventsRepository, RollupRepository, EventStore],
 })
