@@ -24,7 +24,7 @@ export class ClickHouse {
     this.clients = urls.map((url) =>
       createClient({
         url,
-        request_timeout: 300_000,
+        request_timeout: 60_000,
         // 18.16 answers an unknown setting with an error: only settings it has are sent.
         clickhouse_settings: {},
         compression: { request: false, response: false },
@@ -71,4 +71,10 @@ export class ClickHouse {
   async close(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.close()));
   }
+}
+
+/** Whether ClickHouse stopped a query at its max_execution_time (TIMEOUT_EXCEEDED), or the client gave up on it. */
+export function isClickHouseTimeout(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  return e?.code === '159' || e?.name === 'AbortError' || e?.name === 'TimeoutError';
 }

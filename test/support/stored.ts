@@ -16,12 +16,17 @@ export interface StoredRow {
 }
 
 /** Stored events (of some ids, or of a tenant, or all) counted in the file's backend. */
-export async function countStored(t: TestEnv, f: { eventIds?: unknown[]; tenantId?: string } = {}): Promise<number> {
+export async function countStored(
+  t: TestEnv,
+  f: { eventIds?: unknown[]; tenantId?: string; userId?: string; sessionId?: string } = {},
+): Promise<number> {
   if (!t.ch) {
     const where: string[] = ['true'];
     const params: unknown[] = [];
     if (f.eventIds) where.push(`event_id = ANY($${params.push(f.eventIds.map(String))}::uuid[])`);
     if (f.tenantId) where.push(`tenant_id = $${params.push(f.tenantId)}`);
+    if (f.userId) where.push(`user_id = $${params.push(f.userId)}`);
+    if (f.sessionId) where.push(`session_id = $${params.push(f.sessionId)}`);
     const r = await t.db.query(
       `SELECT count(*)::int AS n FROM analytics_events_raw WHERE ${where.join(' AND ')}`,
       params,
@@ -32,6 +37,8 @@ export async function countStored(t: TestEnv, f: { eventIds?: unknown[]; tenantI
   if (f.eventIds)
     where.push(`event_id IN (${f.eventIds.map((id) => lit(String(id).toLowerCase())).join(', ') || "''"})`);
   if (f.tenantId) where.push(`tenant_id = ${lit(f.tenantId)}`);
+  if (f.userId) where.push(`user_id = ${lit(f.userId)}`);
+  if (f.sessionId) where.push(`session_id = ${lit(f.sessionId.toLowerCase())}`);
   const [{ n }] = await t.ch.query<{ n: string }>(
     `SELECT count() AS n FROM ${t.ch.database}.events WHERE ${where.join(' AND ')}`,
   );
@@ -121,4 +128,60 @@ export async function rollupRows(t: TestEnv, level: 'm' | 'h' | 'd'): Promise<Ro
       sketch,
     };
   });
+}
+
+/** Some stored events whole, as a persist-events job carries them (to run a job of stored events again). */
+export async function jobEvents(t: TestEnv, limit: number): Promise<Record<string, unknown>[]> {
+  if (!t.ch)
+    return (
+      await t.db.query(
+        `SELECT event_id, event_name, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+                received_at, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
+         FROM analytics_events_raw LIMIT $1`,
+        [limit],
+      )
+    ).rows.map((s) => ({ ...s, received_at: s.received_at.toISOString() }));
+  const rows = await t.ch.query<Record<string, string | null>>(
+    `SELECT event_id, event_name, occurred_us, received_us, tenant_id, site_id, session_id, user_id, source, attributes, context, payload
+     FROM ${t.ch.database}.events LIMIT ${limit}`,
+  );
+  const iso = (us: string | null) => {
+    const n = Number(us);
+    return `${new Date(Math.floor(n / 1000)).toISOString().slice(0, 19)}.${String(n % 1_000_000).padStart(6, '0')}Z`;
+  };
+  return rows.map((r) => ({
+    event_id: r.event_id,
+    event_name: r.event_name,
+    occurred_at: iso(r.occurred_us),
+    received_at: new Date(Math.floor(Number(r.received_us) / 1000)).toISOString(),
+    tenant_id: r.tenant_id,
+    site_id: r.site_id,
+    session_id: r.session_id,
+    user_id: r.user_id,
+    source: r.source,
+    attributes: JSON.parse(r.attributes!),
+    context: JSON.parse(r.context!),
+    payload: JSON.parse(r.payload!),
+  }));
+}
+
+/** The days that have a partition of the events (on ClickHouse: a part with rows, on any server). */
+export async function partitionDays(t: TestEnv): Promise<string[]> {
+  if (!t.ch)
+    return (
+      await t.db.query(`SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'analytics_events_raw'::regclass`)
+    ).rows
+      .map((r) => /_p(\d{4})(\d{2})(\d{2})$/.exec(r.name as string))
+      .filter((m): m is RegExpExecArray => !!m)
+      .map((m) => `${m[1]}-${m[2]}-${m[3]}`)
+      .sort();
+  const days = new Set<string>();
+  for (let server = 0; server < t.ch.urls.length; server++)
+    for (const r of await t.ch.query<{ d: string }>(
+      `SELECT DISTINCT partition AS d FROM system.parts WHERE database = ${lit(t.ch.database)} AND table IN ('events', 'events_local') AND active`,
+      { server },
+    ))
+      days.add(r.d);
+  return [...days].sort();
 }

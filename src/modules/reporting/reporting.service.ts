@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
+import { isClickHouseTimeout } from '../../database/clickhouse';
 import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
 import { Clock } from '../../common/clock';
 import { Principal } from '../auth/principal';
@@ -66,6 +67,7 @@ export interface FunnelAnswer {
  */
 function reportError(err: unknown, deadline: ReportDeadline, hint: string): unknown {
   if (isStatementCancelled(err)) return deadline.expired('and was cancelled in Postgres', hint);
+  if (isClickHouseTimeout(err)) return deadline.expired('and was cancelled in ClickHouse', hint);
   if (isPoolTimeout(err)) {
     return new ProblemException(
       503,

@@ -86,6 +86,16 @@ export class RollupRepository {
     return rows.map(foldable);
   }
 
+  /** A subject's events still pending, read (not taken): on ClickHouse storage, not shipped yet. */
+  async pendingOfSubject(tx: EntityManager, subject: SubjectMatch): Promise<FoldableEvent[]> {
+    const rows = await tx.query<PendingRow[]>(
+      `SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
+       FROM analytics_rollup_pending WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3')}`,
+      [subject.tenantId, subject.secret, subject.keys],
+    );
+    return rows.map(foldable);
+  }
+
   /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
   async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
     // TypeORM answers a DELETE with [rows, count].

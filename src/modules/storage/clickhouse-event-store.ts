@@ -324,10 +324,12 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
    * Finds the subject's stored ids among the tenant's (the keys are HMACs only the service can
    * compute), reads what the rollups need of its events, then deletes them with a mutation on each
    * server and waits until every mutation is done. The fold lock, taken first, keeps shipments out
-   * until the erasure commits.
+   * until the erasure commits. The subject's events still in the outbox are answered too (they are
+   * stored events, taken off the outbox by the erasure's fold, never shipped).
    */
   async deleteSubject(tx: EntityManager, subject: SubjectMatch): Promise<FoldableEvent[]> {
     await this.rollups.lockFolds(tx);
+    const unshipped = await this.rollups.pendingOfSubject(tx, subject);
     const column = subject.type === 'user' ? 'user_id' : 'session_id';
     const ids = await this.ch.query<{ id: string }>(
       `SELECT DISTINCT ${column} AS id FROM ${this.ch.database}.events WHERE tenant_id = ${q(subject.tenantId)} AND isNotNull(${column})`,
@@ -336,14 +338,14 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
     const matched = ids
       .map((r) => r.id)
       .filter((id) => keys.has(erasureKey(subject.secret, subject.type, id).toString('hex')));
-    if (!matched.length) return [];
+    if (!matched.length) return unshipped;
     const where = `tenant_id = ${q(subject.tenantId)} AND ${column} IN (${matched.map(q).join(', ')})`;
     const rows = await this.ch.query<ChEventRow>(
       `SELECT tenant_id, event_name, occurred_us, site_id, session_id, user_id, source, attributes
        FROM ${this.ch.database}.events WHERE ${where}`,
     );
     await this.mutate('events', `DELETE WHERE ${where}`);
-    return rows.map((r) => ({
+    const shipped = rows.map((r) => ({
       tenant_id: r.tenant_id,
       event_name: r.event_name,
       occurred_at: microsToIso(Number(r.occurred_us)),
@@ -353,6 +355,7 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
       source: r.source,
       attributes: JSON.parse(r.attributes) as Record<string, unknown>,
     }));
+    return [...shipped, ...unshipped];
   }
 
   /** An ALTER TABLE … DELETE on each server's local table, waited for (18.16 has no mutations_sync). */
@@ -380,7 +383,7 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
     const [db, table] = localTable(this.ch, 'events').split('.');
     for (let server = 0; server < this.ch.urls.length; server++) {
       const rows = await this.ch.query<{ d: string }>(
-        `SELECT DISTINCT toString(min_date) AS d FROM system.parts WHERE database = ${q(db)} AND table = ${q(table)} AND active`,
+        `SELECT DISTINCT partition AS d FROM system.parts WHERE database = ${q(db)} AND table = ${q(table)} AND active`,
         { server },
       );
       for (const r of rows) days.add(r.d);
