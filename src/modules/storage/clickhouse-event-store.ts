@@ -122,22 +122,7 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
     }
     await this.ch.insert(
       'events',
-      missing.map((r) => ({
-        tenant_id: r.tenant_id,
-        event_id: r.event_id,
-        event_name: r.event_name,
-        occurred_at: Math.floor(Number(r.occurred_us) / 1_000_000),
-        occurred_us: r.occurred_us,
-        received_us: r.received_us,
-        site_id: r.site_id,
-        session_id: r.session_id,
-        user_id: r.user_id,
-        source: r.source,
-        attributes: JSON.stringify(r.attributes),
-        context: JSON.stringify(r.context ?? {}),
-        payload: JSON.stringify(r.payload ?? {}),
-        block,
-      })),
+      missing.map((r) => clickHouseEventRow(r, block)),
     );
   }
 
@@ -163,21 +148,7 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
     }
     await this.ch.insert(
       'rollups',
-      missing.map((d) => ({
-        tenant_id: d.tenant_id,
-        metric: d.metric,
-        level: d.level,
-        site_id: d.site_id,
-        source: d.source,
-        bucket: Date.parse(d.bucket) / 1000,
-        count: d.count,
-        num: d.num,
-        sum: d.sum,
-        min: d.min,
-        max: d.max,
-        sketch: d.sketch ? d.sketch.encode().toString('base64') : '',
-        block: block.id,
-      })),
+      missing.map((d) => clickHouseRollupRow(d, block.id)),
     );
   }
 
@@ -419,6 +390,48 @@ export class ClickHouseEventStore extends EventStore implements OnModuleInit, On
     const { members } = await this.rollups.deleteOlderThan(levels, cutoff); // members stay in Postgres
     return { rows: Number(n), members };
   }
+}
+
+/** An event as a row of the ClickHouse `events` table (JSONEachRow). */
+export function clickHouseEventRow(
+  r: Omit<ShippedRow, 'occurred_at'> & { occurred_at?: string },
+  block: string,
+): Record<string, unknown> {
+  return {
+    tenant_id: r.tenant_id,
+    event_id: r.event_id,
+    event_name: r.event_name,
+    occurred_at: Math.floor(Number(r.occurred_us) / 1_000_000),
+    occurred_us: r.occurred_us,
+    received_us: r.received_us,
+    site_id: r.site_id,
+    session_id: r.session_id,
+    user_id: r.user_id,
+    source: r.source,
+    attributes: JSON.stringify(r.attributes),
+    context: JSON.stringify(r.context ?? {}),
+    payload: JSON.stringify(r.payload ?? {}),
+    block,
+  };
+}
+
+/** A rollup delta as a row of the ClickHouse `rollups` table (JSONEachRow). */
+export function clickHouseRollupRow(d: RollupDelta, block: string): Record<string, unknown> {
+  return {
+    tenant_id: d.tenant_id,
+    metric: d.metric,
+    level: d.level,
+    site_id: d.site_id,
+    source: d.source,
+    bucket: Date.parse(d.bucket) / 1000,
+    count: d.count,
+    num: d.num,
+    sum: d.sum,
+    min: d.min,
+    max: d.max,
+    sketch: d.sketch ? d.sketch.encode().toString('base64') : '',
+    block,
+  };
 }
 
 function foldable(r: ShippedRow): FoldableEvent {
