@@ -30,7 +30,10 @@ function stored(e: Record<string, unknown>, over: Partial<Record<keyof StoredEve
 describe("one tenant's event Postgres would refuse never holds back another tenant's", () => {
   let t: TestEnv;
   beforeAll(async () => {
-    t = await createTestEnv({ ANALYTICS_JOB_ATTEMPTS: '3' });
+    // Flushes of single events spaced 1 s apart (the most the setting allows): after the first request's own flush, every request
+    // sent meanwhile waits for the next one, so the two tenants' events share a job whatever the
+    // machine's speed (the default 5 ms spacing leaves that to timing).
+    t = await createTestEnv({ ANALYTICS_JOB_ATTEMPTS: '3', ANALYTICS_BATCH_LINGER_MS: '1000' });
   });
   afterAll(async () => {
     await t.close();

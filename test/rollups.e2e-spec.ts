@@ -48,6 +48,13 @@ function randomEvent(
     if (r.chance(0.9)) attributes['ai.navigation.optimistic'] = r.chance(0.5);
   }
   if (type.name === 'ai.tool_chain_completed') attributes['ai.tool_chain.length'] = 1 + r.int(6);
+  if (type.name === 'ai.llm_call_completed') {
+    attributes['ai.llm.time_to_first_token_ms'] = num(80, 2500);
+    attributes['ai.llm.duration_ms'] = num(300, 9000);
+    attributes['gen_ai.usage.input_tokens'] = 50 + r.int(4000);
+    if (r.chance(0.9)) attributes['gen_ai.usage.output_tokens'] = r.int(800);
+    else delete attributes['gen_ai.usage.output_tokens'];
+  }
   if (type.name === 'booking.slot_hold' || type.name === 'booking.confirmed')
     attributes['booking.hold_id'] = `h-${r.int(200)}`;
   return makeEvent({
@@ -296,7 +303,7 @@ describe.each(STORAGE_KINDS)(
       let nonEmpty = 0;
       try {
         const names = metricNames();
-        expect(names).toHaveLength(10 + 3 * 6);
+        expect(names).toHaveLength(13 + 5 * 6);
         // every metric at every grain for one tenant; the other tenant and the filters at some grains each
         const cases: [string, Record<string, string>, string[]][] = [
           [t.tenant.id, {}, Object.keys(GRAIN_MS)],
@@ -346,6 +353,7 @@ describe.each(STORAGE_KINDS)(
                 const want = expected(def, byBucket.get(Date.parse(point.t)) ?? []);
                 let value: number | null;
                 if (def.aggregation === 'count') value = want.count;
+                else if (def.aggregation === 'sum') value = want.sum;
                 else if (def.aggregation === 'avg') value = want.count ? want.sum / want.count : null;
                 else if (def.aggregation === 'percentile') {
                   const sorted = [...want.values].sort((x, y) => x - y);

@@ -261,7 +261,7 @@ describe('schema registry', () => {
 
   it('lists built-ins and published schemas, serves one version, and keeps tenants apart', async () => {
     const list = await t.get(SCHEMAS, t.tenant.report);
-    expect(list.json.filter((s: { kind: string }) => s.kind === 'builtin')).toHaveLength(15);
+    expect(list.json.filter((s: { kind: string }) => s.kind === 'builtin')).toHaveLength(16);
     expect(list.json).toEqual(
       expect.arrayContaining([
         { name: 'acme.quote_requested', kind: 'event', versions: ['1-0-0', '1-0-1', '2-0-0'], latest: '2-0-0' },

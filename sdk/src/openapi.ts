@@ -905,6 +905,29 @@ export interface components {
             grain: string;
             points: components["schemas"]["FunnelConversionPointDto"][];
         };
+        ReportDebugStatementDto: {
+            /** @example SELECT bucket, count, sum FROM analytics_rollup_hour WHERE tenant_id = $1 AND … */
+            sql: string;
+            /** @example 0.4 */
+            planning_ms?: number;
+            /** @example 2.1 */
+            execution_ms?: number;
+            /** @description PostgreSQL's plan of the statement: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) */
+            plan?: {
+                [key: string]: unknown;
+            };
+            /** @description Why the statement could not be explained */
+            error?: string;
+        };
+        ReportDebugDto: {
+            /**
+             * @description Time the service spent on the report, before the plans
+             * @example 3.4
+             */
+            total_ms: number;
+            /** @description Each statement the report ran, with its plan */
+            statements: components["schemas"]["ReportDebugStatementDto"][];
+        };
         FunnelMetaDto: {
             /** @example 1200 */
             units: number;
@@ -918,6 +941,8 @@ export interface components {
             bins_ms: number[];
             /** @example 38.2 */
             query_ms: number;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         FunnelAnswerDto: {
             steps: components["schemas"]["FunnelStepAnswerDto"][];
@@ -976,6 +1001,8 @@ export interface components {
              * @example 4.2
              */
             query_ms: number;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         SummaryAnswerDto: {
             /**
@@ -1086,6 +1113,8 @@ export interface components {
              * @example 0
              */
             empty_value: number | null;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         TimeseriesAnswerDto: {
             /** @example voice.first_response_ms.p95 */

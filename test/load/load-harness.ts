@@ -705,24 +705,43 @@ async function telemetryOverhead(report: Report): Promise<void> {
   report.notes = [...(report.notes ?? []), table];
 }
 
+/**
+ * CPU the service's own processes spent per accepted event: the api during the load, and the worker
+ * during the load and its drain. Where the request telemetry lives, and what decides throughput on
+ * a machine whose cores are all busy; far less sensitive than requests/s to other work on the
+ * machine, which slows both configurations' wall clock alike but not their CPU per event.
+ */
+function cpuPerEvent(r: Row): { api: number; worker: number } {
+  const events = r.events_accepted ?? 0;
+  if (!events) return { api: NaN, worker: NaN };
+  const api = (r.cpu.api ?? NaN) * r.seconds;
+  const worker = (r.cpu.worker ?? NaN) * r.seconds + (r.cpu_drain?.worker ?? 0) * (r.drain_seconds ?? 0);
+  return { api: (api * 1e6) / events, worker: (worker * 1e6) / events };
+}
+
 /** Median over the rounds of each configuration and scenario, with the change against "off". */
 function telemetryTable(report: Report, configs: { key: string; label: string }[], rounds: number): string {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+  const change = (x: number, base: number) => `${x >= base ? '+' : '−'}${Math.abs((x / base - 1) * 100).toFixed(1)} %`;
   const lines = [
-    '| scenario | configuration | requests/s (median of ' +
-      rounds +
-      ') | events accepted/s | p50 ms | p95 ms | change of requests/s |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    `| scenario | configuration | requests/s (median of ${rounds}) | events accepted/s | p50 ms | p95 ms | change of requests/s | api CPU µs/event | api + worker CPU µs/event | change of CPU/event |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const scenarioKey of ['single', 'batch100']) {
     const rowsOf = (c: string) => report.rows.filter((r) => r.key.startsWith(`telemetry_${c}_${scenarioKey}_`));
     const base = median(rowsOf('off').map((r) => r.req_per_s));
+    const cpuOf = (rows: Row[]) => {
+      const per = rows.map(cpuPerEvent);
+      return { api: median(per.map((p) => p.api)), both: median(per.map((p) => p.api + p.worker)) };
+    };
+    const baseCpu = cpuOf(rowsOf('off'));
     for (const c of configs) {
       const rows = rowsOf(c.key);
       if (!rows.length) continue;
       const rps = median(rows.map((r) => r.req_per_s));
+      const cpu = cpuOf(rows);
       lines.push(
-        `| ${scenarioKey === 'single' ? 'single events' : 'batches of 100'} | ${c.label} | ${fmt(rps)} | ${fmt(median(rows.map((r) => r.events_accepted_per_s ?? 0)))} | ${fmt(median(rows.map((r) => r.latency_ms.p50)), 1)} | ${fmt(median(rows.map((r) => r.latency_ms.p95)), 1)} | ${c.key === 'off' ? '' : `${((rps / base - 1) * 100).toFixed(1)} %`} |`,
+        `| ${scenarioKey === 'single' ? 'single events' : 'batches of 100'} | ${c.label} | ${fmt(rps)} | ${fmt(median(rows.map((r) => r.events_accepted_per_s ?? 0)))} | ${fmt(median(rows.map((r) => r.latency_ms.p50)), 1)} | ${fmt(median(rows.map((r) => r.latency_ms.p95)), 1)} | ${c.key === 'off' ? '' : change(rps, base)} | ${fmt(cpu.api, 1)} | ${fmt(cpu.both, 1)} | ${c.key === 'off' ? '' : change(cpu.both, baseCpu.both)} |`,
       );
     }
   }

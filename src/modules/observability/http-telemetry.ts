@@ -4,6 +4,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Logger as Pino } from 'pino';
 import { AnalyticsConfig } from '../config/analytics-config';
+import { checkedLineWriter } from './log';
 import { ROOT_LOGGER } from './observability.tokens';
 import { ingestRouteOf, Lane, tenantOf } from './request-tags';
 import { Telemetry, withSpan } from './telemetry.service';
@@ -27,12 +28,15 @@ const LONG_DIGITS = /\d{7}/;
 @Injectable()
 export class HttpTelemetry {
   private readonly children = new Map<string, { requests: { inc(): void }; duration: { observe(v: number): void } }>();
+  private readonly requestLine: ReturnType<typeof checkedLineWriter>;
 
   constructor(
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
-    @Inject(ROOT_LOGGER) private readonly root: Pino,
+    @Inject(ROOT_LOGGER) root: Pino,
     private readonly telemetry: Telemetry,
-  ) {}
+  ) {
+    this.requestLine = checkedLineWriter(root, 'request');
+  }
 
   /** Whether anything is observed per request (metrics, request logs or traces). */
   get active(): boolean {
@@ -66,19 +70,16 @@ export class HttpTelemetry {
       const status = res.writableFinished ? String(res.statusCode) : 'aborted';
       if (this.config.telemetry.metricsEnabled) this.count(lane, method, route, status, seconds);
       if (this.config.telemetry.requestLogs) {
-        this.root.info(
-          {
-            request_id: requestId,
-            ...(span ? { trace_id: span.spanContext().traceId } : {}),
-            tenant_id: tenantOf(req),
-            lane,
-            method,
-            route,
-            status: res.writableFinished ? res.statusCode : 'aborted',
-            duration_ms: Math.round(seconds * 10000) / 10,
-          },
-          'request',
-        );
+        this.requestLine({
+          request_id: requestId,
+          trace_id: span?.spanContext().traceId,
+          tenant_id: tenantOf(req),
+          lane,
+          method,
+          route,
+          status: res.writableFinished ? res.statusCode : 'aborted',
+          duration_ms: Math.round(seconds * 10000) / 10,
+        });
       }
       if (span) {
         span.updateName(`${method} ${route}`);

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createRootLogger } from './log';
+import { checkedLineWriter, createRootLogger } from './log';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -44,5 +44,34 @@ describe('the root logger', () => {
     expect(lines[0].msg).toBe('event x rejected: [redacted:email] is not allowed');
     expect(lines[1]).toMatchObject({ note: 'card [redacted:card]', request_id: 'r-1' });
     expect((lines[2].err as { message: string }).message).toMatch(/^failed for \[redacted:phone\]$/);
+  });
+
+  it("writes a request's line as the logger writes it, sanitizing any string field it does not know", () => {
+    const raw: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        raw.push(...chunk.toString().split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const log = createRootLogger({ role: 'api', level: 'log', format: 'json' }, stream);
+    const line = checkedLineWriter(log, 'request');
+    const fields = {
+      request_id: 'r-1',
+      tenant_id: 't-1',
+      route: '/api/v1/analytics/events',
+      status: 202,
+      duration_ms: 1.5,
+    };
+    log.info(fields, 'request');
+    line({ ...fields, trace_id: undefined });
+    line({ request_id: 'r-2', note: 'mail jane.doe@example.com', duration_ms: Number.NaN });
+    const strip = (l: string) => l.replace(/"time":"[^"]+"/, '"time":"T"');
+    expect(strip(raw[1])).toBe(strip(raw[0]));
+    expect(JSON.parse(raw[2])).toMatchObject({ request_id: 'r-2', note: 'mail [redacted:email]', duration_ms: null });
+    expect(raw[2]).not.toContain('jane.doe');
+    const quiet = createRootLogger({ role: 'api', level: 'warn', format: 'json' }, stream);
+    checkedLineWriter(quiet, 'request')(fields);
+    expect(raw).toHaveLength(3);
   });
 });

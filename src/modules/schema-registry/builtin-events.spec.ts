@@ -137,6 +137,40 @@ const INVALID: Record<string, Case[]> = {
       ['/attributes/ai.tool.duration_ms', 'required', '/attributes/ai.tool.duration_ms is required'],
     ],
   ],
+  'ai.llm_call_completed': [
+    [
+      'a missing model',
+      (a) => {
+        delete a['gen_ai.request.model'];
+      },
+      ['/attributes/gen_ai.request.model', 'required', '/attributes/gen_ai.request.model is required'],
+    ],
+    [
+      'negative input tokens',
+      (a) => {
+        a['gen_ai.usage.input_tokens'] = -1;
+      },
+      ['/attributes/gen_ai.usage.input_tokens', 'minimum', '/attributes/gen_ai.usage.input_tokens must be >= 0'],
+    ],
+    [
+      'fractional output tokens',
+      (a) => {
+        a['gen_ai.usage.output_tokens'] = 1.5;
+      },
+      ['/attributes/gen_ai.usage.output_tokens', 'type', '/attributes/gen_ai.usage.output_tokens must be an integer'],
+    ],
+    [
+      'a finish reason that is not a string',
+      (a) => {
+        a['gen_ai.response.finish_reasons'] = [7];
+      },
+      [
+        '/attributes/gen_ai.response.finish_reasons/0',
+        'type',
+        '/attributes/gen_ai.response.finish_reasons/0 must be a string',
+      ],
+    ],
+  ],
   'ai.tool_chain_completed': [
     [
       'an empty chain',
@@ -333,7 +367,7 @@ const INVALID: Record<string, Case[]> = {
 describe('built-in event types', () => {
   it('covers every built-in type with invalid cases, and no other', () => {
     expect(Object.keys(INVALID).sort()).toEqual(BUILTIN_EVENTS.map((t) => t.name).sort());
-    expect(BUILTIN_EVENTS).toHaveLength(15);
+    expect(BUILTIN_EVENTS).toHaveLength(16);
   });
 
   describe.each(BUILTIN_EVENTS.map((t) => [t.name, t] as const))('%s', (name, type) => {

@@ -168,6 +168,67 @@ export const BUILTIN_EVENTS: BuiltinEventType[] = [
   ),
 
   type(
+    'ai.llm_call_completed',
+    'A model call (chat, completion or realtime response) finished: its model, tokens and timings (OTel gen_ai.* names).',
+    ['gen_ai.request.model'],
+    {
+      'gen_ai.request.model': {
+        type: 'string',
+        minLength: 1,
+        maxLength: 128,
+        description: 'Model asked for (OTel gen_ai.request.model)',
+      },
+      'gen_ai.response.model': {
+        type: 'string',
+        maxLength: 128,
+        description: 'Model that answered (OTel gen_ai.response.model)',
+      },
+      'gen_ai.provider.name': {
+        type: 'string',
+        maxLength: 64,
+        description: 'Provider, e.g. openai, anthropic, aws.bedrock (OTel gen_ai.provider.name)',
+      },
+      'gen_ai.operation.name': {
+        type: 'string',
+        maxLength: 64,
+        description: 'Operation, e.g. chat, text_completion, generate_content (OTel gen_ai.operation.name)',
+      },
+      'gen_ai.usage.input_tokens': count(
+        0,
+        'Input (prompt) tokens, cached ones included (OTel gen_ai.usage.input_tokens)',
+      ),
+      'gen_ai.usage.output_tokens': count(0, 'Output (completion) tokens (OTel gen_ai.usage.output_tokens)'),
+      'gen_ai.usage.cache_read.input_tokens': count(0, 'Input tokens served from the provider cache'),
+      'gen_ai.usage.cache_creation.input_tokens': count(0, 'Input tokens written to the provider cache'),
+      'gen_ai.usage.reasoning.output_tokens': count(0, 'Output tokens spent on reasoning'),
+      'gen_ai.usage.audio.input_tokens': count(0, 'Audio input tokens (realtime and speech models)'),
+      'gen_ai.usage.audio.output_tokens': count(0, 'Audio output tokens (realtime and speech models)'),
+      'ai.llm.duration_ms': ms('Time from request to the last chunk, ms'),
+      'ai.llm.time_to_first_token_ms': ms('Time from request to the first chunk of the answer, ms'),
+      'gen_ai.response.finish_reasons': {
+        type: 'array',
+        maxItems: 16,
+        items: { type: 'string', maxLength: 64 },
+        description: 'Why the model stopped, one per choice, e.g. ["stop"] (OTel gen_ai.response.finish_reasons)',
+      },
+      'error.type': { type: 'string', minLength: 1, maxLength: 128, description: 'Failure class (OTel error.type)' },
+      'voice.turn_id': id('Voice turn the call served, when it served one'),
+      'gen_ai.conversation.id': conversation,
+    },
+    {
+      'gen_ai.request.model': 'gpt-4o-mini',
+      'gen_ai.provider.name': 'openai',
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.usage.input_tokens': 812,
+      'gen_ai.usage.output_tokens': 64,
+      'gen_ai.usage.cache_read.input_tokens': 512,
+      'ai.llm.duration_ms': 930,
+      'ai.llm.time_to_first_token_ms': 310,
+      'gen_ai.response.finish_reasons': ['stop'],
+    },
+  ),
+
+  type(
     'kb.search',
     'A knowledge-base query was run.',
     ['kb.search_id', 'kb.query', 'kb.results_count', 'kb.latency_ms'],

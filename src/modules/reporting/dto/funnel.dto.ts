@@ -1,6 +1,7 @@
 import { Allow } from 'class-validator';
 import { InvalidAs, ParsedBy } from '../../../common/dto-validation.pipe';
 import { parseFunnelRequest } from '../funnel-request';
+import { ReportDebugDto } from './report.dto';
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import {
   DEFAULT_BREAKDOWN_LIMIT,
@@ -278,6 +279,11 @@ export class FunnelMetaDto {
   @ApiProperty({ example: 'ordered' }) order!: string;
   @ApiProperty({ type: [Number], description: 'The histogram edges used, ms' }) bins_ms!: number[];
   @ApiProperty({ example: 38.2 }) query_ms!: number;
+  @ApiPropertyOptional({
+    type: ReportDebugDto,
+    description: 'Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans',
+  })
+  debug?: ReportDebugDto;
 }
 
 export class FunnelAnswerDto {

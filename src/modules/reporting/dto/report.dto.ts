@@ -109,6 +109,32 @@ export class TimeseriesPointDto {
   count!: number;
 }
 
+export class ReportDebugStatementDto {
+  @ApiProperty({ example: 'SELECT bucket, count, sum FROM analytics_rollup_hour WHERE tenant_id = $1 AND …' })
+  sql!: string;
+  @ApiPropertyOptional({ example: 0.4 }) planning_ms?: number;
+  @ApiPropertyOptional({ example: 2.1 }) execution_ms?: number;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: "PostgreSQL's plan of the statement: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)",
+  })
+  plan?: Record<string, unknown>;
+  @ApiPropertyOptional({ description: 'Why the statement could not be explained' }) error?: string;
+}
+
+export class ReportDebugDto {
+  @ApiProperty({ example: 3.4, description: 'Time the service spent on the report, before the plans' })
+  total_ms!: number;
+  @ApiProperty({ type: [ReportDebugStatementDto], description: 'Each statement the report ran, with its plan' })
+  statements!: ReportDebugStatementDto[];
+}
+
+const DEBUG_META = {
+  type: ReportDebugDto,
+  description: 'Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans',
+};
+
 export class TimeseriesMetaDto {
   @ApiProperty({ enum: ['m', 'h', 'd', 'raw'], example: 'h', description: 'The rollup level read, or raw events' })
   level!: 'm' | 'h' | 'd' | 'raw';
@@ -121,6 +147,7 @@ export class TimeseriesMetaDto {
     description: 'The value of an empty bucket: 0 for counts and sums, null otherwise',
   })
   empty_value!: 0 | null;
+  @ApiPropertyOptional(DEBUG_META) debug?: ReportDebugDto;
 }
 
 export class TimeseriesAnswerDto {
@@ -138,6 +165,7 @@ export class SummaryValueDto {
 
 export class QueryTimeDto {
   @ApiProperty({ example: 4.2, description: 'Time the service spent on the report' }) query_ms!: number;
+  @ApiPropertyOptional(DEBUG_META) debug?: ReportDebugDto;
 }
 
 @ApiExtraModels(SummaryValueDto)
