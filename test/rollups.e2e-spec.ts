@@ -457,7 +457,7 @@ describe.each(STORAGE_KINDS)(
       ).toMatch(/^metric must be one of the catalog/);
       const catalog = await t.get('/api/v1/analytics/reports/metrics', t.tenant.report);
       expect(catalog.json.map((m: { name: string }) => m.name)).toContain('commerce.conversion_rate');
-    }, 600_000); // some 400 reports, each compared with a brute force, on a loaded 2-core machine
+    }, 900_000); // some 400 reports, each compared with a brute force, on a loaded 2-core machine
 
     it('gives the hand-computed answers on a small known data set', async () => {
       const at = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000 + 60_000).toISOString();
