@@ -7,6 +7,7 @@ import { CompactSketches1764800000000 } from './1764800000000-CompactSketches';
 import { RollupPending1764900000000 } from './1764900000000-RollupPending';
 import { PartitionCreationUnderConcurrency1765000000000 } from './1765000000000-PartitionCreationUnderConcurrency';
 import { KeyedSubjects1765123000000 } from './1765123000000-KeyedSubjects';
+import { ClickHouseOutbox1765200000000 } from './1765200000000-ClickHouseOutbox';
 import { PriceBooksAndUsageLines1765210000000 } from './1765210000000-PriceBooksAndUsageLines';
 
 /** Every migration, in order. The data source and the test template both read this list. */
@@ -20,5 +21,6 @@ export const MIGRATIONS = [
   RollupPending1764900000000,
   PartitionCreationUnderConcurrency1765000000000,
   KeyedSubjects1765123000000,
+  ClickHouseOutbox1765200000000,
   PriceBooksAndUsageLines1765210000000,
 ];

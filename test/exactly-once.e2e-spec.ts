@@ -1,14 +1,15 @@
 import { IngestStats } from '../src/modules/ingestion/ingest-stats';
 import { BATCH, EVENTS, makeEvent } from './support/events';
-import { countLedger, countRows, drained } from './support/queue';
-import { TestEnv, createTestEnv } from './support/test-env';
+import { countLedger, settled } from './support/queue';
+import { countStored } from './support/stored';
+import { STORAGE_KINDS, StorageKind, TestEnv, createTestEnv } from './support/test-env';
 
-describe('exactly once', () => {
+describe.each(STORAGE_KINDS)('exactly once (%s)', (storage: StorageKind) => {
   let t: TestEnv;
   // A dedupe window no test outlives: a resend is inside it unless a test ends it by deleting the
   // fast path's keys, to reach the durable ledger.
   beforeAll(async () => {
-    t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '600000' });
+    t = await createTestEnv({ ANALYTICS_DEDUPE_WINDOW_MS: '600000' }, { storage });
   });
   afterAll(async () => {
     await t.close();
@@ -18,8 +19,8 @@ describe('exactly once', () => {
     const e = makeEvent();
     const res = await t.post(BATCH, { events: [e, makeEvent(), e] });
     expect(res.json.results.map((r: { status: string }) => r.status)).toEqual(['accepted', 'accepted', 'duplicate']);
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
+    await settled(t);
+    expect(await countStored(t, { eventIds: [e.event_id] })).toBe(1);
   });
 
   it('stores an event sent in two batches once; resending a whole batch with its batch_id changes nothing', async () => {
@@ -28,8 +29,8 @@ describe('exactly once', () => {
     expect(first.json).toMatchObject({ accepted: 20, duplicate: 0 });
     const second = await t.post(BATCH, { batch_id: 'resend-1', events });
     expect(second.json).toMatchObject({ batch_id: 'resend-1', accepted: 0, duplicate: 20 });
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [events.map((e) => e.event_id)])).toBe(20);
+    await settled(t);
+    expect(await countStored(t, { eventIds: events.map((e) => e.event_id) })).toBe(20);
   });
 
   it('stores the same event sent concurrently by 20 clients once, with exactly one accepted verdict', async () => {
@@ -41,8 +42,8 @@ describe('exactly once', () => {
     expect(answers.every((a) => a.status === 202)).toBe(true);
     expect(statuses.filter((s) => s === 'accepted')).toHaveLength(1);
     expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(19);
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
+    await settled(t);
+    expect(await countStored(t, { eventIds: [e.event_id] })).toBe(1);
   });
 
   it('treats a UUID in upper case as the same event', async () => {
@@ -50,14 +51,14 @@ describe('exactly once', () => {
     await t.post(EVENTS, e);
     const again = await t.post(EVENTS, { ...e, event_id: String(e.event_id).toUpperCase() });
     expect(again.json.status).toBe('duplicate');
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = $1', [e.event_id])).toBe(1);
+    await settled(t);
+    expect(await countStored(t, { eventIds: [e.event_id] })).toBe(1);
   });
 
   it('answers an event resent after the dedupe window duplicate, from the ledger, and counts what was stored', async () => {
     const events = Array.from({ length: 10 }, () => makeEvent());
     await t.post(BATCH, { events });
-    await drained(t.ingestQueue);
+    await settled(t);
     // The window ends for these events: their fast-path keys go, as when they expire.
     const keys = events.map((e) => `${t.config.redis.prefix}:dedupe:${String(e.tenant_id)}:${String(e.event_id)}`);
     expect(await t.redis.exists(...keys)).toBe(10);
@@ -70,15 +71,13 @@ describe('exactly once', () => {
     // Redis no longer holds their claims, but the ledger says they are stored: duplicates, truly.
     expect(again.json).toMatchObject({ accepted: 1, duplicate: 5 });
     for (const e of events.slice(5)) expect((await t.post(EVENTS, e)).json.status).toBe('duplicate');
-    await drained(t.ingestQueue);
+    await settled(t);
     await counters.flush();
     const after = (await t.get('/api/v1/analytics/stats', t.tenant.admin)).json.ingestion;
     expect(after.accepted - before.accepted).toBe(1);
     expect(after.duplicate - before.duplicate).toBe(10);
     // and each is stored once.
-    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [[...events, ...mixed].map((e) => e.event_id)])).toBe(
-      11,
-    );
+    expect(await countStored(t, { eventIds: [...events, ...mixed].map((e) => e.event_id) })).toBe(11);
     const ledger = await t.db.query(
       'SELECT count(*)::int AS n FROM analytics_dedupe_ledger WHERE event_id = ANY($1::uuid[])',
       [events.map((e) => e.event_id)],
@@ -87,7 +86,7 @@ describe('exactly once', () => {
   });
 
   it('leaves the ledger and the raw table in step', async () => {
-    await drained(t.ingestQueue);
-    expect(await countLedger(t.db)).toBe(await countRows(t.db));
+    await settled(t);
+    expect(await countLedger(t.db)).toBe(await countStored(t));
   });
 });

@@ -1,20 +1,24 @@
 import { expireCredentialCache } from './support/clock';
 import { BATCH, EVENTS, makeEvent, waitFor } from './support/events';
-import { countLedger, countRows, drained, settled, runMaintenance } from './support/queue';
-import { TestEnv, createTestEnv, request } from './support/test-env';
+import { countLedger, settled, runMaintenance } from './support/queue';
+import { countStored, partitionDays, rollupRows, storedRows } from './support/stored';
+import { STORAGE_KINDS, StorageKind, TestEnv, createTestEnv, request } from './support/test-env';
 
 const DAY = 86_400_000;
 const ago = (days: number) => new Date(Date.now() - days * DAY + 3_600_000).toISOString();
 const dayOf = (iso: string) => iso.slice(0, 10);
 
-describe('retention', () => {
+describe.each(STORAGE_KINDS)('retention (%s)', (storage: StorageKind) => {
   let t: TestEnv;
   beforeAll(async () => {
-    t = await createTestEnv({
-      ANALYTICS_RETENTION_DAYS: '30',
-      ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: '20',
-      ANALYTICS_ROLLUP_RETENTION_DAYS: '40',
-    });
+    t = await createTestEnv(
+      {
+        ANALYTICS_RETENTION_DAYS: '30',
+        ANALYTICS_MINUTE_ROLLUP_RETENTION_DAYS: '20',
+        ANALYTICS_ROLLUP_RETENTION_DAYS: '40',
+      },
+      { storage },
+    );
   });
   afterAll(async () => {
     await t.close();
@@ -46,16 +50,22 @@ describe('retention', () => {
       expect(res.json.accepted).toBe(5);
     }
     await settled(t);
-    expect(await countRows(t.db)).toBe(10);
+    expect(await countStored(t)).toBe(10);
 
     // tenant A keeps 10 days, tenant B 30, everyone else the default 30
     await t.db.query('UPDATE analytics_tenants SET retention_days = 10 WHERE id = $1', [t.tenant.id]);
     await t.db.query('UPDATE analytics_tenants SET retention_days = 30 WHERE id = $1', [t.other.id]);
-    const rollupsBefore = (
-      await t.db
-        .query(`SELECT level, count(*)::int AS n, count(*) FILTER (WHERE bucket < now() - interval '20 days')::int AS old_minutes,
-      count(*) FILTER (WHERE bucket < now() - interval '40 days')::int AS old FROM analytics_rollups GROUP BY level ORDER BY level`)
-    ).rows;
+    const olderThan = (days: number) => (x: { bucket: Date }) => x.bucket.getTime() < Date.now() - days * DAY;
+    const rollupsBefore = [];
+    for (const level of ['d', 'h', 'm'] as const) {
+      const rows = await rollupRows(t, level);
+      rollupsBefore.push({
+        level,
+        n: rows.length,
+        old_minutes: rows.filter(olderThan(20)).length,
+        old: rows.filter(olderThan(40)).length,
+      });
+    }
     const outcome = await runMaintenance(t, 'apply-retention', {});
     const expectedRollups = rollupsBefore.reduce((a, r) => a + (r.level === 'm' ? r.old_minutes : r.old), 0);
     // Each of the 10 events makes 8 rows per level, in buckets of its own: older than 20 days are
@@ -74,30 +84,19 @@ describe('retention', () => {
       deleted_quarantined: 0,
     });
     // rollups outlive the raw rows they came from (they hold no personal data): the 35-day-old day rows stay
-    const kept = await t.db.query(
-      `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'd' AND bucket = $1`,
-      [`${dayOf(ago(35))}T00:00:00Z`],
-    );
-    expect(kept.rows[0].n).toBe(2 * PER_EVENT); // the day rows of both tenants' 35-day-old events
-    const minutesLeft = await t.db.query(
-      `SELECT count(*)::int AS n FROM analytics_rollups WHERE level = 'm' AND bucket < now() - interval '20 days'`,
-    );
-    expect(minutesLeft.rows[0].n).toBe(0);
+    const kept = (await rollupRows(t, 'd')).filter((x) => x.bucket.toISOString() === `${dayOf(ago(35))}T00:00:00.000Z`);
+    expect(kept).toHaveLength(2 * PER_EVENT); // the day rows of both tenants' 35-day-old events
+    expect((await rollupRows(t, 'm')).filter(olderThan(20))).toHaveLength(0);
 
-    const left = await t.db.query(
-      `SELECT tenant_id, attributes->>'voice.turn_id' AS age FROM analytics_events_raw ORDER BY tenant_id, age`,
-    );
-    expect(left.rows.map((r) => `${r.tenant_id === t.tenant.id ? 'A' : 'B'} ${r.age}`).sort()).toEqual([
-      'A age-5',
-      'B age-15',
-      'B age-25',
-      'B age-5',
-    ]);
-    expect(await countLedger(t.db)).toBe(4);
+    const left = [...(await storedRows(t, t.tenant.id)), ...(await storedRows(t, t.other.id))];
     expect(
-      (await t.db.query(`SELECT to_regclass($1) AS p`, [`analytics_events_raw_p${dayOf(ago(35)).replace(/-/g, '')}`]))
-        .rows[0].p,
-    ).toBeNull();
+      left.map((r) => `${r.tenant_id === t.tenant.id ? 'A' : 'B'} ${String(r.attributes['voice.turn_id'])}`).sort(),
+    ).toEqual(['A age-5', 'B age-15', 'B age-25', 'B age-5']);
+    expect(await countLedger(t.db)).toBe(4);
+    const days = await partitionDays(t);
+    expect(days).toContain(dayOf(ago(5)));
+    expect(days).not.toContain(dayOf(ago(35)));
+    expect(days).not.toContain(dayOf(ago(45)));
 
     // the tenant's own retention also refuses old events at ingestion (settings are cached; the api's clock moves past the cache)
     expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
@@ -106,10 +105,10 @@ describe('retention', () => {
   });
 });
 
-describe('erasure and export', () => {
+describe.each(STORAGE_KINDS)('erasure and export (%s)', (storage: StorageKind) => {
   let t: TestEnv;
   beforeAll(async () => {
-    t = await createTestEnv();
+    t = await createTestEnv({}, { storage });
   });
   afterAll(async () => {
     await t.close();
@@ -125,7 +124,7 @@ describe('erasure and export', () => {
     const otherTenantU1 = makeEvent({ tenant_id: t.other.id, user_id: 'u1' });
     expect((await t.post(BATCH, { events: [...u1, ...u2, ...s1] })).json.accepted).toBe(7);
     expect((await t.post(EVENTS, otherTenantU1, t.other.ingest)).json.status).toBe('accepted');
-    await drained(t.ingestQueue);
+    await settled(t);
 
     // with the worker stopped, two more events of u1 wait in the queue when the erasure is requested
     await t.stopWorker();
@@ -141,7 +140,7 @@ describe('erasure and export', () => {
       'the erasure',
       async () => (await t.get(requested.json.status_url, t.tenant.admin)).json.status === 'completed',
     );
-    await drained(t.ingestQueue);
+    await settled(t);
     const done = (await t.get(requested.json.status_url, t.tenant.admin)).json;
     expect(done).toMatchObject({
       id: requested.json.request_id,
@@ -149,10 +148,10 @@ describe('erasure and export', () => {
       status: 'completed',
       rows_deleted: 3,
     });
-    expect(await countRows(t.db, `user_id = 'u1' AND tenant_id = $1`, [t.tenant.id])).toBe(0);
-    expect(await countRows(t.db, 'event_id = ANY($1::uuid[])', [queued.map((e) => e.event_id)])).toBe(0);
-    expect(await countRows(t.db, `user_id = 'u2'`)).toBe(2);
-    expect(await countRows(t.db, 'event_id = $1', [otherTenantU1.event_id])).toBe(1);
+    expect(await countStored(t, { userId: 'u1', tenantId: t.tenant.id })).toBe(0);
+    expect(await countStored(t, { eventIds: queued.map((e) => e.event_id) })).toBe(0);
+    expect(await countStored(t, { userId: 'u2' })).toBe(2);
+    expect(await countStored(t, { eventIds: [otherTenantU1.event_id] })).toBe(1);
 
     // the audit log has when, which tenant and how many rows, and nothing of the subject
     const audit = await t.db.query('SELECT * FROM analytics_erasure_audit');
@@ -163,8 +162,8 @@ describe('erasure and export', () => {
     // a later event of the subject is a new event
     const back = ev('u1');
     expect((await t.post(EVENTS, back)).json.status).toBe('accepted');
-    await drained(t.ingestQueue);
-    expect(await countRows(t.db, 'event_id = $1', [back.event_id])).toBe(1);
+    await settled(t);
+    expect(await countStored(t, { eventIds: [back.event_id] })).toBe(1);
 
     // by session
     const bySession = await t.post('/api/v1/analytics/subjects/erasure', { session_id: S1 }, t.tenant.admin);
@@ -173,7 +172,7 @@ describe('erasure and export', () => {
       async () => (await t.get(bySession.json.status_url, t.tenant.admin)).json.status === 'completed',
     );
     expect((await t.get(bySession.json.status_url, t.tenant.admin)).json.rows_deleted).toBe(2);
-    expect(await countRows(t.db, 'session_id = $1', [S1])).toBe(0);
+    expect(await countStored(t, { sessionId: S1 })).toBe(0);
 
     // requests are the tenant's own, and must name one subject
     expect((await t.get(requested.json.status_url, t.other.admin)).status).toBe(404);
@@ -188,7 +187,7 @@ describe('erasure and export', () => {
     expireCredentialCache(t.api!, t.config.auth.keyCacheMs);
     const pseudo = makeEvent({ tenant_id: t.other.id, user_id: 'exp-1' });
     await t.post(EVENTS, pseudo, t.other.ingest);
-    await drained(t.ingestQueue);
+    await settled(t);
 
     const res = await request(`${t.url}/api/v1/analytics/subjects/export?user_id=exp-1`, {
       headers: { authorization: `Bearer ${t.tenant.admin}` },

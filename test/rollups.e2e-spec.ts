@@ -212,7 +212,14 @@ describe('rollups: exactly once, equal to a brute-force recomputation', () => {
   const now = Date.now();
 
   beforeAll(async () => {
-    t = await createTestEnv({ ANALYTICS_RATE_LIMIT_RPS: '100000', ANALYTICS_RATE_LIMIT_EPS: '10000000' });
+    // A keep-alive longer than the file: the brute force between two reports can hold the event
+    // loop (shared with the in-process api) past the server's idle timeout, which then closed the
+    // connection the next request was reusing.
+    t = await createTestEnv({
+      ANALYTICS_RATE_LIMIT_RPS: '100000',
+      ANALYTICS_RATE_LIMIT_EPS: '10000000',
+      ANALYTICS_HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
+    });
     // Every usage the data set makes has a price, so each bucket's cost is known and checked exactly.
     for (const tenant of [t.tenant, t.other]) {
       const res = await t.post(

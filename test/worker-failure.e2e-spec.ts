@@ -1,7 +1,10 @@
 import { BATCH, makeEvent, waitFor } from './support/events';
-import { countLedger, countRows, drained } from './support/queue';
+import { countLedger, countRows, drained, settled } from './support/queue';
+import { countStored, rollupRows } from './support/stored';
 import { TestEnv, createTestEnv } from './support/test-env';
 import { runRole } from './support/worker-process';
+
+const ALL_SITES = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 
 describe('a worker that dies or fails never loses or doubles an event', () => {
   let t: TestEnv;
@@ -146,3 +149,147 @@ describe('a worker that dies or fails never loses or doubles an event', () => {
     expect((await t.ingestQueue.getJobCounts('failed')).failed).toBe(0);
   });
 });
+
+/**
+ * The same promise on ClickHouse, where the worker's writes are two: the persist job's one Postgres
+ * statement (ledger and outbox, atomic as above), then the shipment of the outbox to ClickHouse,
+ * which no Postgres transaction covers. The worker is killed there, after ClickHouse took the
+ * events (and, in the second case, the rollup deltas too) but before Postgres committed the end of
+ * the shipment: the next worker resumes it and writes nothing twice.
+ */
+describe.each(['clickhouse', 'clickhouse-sharded'] as const)(
+  'a worker killed while it ships to ClickHouse never loses or doubles an event (%s)',
+  (storage) => {
+    let t: TestEnv;
+    beforeAll(async () => {
+      t = await createTestEnv({}, { worker: false, storage });
+    });
+    afterAll(async () => {
+      await t.close();
+    });
+
+    const lockWaiter = async (like: string) =>
+      (
+        await t.db.query(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`,
+          [like],
+        )
+      ).rows.map((r) => r.pid as number);
+
+    /** The ClickHouse rows of the rollup deltas, all shipments of this file. */
+    const rollupDeltaRows = async () =>
+      Number(
+        (
+          await t.ch!.query<{ n: string }>(
+            `SELECT count() AS n FROM ${t.ch!.database}.rollups WHERE block LIKE 'ship-%'`,
+          )
+        )[0].n,
+      );
+
+    /**
+     * Starts a worker process, blocks the fold of its shipment on a lock the test holds (after its
+     * ClickHouse insert of the events; with `after: 'rollups'`, after the rollup deltas too) and
+     * kills it there (SIGKILL); its orphaned Postgres backend is ended before it can commit.
+     */
+    async function killMidShipment(after: 'events' | 'rollups') {
+      const members = await t.db.connect();
+      await members.query('BEGIN');
+      await members.query('LOCK TABLE analytics_rollup_members IN SHARE MODE');
+      const worker = runRole('worker.js', { ...t.env, LOG_LEVEL: 'log' });
+      await waitFor('the worker process to start consuming', () => worker.stdout.includes('Consuming queues'), 20000);
+      // Views with a session each: the fold records a distinct member per event, and waits on the lock.
+      const events = Array.from({ length: 30 }, () => makeEvent({ event_name: 'commerce.view' }));
+      const res = await t.post(BATCH, { events });
+      expect(res.json.accepted).toBe(30);
+      let orphan: number[] = [];
+      await waitFor('the shipment to wait on the members lock', async () => {
+        orphan = await lockWaiter('%INSERT INTO analytics_rollup_members%');
+        return orphan.length === 1;
+      });
+      let rows: typeof members | null = null;
+      if (after === 'rollups') {
+        // Hold the outbox rows, then let the fold go on: it writes its deltas and waits on the rows.
+        rows = await t.db.connect();
+        await rows.query('BEGIN');
+        const held = await rows.query(
+          'SELECT 1 FROM analytics_rollup_pending WHERE event_id = ANY($1::uuid[]) FOR SHARE',
+          [events.map((e) => e.event_id)],
+        );
+        expect(held.rowCount).toBe(30);
+        await members.query('ROLLBACK');
+        await waitFor('the shipment to wait on the outbox rows', async () => {
+          orphan = await lockWaiter('%DELETE FROM analytics_rollup_pending WHERE block%');
+          return orphan.length === 1;
+        });
+      }
+      worker.child.kill('SIGKILL');
+      expect((await worker.exited).signal).toBe('SIGKILL');
+      expect((await t.db.query('SELECT pg_terminate_backend($1) AS ok', [orphan[0]])).rows[0].ok).toBe(true);
+      await waitFor("the dead worker's backend to go", async () => {
+        const r = await t.db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [orphan[0]]);
+        return r.rows[0].n === 0;
+      });
+      if (after === 'events') await members.query('ROLLBACK');
+      members.release();
+      if (rows) {
+        await rows.query('ROLLBACK');
+        rows.release();
+      }
+      const ids = events.map((e) => e.event_id);
+      const pending = async () =>
+        (
+          await t.db.query(
+            'SELECT count(*)::int AS n, count(block)::int AS claimed FROM analytics_rollup_pending WHERE event_id = ANY($1::uuid[])',
+            [ids],
+          )
+        ).rows[0];
+      return { events, ids, pending };
+    }
+
+    /** The rollup count of the views' conversion rate (distinct sessions), all days, every site and source. */
+    const viewSessions = async () =>
+      (await rollupRows(t, 'd'))
+        .filter((r) => r.metric === 'commerce.conversion_rate' && r.site_id === ALL_SITES && r.source === '*')
+        .reduce((n, r) => n + r.count, 0);
+
+    it('killed after ClickHouse took the events, before Postgres ended the shipment: the next worker resumes it and stores none twice', async () => {
+      const k = await killMidShipment('events');
+      expect(await countStored(t, { eventIds: k.ids })).toBe(30); // in ClickHouse already
+      expect(await k.pending()).toEqual({ n: 30, claimed: 30 }); // and still claimed in the outbox
+      expect(await rollupDeltaRows()).toBe(0);
+      expect(await countLedger(t.db)).toBe(30);
+
+      await t.startWorker();
+      await settled(t);
+      expect(await countStored(t, { eventIds: k.ids })).toBe(30);
+      expect(await k.pending()).toEqual({ n: 0, claimed: 0 });
+      expect(await viewSessions()).toBe(30);
+
+      const again = await t.post(BATCH, { events: k.events });
+      expect(again.json.duplicate).toBe(30);
+      await settled(t);
+      await t.stopWorker();
+      expect(await countStored(t)).toBe(30);
+      expect(await viewSessions()).toBe(30);
+    });
+
+    it('killed after ClickHouse took the events and the rollup deltas: the resumed shipment writes neither again', async () => {
+      const k = await killMidShipment('rollups');
+      expect(await countStored(t, { eventIds: k.ids })).toBe(30);
+      expect(await k.pending()).toEqual({ n: 30, claimed: 30 });
+      const deltas = await rollupDeltaRows();
+      expect(deltas).toBeGreaterThan(0);
+      expect(await viewSessions()).toBe(60); // the deltas of the dead round are in ClickHouse
+
+      await t.startWorker();
+      await settled(t);
+      await t.stopWorker();
+      expect(await countStored(t, { eventIds: k.ids })).toBe(30);
+      expect(await countStored(t)).toBe(60);
+      expect(await k.pending()).toEqual({ n: 0, claimed: 0 });
+      expect(await rollupDeltaRows()).toBe(deltas);
+      expect(await viewSessions()).toBe(60);
+      expect(await countLedger(t.db)).toBe(await countStored(t));
+    });
+  },
+);

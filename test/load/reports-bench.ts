@@ -15,6 +15,12 @@
  *   BENCH_EVENTS=1000000 npm run bench:reports         # a quicker run
  *   BENCH_REUSE=1 npm run bench:reports                # keep the loaded database, measure again
  *   BENCH_DB=name npm run bench:reports                # a database of another name (default analytics_reports_bench)
+ *   npm run bench:reports -- --storage clickhouse      # the same events in ClickHouse too: both backends side by side
+ *
+ * With `--storage clickhouse` it starts a ClickHouse server of its own (free ports, its own data
+ * directory; Debian's clickhouse-server), loads the very same events and rollup cells into it (the
+ * tables of ClickHouseEventStore, in blocks of one tenant-day), starts a third api with
+ * ANALYTICS_STORAGE=clickhouse and measures every query on it too, checking it answers as Postgres.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -26,6 +32,10 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { StoredEvent } from '../../src/modules/contracts/stored-event';
 import { countMembers, foldEvents, inLockOrder } from '../../src/modules/rollups/rollup-fold';
+import { ClickHouse } from '../../src/database/clickhouse';
+import { ensureClickHouseSchema } from '../../src/modules/storage/clickhouse-schema';
+import { clickHouseEventRow, clickHouseRollupRow } from '../../src/modules/storage/clickhouse-event-store';
+import { ClickHouseServers, startClickHouseServers } from '../support/clickhouse-servers';
 import { startApiProcess } from '../support/worker-process';
 import { RAW_COLUMNS, copyText, rawCopyLine } from './copy-rows';
 import { rng } from '../support/hostile';
@@ -41,6 +51,10 @@ const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgresql://postgres@127.0.0.
 const DB = process.env.BENCH_DB ?? 'analytics_reports_bench';
 const DAY = 86_400_000;
 const MINUTE_DAYS = 14;
+const storageArg = process.argv.indexOf('--storage');
+const WITH_CLICKHOUSE = storageArg > 0 && process.argv[storageArg + 1] === 'clickhouse';
+if (storageArg > 0 && !['clickhouse', 'postgres'].includes(process.argv[storageArg + 1]))
+  throw new Error(`--storage takes postgres or clickhouse, not ${process.argv[storageArg + 1]}`);
 
 const dbUrl = (name: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${name}` }).toString();
 const round1 = (x: number) => round(x, 1);
@@ -295,7 +309,9 @@ async function copyInto(db: Client, sql: string, lines: AsyncIterable<string>): 
 async function load(
   tenants: { id: string; sites: string[]; users: number }[],
   now: number,
-): Promise<{ rollupRows: number; seconds: number }> {
+  ch: ClickHouse | null,
+): Promise<{ rollupRows: number; seconds: number; clickHouseSeconds: number }> {
+  let chMs = 0;
   const started = Date.now();
   const raw = new Client({ connectionString: dbUrl(DB) });
   const ledger = new Client({ connectionString: dbUrl(DB) });
@@ -369,6 +385,31 @@ async function load(
           );
         }
         rollupRows += cells.length;
+        if (ch) {
+          // The same events and cells in ClickHouse, one block each, timed apart from Postgres's COPY.
+          const t0 = performance.now();
+          const received = Date.now() * 1000;
+          await ch.insert(
+            'events',
+            events.map((e) =>
+              clickHouseEventRow(
+                {
+                  ...(e as unknown as Parameters<typeof clickHouseEventRow>[0]),
+                  occurred_us: String(Date.parse(e.occurred_at) * 1000),
+                  received_us: String(received),
+                },
+                'bench',
+              ),
+            ),
+          );
+          await ch.insert(
+            'rollups',
+            [...deltas.values()]
+              .filter((c) => !(c.level === 'm' && Date.parse(c.bucket) < minuteFrom))
+              .map((c) => clickHouseRollupRow(c, 'bench')),
+          );
+          chMs += performance.now() - t0;
+        }
         rawLines.push(rl);
         ledgerLines.push(ll);
         rollupLines.push(cells);
@@ -389,7 +430,11 @@ async function load(
   );
   await raw.query('VACUUM ANALYZE');
   await Promise.all([raw.end(), ledger.end(), rollups.end()]);
-  return { rollupRows, seconds: Math.round((Date.now() - started) / 1000) };
+  return {
+    rollupRows,
+    seconds: Math.round((Date.now() - started - chMs) / 1000),
+    clickHouseSeconds: Math.round(chMs / 1000),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -469,7 +514,17 @@ async function main(): Promise<void> {
   // The first start of a development api creates and migrates the database and seeds a demo tenant.
   let api: Api | null = null;
   let baseline: Api | null = null;
+  let onClickHouse: Api | null = null;
+  let servers: ClickHouseServers | null = null;
+  let ch: ClickHouse | null = null;
   try {
+    if (WITH_CLICKHOUSE) {
+      if (REUSE) throw new Error('--storage clickhouse loads a fresh ClickHouse: run it without BENCH_REUSE=1');
+      servers = await startClickHouseServers(1);
+      ch = new ClickHouse(servers.urls, 'analytics_bench', null);
+      await ensureClickHouseSchema(ch);
+      process.stderr.write(`ClickHouse on ${servers.urls[0]} (${servers.dir})\n`);
+    }
     api = await startApi({});
     const db = new Client({ connectionString: dbUrl(DB) });
     await db.connect();
@@ -481,6 +536,7 @@ async function main(): Promise<void> {
     let loadInfo = {
       rollupRows: Number((await db.query(`SELECT count(*) AS n FROM analytics_rollups`)).rows[0].n),
       seconds: 0,
+      clickHouseSeconds: 0,
     };
     if (loaded !== EVENTS) {
       if (loaded) throw new Error(`${DB} holds ${loaded} events, not ${EVENTS}: run without BENCH_REUSE=1`);
@@ -494,7 +550,7 @@ async function main(): Promise<void> {
         `INSERT INTO analytics_tenants (id, name) VALUES ('00000000-0000-4000-8000-00000000b0b0', $1) ON CONFLICT DO NOTHING`,
         [`loaded-at ${new Date(now).toISOString()}`],
       );
-      loadInfo = await load(tenants, now);
+      loadInfo = await load(tenants, now, ch);
       loaded = EVENTS;
     } else {
       const at = (
@@ -511,6 +567,13 @@ async function main(): Promise<void> {
     await db.end();
 
     baseline = await startApi({ ANALYTICS_ENABLE_ROLLUPS: 'false', ANALYTICS_REPORT_TIMEOUT_MS: '600000' });
+    if (servers)
+      onClickHouse = await startApi({
+        ANALYTICS_STORAGE: 'clickhouse',
+        CLICKHOUSE_URL: servers.urls[0],
+        CLICKHOUSE_DATABASE: 'analytics_bench',
+        ANALYTICS_REPORT_TIMEOUT_MS: '600000',
+      });
     const end = new Date(Math.floor(now / 3_600_000) * 3_600_000);
     const span = (days: number) => ({
       from: new Date(end.getTime() - days * DAY).toISOString(),
@@ -582,6 +645,18 @@ async function main(): Promise<void> {
         target_p95_ms: c.target,
         met: m.p95 <= c.target ? 'yes' : 'NO',
       };
+      if (onClickHouse) {
+        const m2 = await measure(onClickHouse.base, key, c.path, c.body, ROUNDS);
+        if (JSON.stringify(m2.check) !== JSON.stringify(m.check))
+          throw new Error(
+            `${c.what}: ClickHouse answered differently (${JSON.stringify(m2.check)} vs ${JSON.stringify(m.check)})`,
+          );
+        Object.assign(row, {
+          ch_p50_ms: m2.p50,
+          ch_p95_ms: m2.p95,
+          pg_over_ch_p50: `${round(m.p50 / m2.p50, 2)}×`,
+        });
+      }
       if (c.raw) {
         const b = await measure(baseline.base, key, c.path, c.body, RAW_ROUNDS);
         if (JSON.stringify(b.check) !== JSON.stringify(m.check))
@@ -600,12 +675,18 @@ async function main(): Promise<void> {
     console.log(
       `\n${fmt(loaded)} events over ${DAYS} days, ${TENANTS} tenants (queried tenant: ${fmt(tenantEvents)} events), ${fmt(loadInfo.rollupRows)} rollup rows, database ${size}${loadInfo.seconds ? `, loaded in ${loadInfo.seconds} s` : ''}.`,
     );
+    if (onClickHouse)
+      console.log(
+        `ClickHouse (one server, 18.16): the same events and rollup cells loaded in ${loadInfo.clickHouseSeconds} s (Postgres COPY: ${loadInfo.seconds} s).`,
+      );
     console.log('Latency through HTTP (api on the same machine), after 2 warm-up queries each.\n');
     const cols = Object.keys(rows.find((r) => 'raw_p50_ms' in r)!);
     console.log(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${cols.map((c) => r[c] ?? '').join(' | ')} |`);
   } finally {
-    await Promise.all([stop(api), stop(baseline)]);
+    await Promise.all([stop(api), stop(baseline), stop(onClickHouse)]);
+    await ch?.close();
+    servers?.stop();
     if (!process.env.BENCH_KEEP && !REUSE) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
   }
 }

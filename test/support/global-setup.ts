@@ -1,4 +1,5 @@
 import { runMigrations } from '../../src/database/database-preparation';
+import { startClickHouseServers } from './clickhouse-servers';
 import { dropRunDatabases, RUN_ID, TEMPLATE_DB, urlFor, withAdmin } from './database';
 
 /**
@@ -13,4 +14,14 @@ export default async function globalSetup(): Promise<void> {
     await c.query(`CREATE DATABASE ${TEMPLATE_DB}`);
   });
   await runMigrations(urlFor(TEMPLATE_DB));
+  // ClickHouse for the suites that run on each storage backend: one server, and two as the shards
+  // of a Distributed layout, on free ports with data directories of their own (unless given).
+  if (!process.env.TEST_CLICKHOUSE_URL) {
+    const single = await startClickHouseServers(1);
+    const shards = await startClickHouseServers(2);
+    process.env.TEST_CLICKHOUSE_URL = single.urls[0];
+    process.env.TEST_CLICKHOUSE_SHARD_URLS = shards.urls.join(',');
+    process.env.TEST_CLICKHOUSE_CLUSTER = shards.cluster;
+    (globalThis as { clickHouseServers?: unknown }).clickHouseServers = [single, shards];
+  }
 }

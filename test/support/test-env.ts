@@ -9,8 +9,9 @@ import { TelemetryOverrides } from '../../src/app/telemetry';
 import { createWorkerContext } from '../../src/app/worker-context';
 import { QueueName } from '../../src/modules/contracts/jobs';
 import { AnalyticsConfig } from '../../src/modules/config/analytics-config';
+import { ClickHouse } from '../../src/database/clickhouse';
 import { watchContract } from './contract';
-import { runDatabase, TEMPLATE_DB, urlFor, withAdmin } from './database';
+import { RUN_ID, runDatabase, TEMPLATE_DB, urlFor, withAdmin } from './database';
 import { OPERATOR_TENANT, OTHER_TENANT, TENANT, TenantKeys, seedTenant } from './tenants';
 
 export interface HttpAnswer {
@@ -32,8 +33,30 @@ export async function request(url: string, init: RequestInit = {}): Promise<Http
   return { status: res.status, headers: res.headers, json, text };
 }
 
+/** The storage backends the backend-dependent suites run on: Postgres, one ClickHouse server, two as shards. */
+export type StorageKind = 'postgres' | 'clickhouse' | 'clickhouse-sharded';
+export const STORAGE_KINDS: StorageKind[] = (process.env.TEST_STORAGE ?? 'postgres,clickhouse,clickhouse-sharded')
+  .split(',')
+  .map((s) => s.trim() as StorageKind);
+
+/** The variables that put a test file's events and rollups on a backend (a ClickHouse database of its own). */
+function storageEnv(storage: StorageKind, id: string): Record<string, string> {
+  if (storage === 'postgres') return {};
+  const urls = storage === 'clickhouse' ? process.env.TEST_CLICKHOUSE_URL : process.env.TEST_CLICKHOUSE_SHARD_URLS;
+  if (!urls) throw new Error('no ClickHouse for the tests: the global setup starts it (TEST_CLICKHOUSE_URL)');
+  return {
+    ANALYTICS_STORAGE: 'clickhouse',
+    CLICKHOUSE_URL: urls,
+    CLICKHOUSE_DATABASE: `analytics_t_${RUN_ID}_${id}`,
+    ...(storage === 'clickhouse-sharded' ? { CLICKHOUSE_CLUSTER: process.env.TEST_CLICKHOUSE_CLUSTER! } : {}),
+  };
+}
+
 export interface TestEnv {
   config: AnalyticsConfig;
+  storage: StorageKind;
+  /** The ClickHouse of the file's events (null on Postgres), for assertions on what it stores. */
+  ch: ClickHouse | null;
   env: Record<string, string>;
   /** Changes variables for the roles started from now on. */
   reconfigure(overrides: Record<string, string>): void;
@@ -66,7 +89,12 @@ export interface TestEnv {
  */
 export async function createTestEnv(
   overrides: Record<string, string> = {},
-  opts: { api?: boolean; worker?: boolean; telemetry?: { api?: TelemetryOverrides; worker?: TelemetryOverrides } } = {},
+  opts: {
+    api?: boolean;
+    worker?: boolean;
+    telemetry?: { api?: TelemetryOverrides; worker?: TelemetryOverrides };
+    storage?: StorageKind;
+  } = {},
 ): Promise<TestEnv> {
   const id = randomBytes(4).toString('hex');
   const dbName = runDatabase(id);
@@ -83,11 +111,20 @@ export async function createTestEnv(
     ANALYTICS_METRICS_PORT: '0',
     ANALYTICS_WORKER_PORT: '0',
     ANALYTICS_JOB_BACKOFF_MS: '100',
+    ...storageEnv(opts.storage ?? 'postgres', id),
     ...overrides,
   };
   const config = AnalyticsConfig.fromEnvironment(env);
   const db = new Pool({ connectionString: config.database.url, max: 4 });
   const redis = new Redis(config.redis.url);
+  const ch =
+    config.storage.backend === 'clickhouse'
+      ? new ClickHouse(
+          config.storage.clickhouse.urls,
+          config.storage.clickhouse.database,
+          config.storage.clickhouse.cluster,
+        )
+      : null;
   const ingestQueue = new Queue(QueueName.Ingest, {
     connection: { host: config.redis.host, port: config.redis.port },
     prefix: `${config.redis.prefix}:bull`,
@@ -101,6 +138,8 @@ export async function createTestEnv(
 
   const t: TestEnv = {
     config,
+    storage: opts.storage ?? 'postgres',
+    ch,
     env,
     dbName,
     db,
@@ -148,6 +187,10 @@ export async function createTestEnv(
       const keys = await scanKeys(redis, `${config.redis.prefix}:*`);
       for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
       redis.disconnect();
+      if (ch) {
+        await ch.each(`DROP DATABASE IF EXISTS ${ch.database}`);
+        await ch.close();
+      }
       await db.end();
       await withAdmin(async (c) => {
         // Connections being closed are let go first: FORCE would terminate them and their pool would

@@ -1,4 +1,4 @@
-import { Environment, parseEnvironment } from './environment';
+import { ConfigError, Environment, parseEnvironment } from './environment';
 
 export interface RedisTarget {
   url: string;
@@ -30,6 +30,10 @@ export class AnalyticsConfig {
     /** The api's reads that serve requests (keys, tenant schemas, the ledger): their deadline, and how long a cached key row may serve while Postgres fails. */
     readTimeoutMs: number;
     staleKeyMaxMs: number;
+  };
+  readonly storage!: {
+    backend: 'postgres' | 'clickhouse';
+    clickhouse: { urls: string[]; database: string; cluster: string | null };
   };
   readonly redis!: RedisTarget & { prefix: string };
   readonly ingestion!: {
@@ -118,6 +122,14 @@ export class AnalyticsConfig {
         autoMigrate: e.ANALYTICS_AUTO_MIGRATE ?? nodeEnv !== 'production',
         readTimeoutMs: e.ANALYTICS_DB_READ_TIMEOUT_MS,
         staleKeyMaxMs: e.ANALYTICS_STALE_KEY_MAX_MS,
+      },
+      storage: {
+        backend: e.ANALYTICS_STORAGE as 'postgres' | 'clickhouse',
+        clickhouse: {
+          urls: clickHouseUrls(e),
+          database: e.CLICKHOUSE_DATABASE,
+          cluster: e.CLICKHOUSE_CLUSTER ?? null,
+        },
       },
       redis: { ...parseRedisUrl(e.REDIS_URL), prefix: e.ANALYTICS_REDIS_PREFIX },
       ingestion: {
@@ -230,4 +242,14 @@ function parseRedisUrl(url: string): RedisTarget {
     db: Number.isInteger(db) ? db : 0,
     tls: u.protocol === 'rediss:',
   };
+}
+
+/** One URL, or one per shard of CLICKHOUSE_CLUSTER. */
+function clickHouseUrls(e: Environment): string[] {
+  const urls = e.CLICKHOUSE_URL.split(',');
+  if (urls.length > 1 && !e.CLICKHOUSE_CLUSTER)
+    throw new ConfigError(
+      `Invalid configuration: CLICKHOUSE_URL lists ${urls.length} servers; set CLICKHOUSE_CLUSTER to the remote_servers cluster they form, or give one URL`,
+    );
+  return urls;
 }

@@ -43,6 +43,29 @@ export class Environment {
   @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_URL: string = 'postgresql://postgres@127.0.0.1:5432/analytics';
 
+  /** Where events, rollups and the reports over them live; tenants, keys, schemas, consent and the ledger stay in Postgres. */
+  @IsIn(['postgres', 'clickhouse'])
+  ANALYTICS_STORAGE: string = 'postgres';
+
+  /**
+   * ClickHouse's HTTP interface, e.g. http://default:@127.0.0.1:8123. With CLICKHOUSE_CLUSTER, a
+   * comma-separated list of one URL per shard (queries go to the first, DDL and mutations to each).
+   */
+  @Matches(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, {
+    message: 'must be an http:// or https:// URL (or, with CLICKHOUSE_CLUSTER, a comma-separated list of them)',
+  })
+  CLICKHOUSE_URL: string = 'http://127.0.0.1:8123';
+
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, { message: 'must be a ClickHouse identifier (letters, digits, "_")' })
+  CLICKHOUSE_DATABASE: string = 'analytics';
+
+  /** A cluster of remote_servers: tables are local on each shard, read and written through Distributed tables. */
+  @IsOptional()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+    message: 'must be a cluster name of remote_servers (letters, digits, "_")',
+  })
+  CLICKHOUSE_CLUSTER?: string;
+
   /** Deadline of the api's reads that serve a request (key rows, tenant schemas, the ledger). */
   @Transform(toInt)
   @IsInt()
@@ -469,6 +492,7 @@ export function parseEnvironment(env: Record<string, string | undefined>): Envir
     'ANALYTICS_JWT_JWKS_URL',
     'ANALYTICS_JWT_ISSUER',
     'ANALYTICS_JWT_AUDIENCE',
+    'CLICKHOUSE_CLUSTER',
   ];
   const known = Object.keys(new Environment()).concat(optional);
   const raw: Record<string, string> = {};

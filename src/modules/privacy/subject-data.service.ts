@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { TenantsRepository } from '../auth/tenants.repository';
 import { RollupService } from '../rollups/rollup.service';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
-import { EventsRepository } from '../storage/events.repository';
+import { EventStore } from '../storage/event-store';
 import { ErasureRepository } from './erasure.repository';
 
 /** A data subject's stored events: erased on request (worker), exported page by page (api). */
@@ -12,7 +12,7 @@ export class SubjectDataService {
 
   constructor(
     private readonly erasures: ErasureRepository,
-    private readonly events: EventsRepository,
+    private readonly events: EventStore,
     private readonly quarantine: QuarantineRepository,
     private readonly rollups: RollupService,
     private readonly tenants: TenantsRepository,
@@ -37,7 +37,10 @@ export class SubjectDataService {
     };
     const { rows, members } = await this.erasures.eraseExclusively(async (tx) => {
       const deleted = await this.events.deleteSubject(tx, subject);
-      const removed = await this.rollups.forgetSubject(tx, subject, deleted);
+      const removed = await this.rollups.forgetSubject(tx, subject, deleted, {
+        id: `erasure-${erasureId}`,
+        retry: true,
+      });
       await this.quarantine.deleteSubject(tx, subject);
       await this.erasures.complete(tx, erasureId, deleted.length);
       return { rows: deleted.length, members: removed };

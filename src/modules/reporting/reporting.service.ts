@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ProblemException } from '../../common/problem';
+import { isClickHouseTimeout } from '../../database/clickhouse';
 import { isPoolTimeout, isStatementCancelled } from '../../database/timed-query';
 import { Clock } from '../../common/clock';
 import { Principal } from '../auth/principal';
@@ -8,8 +9,8 @@ import { AnalyticsConfig } from '../config/analytics-config';
 import { DDSketch } from '../rollups/ddsketch';
 import { METRICS, QUANTILES, resolveMetric, WATERFALL_STAGES } from '../rollups/metric-catalog';
 import { ALL_SITES, ALL_SOURCES } from '../rollups/rollup-fold';
-import { RollupRepository } from '../rollups/rollup.repository';
-import { EventsRepository, FunnelEventRow } from '../storage/events.repository';
+import { EventStore } from '../storage/event-store';
+import { FunnelEventRow } from '../storage/events.repository';
 import { CostRepository, MoneyRow } from '../costs/cost.repository';
 import { trimDecimal } from '../costs/usage-lines';
 import { CostAnswerDto, CostQueryDto } from './dto/cost.dto';
@@ -72,6 +73,7 @@ export interface FunnelAnswer {
  */
 function reportError(err: unknown, deadline: ReportDeadline, hint: string): unknown {
   if (isStatementCancelled(err)) return deadline.expired('and was cancelled in Postgres', hint);
+  if (isClickHouseTimeout(err)) return deadline.expired('and was cancelled in ClickHouse', hint);
   if (isPoolTimeout(err)) {
     return new ProblemException(
       503,
@@ -96,8 +98,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 @Injectable()
 export class ReportingService {
   constructor(
-    private readonly rollups: RollupRepository,
-    private readonly events: EventsRepository,
+    private readonly events: EventStore,
     private readonly costs: CostRepository,
     private readonly access: TenantAccess,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
@@ -562,7 +563,7 @@ export class ReportingService {
         return { cells, level: 'usage' };
       }
       if (fromRollups) {
-        const rows = await this.rollups.read(
+        const rows = await this.events.readRollups(
           {
             tenantId: q.tenantId,
             metric: def.name,
@@ -578,12 +579,12 @@ export class ReportingService {
         for (const r of rows) {
           const i = Math.floor((r.bucket.getTime() - buckets[0]) / grainMs);
           mergeCell(cells[i], {
-            count: Number(r.count),
-            num: Number(r.num),
+            count: r.count,
+            num: r.num,
             sum: r.sum,
             min: r.min,
             max: r.max,
-            sketch: r.sketch ? DDSketch.decode(r.sketch as Buffer) : null,
+            sketch: r.sketch ? DDSketch.decode(r.sketch) : null,
           });
         }
         return { cells, level };

@@ -1,10 +1,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { SpanContext } from '@opentelemetry/api';
-import { DataSource } from 'typeorm';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { Telemetry } from '../observability/telemetry.service';
-import { RollupRepository } from './rollup.repository';
+import { EventStore } from '../storage/event-store';
 import { RollupService } from './rollup.service';
 import { LivePublisher } from './live-publisher';
 import type { FoldableEvent, RollupDelta } from './rollup-fold';
@@ -37,8 +35,7 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   private caughtUpAt = Date.now();
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly repo: RollupRepository,
+    private readonly store: EventStore,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly telemetry: Telemetry,
@@ -46,7 +43,7 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   ) {
     // Pending events and the fold's lag, read at each scrape.
     telemetry.onScrape(async () => {
-      const pending = await this.repo.pendingCount();
+      const pending = await this.store.pendingCount();
       telemetry.metrics.rollupPending.set(pending);
       telemetry.metrics.foldLag.set(pending === 0 ? 0 : Math.max(0, (Date.now() - this.caughtUpAt) / 1000));
     });
@@ -62,7 +59,8 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   start(): void {
-    if (!this.rollups.enabled || !this.stopped) return;
+    // On ClickHouse the rounds also ship stored events from the outbox: they run with rollups off too.
+    if (!(this.rollups.enabled || this.store.backend === 'clickhouse') || !this.stopped) return;
     this.stopped = false;
     this.timer = setInterval(() => this.kick(), this.config.rollups.foldIntervalMs);
     this.kick();
@@ -120,19 +118,20 @@ export class RollupFolder implements OnApplicationBootstrap, BeforeApplicationSh
     const started = performance.now();
     const causes = this.kickers;
     this.kickers = [];
+    // The committed attempt's events and deltas: they go to the live stream once the round is committed.
+    let committed: { events: FoldableEvent[]; deltas: RollupDelta[] } | null = null;
     const round = await this.telemetry.spanFor('rollups.fold', causes, (span) =>
-      this.db.transaction(async (tx): Promise<{ events: FoldableEvent[]; deltas: RollupDelta[] } | null> => {
-        if (!(await this.repo.tryLockFolds(tx))) return null; // another process is folding (or an erasure holds the lock)
-        const events = await this.repo.takePending(tx, this.config.rollups.foldBatch);
-        const deltas = await this.rollups.fold(tx, events);
+      this.store.foldRound(this.config.rollups.foldBatch, async (tx, events, block) => {
+        const deltas = await this.rollups.fold(tx, events, block);
         span?.setAttribute('analytics.events', events.length);
-        return { events, deltas };
+        committed = { events, deltas };
       }),
     );
     if (round === null) return 0;
-    const folded = round.events.length;
+    const folded = round;
     // Committed: the changed minute buckets go to the live stream of every api instance.
-    await this.live.publish(round.events, round.deltas);
+    const done = committed as { events: FoldableEvent[]; deltas: RollupDelta[] } | null;
+    if (done) await this.live.publish(done.events, done.deltas);
     const m = this.telemetry.metrics;
     m.foldDuration.observe((performance.now() - started) / 1000);
     if (folded) m.folded.inc(folded);

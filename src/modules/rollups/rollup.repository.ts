@@ -86,6 +86,16 @@ export class RollupRepository {
     return rows.map(foldable);
   }
 
+  /** A subject's events still pending, read (not taken): on ClickHouse storage, not shipped yet. */
+  async pendingOfSubject(tx: EntityManager, subject: SubjectMatch): Promise<FoldableEvent[]> {
+    const rows = await tx.query<PendingRow[]>(
+      `SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
+       FROM analytics_rollup_pending WHERE tenant_id = $1 AND ${subjectMatchSql(subject.type, '$2', '$3')}`,
+      [subject.tenantId, subject.secret, subject.keys],
+    );
+    return rows.map(foldable);
+  }
+
   /** Deletes rollup rows (and their distinct members) of a level older than `cutoff`. */
   async deleteOlderThan(levels: string[], cutoff: Date): Promise<{ rows: number; members: number }> {
     // TypeORM answers a DELETE with [rows, count].
@@ -127,6 +137,45 @@ export class RollupRepository {
       [limit],
     );
     return rows.map(foldable);
+  }
+
+  /**
+   * ClickHouse storage: the shipment to write now. A shipment claimed before and not finished (its
+   * process died, or its round failed) comes first, with the same events; else up to `limit`
+   * pending events are claimed for a new one. The caller commits the claim before writing
+   * ClickHouse. Null when nothing is pending.
+   */
+  async claimShipment(tx: EntityManager, limit: number): Promise<{ block: string; open: boolean } | null> {
+    const open = await tx.query<{ block: string }[]>(
+      `SELECT block FROM analytics_rollup_pending WHERE block IS NOT NULL ORDER BY block LIMIT 1`,
+    );
+    if (open.length) return { block: String(open[0].block), open: true };
+    const claimed = await tx.query<{ block: string }[]>(
+      `WITH b AS (SELECT nextval('analytics_shipment_seq') AS id)
+       UPDATE analytics_rollup_pending SET block = (SELECT id FROM b)
+       WHERE ctid = ANY(ARRAY(SELECT ctid FROM analytics_rollup_pending WHERE block IS NULL LIMIT $1))
+       RETURNING block`,
+      [limit],
+    );
+    return claimed.length ? { block: String(claimed[0].block), open: false } : null;
+  }
+
+  /** The events of a shipment, whole, in event order. */
+  async shipment(tx: EntityManager, block: string): Promise<ShippedRow[]> {
+    return tx.query<ShippedRow[]>(
+      `SELECT tenant_id, event_id, event_name,
+              to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+              (extract(epoch FROM occurred_at) * 1000000)::bigint::text AS occurred_us,
+              (extract(epoch FROM received_at) * 1000000)::bigint::text AS received_us,
+              site_id, session_id, user_id, source, attributes, context, payload
+       FROM analytics_rollup_pending WHERE block = $1 ORDER BY tenant_id, event_id`,
+      [block],
+    );
+  }
+
+  /** Removes a shipped (and folded) shipment's events: gone when the caller commits. */
+  async finishShipment(tx: EntityManager, block: string): Promise<void> {
+    await tx.query(`DELETE FROM analytics_rollup_pending WHERE block = $1`, [block]);
   }
 
   /** Events stored but not yet folded. */
@@ -200,6 +249,23 @@ export class RollupRepository {
       ],
     );
   }
+}
+
+/** A pending event as a shipment to ClickHouse carries it (outbox rows hold the whole event). */
+export interface ShippedRow {
+  tenant_id: string;
+  event_id: string;
+  event_name: string;
+  occurred_at: string;
+  occurred_us: string;
+  received_us: string;
+  site_id: string | null;
+  session_id: string | null;
+  user_id: string | null;
+  source: string;
+  attributes: Record<string, unknown>;
+  context: Record<string, unknown> | null;
+  payload: Record<string, unknown> | null;
 }
 
 /** A row of analytics_rollup_pending. */

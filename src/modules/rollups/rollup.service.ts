@@ -13,6 +13,7 @@ import {
   Membership,
   RollupDelta,
 } from './rollup-fold';
+import { EventStore, FoldBlock } from '../storage/event-store';
 import { RollupRepository } from './rollup.repository';
 import { CostRepository } from '../costs/cost.repository';
 import { usageLines } from '../costs/usage-lines';
@@ -27,6 +28,7 @@ import { usageLines } from '../costs/usage-lines';
 export class RollupService {
   constructor(
     private readonly repo: RollupRepository,
+    private readonly store: EventStore,
     private readonly tenants: TenantsRepository,
     private readonly costs: CostRepository,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
@@ -36,13 +38,13 @@ export class RollupService {
     return this.config.rollups.enabled;
   }
 
-  /** Returns what it added to each row (for the live stream). */
-  async fold(tx: EntityManager, events: FoldableEvent[]): Promise<RollupDelta[]> {
+  /** `block` names this fold's writes, the same on every attempt of it (see EventStore.writeRollups). Returns what it added to each row (for the live stream). */
+  async fold(tx: EntityManager, events: FoldableEvent[], block: FoldBlock): Promise<RollupDelta[]> {
     if (!this.enabled || events.length === 0) return [];
     const { deltas, members } = foldEvents(events);
     countMembers(deltas, await this.repo.addMembers(tx, await this.keyed(tx, inLockOrder(members))));
     const rows = inKeyOrder(deltas);
-    await this.repo.upsert(tx, rows);
+    await this.store.writeRollups(tx, rows, block);
     // What the events used, priced under the book valid at each event's time (docs/architecture.md, *Cost*).
     await this.costs.record(tx, events.flatMap(usageLines));
     return rows;
@@ -54,9 +56,14 @@ export class RollupService {
    * count them as they count its events folded before), then removes every member that the
    * subject's events (`stored`: all of them, pending ones included) record. Returns the members removed.
    */
-  async forgetSubject(tx: EntityManager, subject: SubjectMatch, stored: FoldableEvent[]): Promise<number> {
+  async forgetSubject(
+    tx: EntityManager,
+    subject: SubjectMatch,
+    stored: FoldableEvent[],
+    block: FoldBlock,
+  ): Promise<number> {
     await this.repo.lockFolds(tx);
-    await this.fold(tx, await this.repo.takePendingOfSubject(tx, subject));
+    await this.fold(tx, await this.repo.takePendingOfSubject(tx, subject), block);
     const { members } = foldEvents(stored);
     return this.repo.deleteMembers(tx, await this.keyed(tx, inLockOrder(members)));
   }

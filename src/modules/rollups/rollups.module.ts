@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TenantsModule } from '../auth/tenants.module';
 import { CostsModule } from '../costs/costs.module';
-import { RollupRepository } from './rollup.repository';
+import { StorageModule } from '../storage/storage.module';
 import { RollupService } from './rollup.service';
 
 /** The metric catalog, mergeable sketches and the rollup tables, for both roles. */
 @Module({
-  imports: [TenantsModule, CostsModule],
-  providers: [RollupRepository, RollupService],
-  exports: [RollupService, RollupRepository],
+  imports: [TenantsModule, StorageModule, CostsModule],
+  providers: [RollupService],
+  exports: [RollupService, StorageModule],
 })
 export class RollupsModule {}

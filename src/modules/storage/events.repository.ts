@@ -237,19 +237,22 @@ export class EventsRepository {
    * With `foldLater`, the stored events are also added to the rollups' pending table, in the same
    * statement: whatever is stored is folded exactly once, whatever is not is never folded.
    *
+   * With `outbox` (ClickHouse storage), the fresh events go whole into the pending table instead,
+   * from which the fold ships them to ClickHouse; the raw table is not written.
+   *
    * It runs once per job, so it is a named prepared statement: each pooled connection parses and
    * plans it once (Postgres re-plans by itself when a partition comes or goes), where an unnamed
    * statement would be parsed and planned again for every job.
    */
-  async insertFresh(events: StoredEvent[], opts: { foldLater: boolean }): Promise<number> {
+  async insertFresh(events: StoredEvent[], opts: { foldLater: boolean; outbox?: boolean }): Promise<number> {
     // A query runner hands out the pooled pg connection itself (TypeORM's public API), which takes
     // named statements; TypeORM's own query() does not.
     const runner = this.db.createQueryRunner();
     try {
       const client = (await runner.connect()) as PoolClient;
       const { rows } = await client.query<{ stored: number }>({
-        name: 'analytics_insert_fresh',
-        text: INSERT_FRESH,
+        name: opts.outbox ? 'analytics_insert_fresh_outbox' : 'analytics_insert_fresh',
+        text: opts.outbox ? INSERT_FRESH_OUTBOX : INSERT_FRESH,
         values: [JSON.stringify(events), opts.foldLater],
       });
       return rows[0].stored;
@@ -273,7 +276,7 @@ function partitionName(day: string): string {
 
 // The events travel as one JSON document, decomposed by Postgres: one native JSON.stringify
 // here instead of a dozen array literals whose every JSON element pg would escape again.
-const INSERT_FRESH = `
+const freshSql = (outbox: boolean) => `
 WITH incoming AS (
    SELECT * FROM json_to_recordset($1::json)
      AS t(tenant_id uuid, event_id uuid, event_name text, occurred_at timestamptz, received_at timestamptz, site_id uuid,
@@ -285,7 +288,7 @@ WITH incoming AS (
    ON CONFLICT DO NOTHING
    RETURNING tenant_id, event_id
  ), stored AS (
-   INSERT INTO analytics_events_raw (tenant_id, event_id, event_name, occurred_at, received_at,
+   INSERT INTO ${outbox ? 'analytics_rollup_pending' : 'analytics_events_raw'} (tenant_id, event_id, event_name, occurred_at, received_at,
                                      site_id, session_id, user_id, source, attributes, context, payload)
    SELECT i.tenant_id, i.event_id, i.event_name, i.occurred_at, i.received_at, i.site_id, i.session_id,
           i.user_id, i.source, i.attributes, i.context, i.payload
@@ -304,6 +307,10 @@ WITH incoming AS (
    RETURNING tenant_id, event_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes
  ), pending AS (
    INSERT INTO analytics_rollup_pending (tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes)
-   SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored WHERE $2::boolean
+   SELECT tenant_id, event_name, occurred_at, site_id, session_id, user_id, source, attributes FROM stored
+   WHERE $2::boolean AND NOT ${outbox}
  )
  SELECT count(*)::int AS stored FROM stored`;
+
+const INSERT_FRESH = freshSql(false);
+const INSERT_FRESH_OUTBOX = freshSql(true);

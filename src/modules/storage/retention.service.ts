@@ -4,6 +4,7 @@ import { TenantsRepository } from '../auth/tenants.repository';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupRepository } from '../rollups/rollup.repository';
 import { QuarantineRepository } from '../schema-registry/quarantine.repository';
+import { EventStore } from './event-store';
 import { EventsRepository } from './events.repository';
 import { StorageService } from './storage.service';
 
@@ -32,6 +33,7 @@ export class RetentionService {
 
   constructor(
     private readonly events: EventsRepository,
+    private readonly store: EventStore,
     private readonly tenants: TenantsRepository,
     private readonly storage: StorageService,
     private readonly rollups: RollupRepository,
@@ -50,9 +52,9 @@ export class RetentionService {
     const horizon = now.getTime() - longest * DAY;
 
     const dropped: string[] = [];
-    for (const day of await this.events.listPartitionDays()) {
+    for (const day of await this.store.listPartitionDays()) {
       if (Date.parse(`${day}T00:00:00Z`) + DAY <= horizon) {
-        await this.events.dropPartition(day);
+        await this.store.dropPartition(day);
         dropped.push(day);
       }
     }
@@ -60,7 +62,7 @@ export class RetentionService {
     let rows = 0;
     let ledger = await this.events.deleteLedgerOlderThan(new Date(horizon));
     for (const t of tenants.filter((x) => x.days < longest)) {
-      const removed = await this.events.deleteOlderThan(t.id, new Date(now.getTime() - t.days * DAY));
+      const removed = await this.store.deleteOlderThan(t.id, new Date(now.getTime() - t.days * DAY));
       rows += removed.rows;
       ledger += removed.ledger;
     }
@@ -71,11 +73,11 @@ export class RetentionService {
     const expiredMembers = await this.rollups.deleteExpiredMembers(cutoffs);
     // Rollup rows hold no subject: their own, longer retention; minute rows go sooner.
     const { rollups } = this.config;
-    const minutes = await this.rollups.deleteOlderThan(
+    const minutes = await this.store.deleteRollupsOlderThan(
       ['m'],
       new Date(now.getTime() - rollups.minuteRetentionDays * DAY),
     );
-    const coarse = await this.rollups.deleteOlderThan(
+    const coarse = await this.store.deleteRollupsOlderThan(
       ['h', 'd'],
       new Date(now.getTime() - rollups.retentionDays * DAY),
     );

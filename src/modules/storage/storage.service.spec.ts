@@ -3,7 +3,7 @@ import { StoredEvent } from '../contracts/stored-event';
 import { daysFrom, utcDay } from './partition-days';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { RollupService } from '../rollups/rollup.service';
-import { EventsRepository } from './events.repository';
+import { EventStore } from './event-store';
 import { Telemetry } from '../observability/telemetry.service';
 import { eventDays, StorageService, uniqueByEvent } from './storage.service';
 
@@ -79,7 +79,7 @@ function fakeRepository(opts: { refuse: (e: StoredEvent) => string | null; failA
     }),
   };
   const service = new StorageService(
-    repo as unknown as EventsRepository,
+    repo as unknown as EventStore,
     { enabled: false } as RollupService,
     { worker: { partitionDaysAhead: 1 } } as AnalyticsConfig,
     {

@@ -3,7 +3,8 @@ import { StoredEvent } from '../contracts/stored-event';
 import { AnalyticsConfig } from '../config/analytics-config';
 import { Telemetry } from '../observability/telemetry.service';
 import { RollupService } from '../rollups/rollup.service';
-import { EventsRepository, PersistOutcome } from './events.repository';
+import { EventStore } from './event-store';
+import { PersistOutcome } from './events.repository';
 import { daysFrom, utcDay } from './partition-days';
 import { classifyStorageError, NO_PARTITION, sqlState } from './storage-errors';
 
@@ -24,7 +25,7 @@ export class StorageService {
   private readonly knownPartitions = new Set<string>();
 
   constructor(
-    private readonly events: EventsRepository,
+    private readonly events: EventStore,
     private readonly rollups: RollupService,
     @Inject(AnalyticsConfig) private readonly config: AnalyticsConfig,
     private readonly telemetry: Telemetry,
