@@ -44,6 +44,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/com.snowplowanalytics.snowplow/tp2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Snowplow tracker protocol: a POST batch (key in a header)
+         * @description A payload_data self-describing JSON from a Snowplow tracker. 200 with a verdict per tracker event (see docs/snowplow.md for the mapping).
+         */
+        post: operations["trackerPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/{key}/com.snowplowanalytics.snowplow/tp2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Snowplow tracker protocol: a POST batch to a tenant-scoped collector path
+         * @description As POST /com.snowplowanalytics.snowplow/tp2, with the ingest key in the path.
+         */
+        post: operations["trackerPostKeyed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/i": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snowplow tracker protocol: one event as a GET query (key in a header)
+         * @description The tracker fields as query parameters; answered with a 1×1 GIF.
+         */
+        get: operations["trackerGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/t/{key}/i": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Snowplow tracker protocol: one event as a GET query to a tenant-scoped collector path
+         * @description As GET /i, with the ingest key in the path.
+         */
+        get: operations["trackerGetKeyed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/otlp/v1/traces": {
         parameters: {
             query?: never;
@@ -278,6 +358,54 @@ export interface paths {
          * @description Buckets are aligned to the grain in UTC, and every bucket is present: counts and sums of an empty bucket are 0, averages, rates and percentiles null (meta.empty_value says which). Read from the coarsest rollup level that divides the grain; meta.level is "raw" when computed from raw events.
          */
         post: operations["getTimeseries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/reports/live/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token that opens the live stream (for EventSource)
+         * @description EventSource cannot send an Authorization header, and a report key must not travel in a URL: this token can, for ANALYTICS_LIVE_TOKEN_TTL_S seconds, and only opens the stream of the caller’s tenant.
+         */
+        post: operations["createLiveToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/reports/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live stream of folded minute buckets (SSE)
+         * @description Server-Sent Events. Each fold of the worker that stored events of the caller's tenant is one `fold` event, within a fold round (ANALYTICS_ROLLUP_FOLD_INTERVAL_MS, 200 ms) of the events being stored:
+         *
+         *     ```
+         *     id: 1733054400123-0
+         *     event: fold
+         *     data: {"folded_at":"2026-12-01T12:00:00.123Z","events":12,"buckets":[{"metric":"voice.first_response_ms","bucket":"2026-12-01T12:00:00.000Z","site_id":"*","source":"*","count":12,"num":0,"sum":5301.5,"min":288,"max":912}]}
+         *     ```
+         *
+         *     `events` is how many of the tenant's events the fold stored; `buckets` are the minute buckets it changed, with what it added (count, num, sum, min, max; a percentile's new value is read from the timeseries report), filtered to `metrics` and to one site and source row (`*` = all). Comment lines (`: heartbeat`) come every ANALYTICS_LIVE_HEARTBEAT_MS. A reconnecting client sends `Last-Event-ID` (EventSource does) or `last_event_id` and gets what it missed first; if the history (ANALYTICS_LIVE_HISTORY messages per tenant) no longer holds it, a `reset` event comes first. A client whose unsent output passes ANALYTICS_LIVE_MAX_BUFFER_KB is disconnected. Authenticated with a stream token (`token`, from POST /reports/live/token, for EventSource, which cannot send headers) or a report key in Authorization.
+         */
+        get: operations["streamLive"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -532,6 +660,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Iglu server: the URIs of this tenant's Iglu schemas
+         * @description Every published version, as iglu: URIs, names in alphabetical order and versions in SchemaVer order.
+         */
+        get: operations["listIgluSchemas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/schemas/{vendor}/{name}/{format}/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Iglu server: one schema version, self-describing
+         * @description The schema as published; one published without a self block is answered with the Iglu meta-schema $schema and the self block of its URI, as resolvers expect.
+         */
+        get: operations["getIgluSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -555,6 +723,17 @@ export interface components {
              */
             schema?: string;
         };
+        CompatFindingDto: {
+            /** @example /properties/kind */
+            pointer: string;
+            /**
+             * @description incompatible: a value the previous version accepted is refused; undecided: the check cannot tell
+             * @enum {string}
+             */
+            verdict: "incompatible" | "undecided";
+            /** @example /properties/kind: no longer accepts 1, which the previous version accepted */
+            message: string;
+        };
         ProblemDto: {
             /** @example https://analytics.dev/problems/invalid-event */
             type: string;
@@ -565,6 +744,12 @@ export interface components {
             /** @example /source must be one of web, widget, voice_ws, server */
             detail: string;
             errors?: components["schemas"]["EventErrorDto"][];
+            /** @description A refused schema or schema import: every reason, each at a JSON pointer where it has one */
+            reasons?: string[];
+            /** @description A refused schema: what its review noticed without refusing */
+            warnings?: string[];
+            /** @description An incompatible ADDITION: each change and its verdict */
+            changes?: components["schemas"]["CompatFindingDto"][];
         };
         SelfDescribingDto: {
             /**
@@ -713,6 +898,26 @@ export interface components {
             /** @example 1 */
             rejected: number;
             results: components["schemas"]["EventVerdictDto"][];
+        };
+        TrackerPayloadDto: {
+            /** @example iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4 */
+            schema: string;
+            /**
+             * @description Tracker events: e (pv, se, ue), eid, dtm, ue_pr/ue_px, co/cx and the other tracker fields
+             * @example [
+             *       {
+             *         "e": "ue",
+             *         "eid": "6f3c1c3e-1b1d-4a4e-9b0a-0c6f4c5c2d11",
+             *         "dtm": "1736937000000",
+             *         "p": "srv",
+             *         "tv": "node-4.8.0",
+             *         "ue_pr": "{\"schema\":\"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0\",\"data\":{\"schema\":\"iglu:com.acme/checkout/jsonschema/1-0-0\",\"data\":{\"order_id\":\"0123456789abcdef\",\"total\":12.5}}}"
+             *       }
+             *     ]
+             */
+            data: {
+                [key: string]: string;
+            }[];
         };
         TracePartialSuccessDto: {
             /**
@@ -1076,6 +1281,29 @@ export interface components {
             grain: string;
             points: components["schemas"]["FunnelConversionPointDto"][];
         };
+        ReportDebugStatementDto: {
+            /** @example SELECT bucket, count, sum FROM analytics_rollup_hour WHERE tenant_id = $1 AND … */
+            sql: string;
+            /** @example 0.4 */
+            planning_ms?: number;
+            /** @example 2.1 */
+            execution_ms?: number;
+            /** @description PostgreSQL's plan of the statement: EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) */
+            plan?: {
+                [key: string]: unknown;
+            };
+            /** @description Why the statement could not be explained */
+            error?: string;
+        };
+        ReportDebugDto: {
+            /**
+             * @description Time the service spent on the report, before the plans
+             * @example 3.4
+             */
+            total_ms: number;
+            /** @description Each statement the report ran, with its plan */
+            statements: components["schemas"]["ReportDebugStatementDto"][];
+        };
         FunnelMetaDto: {
             /** @example 1200 */
             units: number;
@@ -1089,6 +1317,8 @@ export interface components {
             bins_ms: number[];
             /** @example 38.2 */
             query_ms: number;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         FunnelAnswerDto: {
             steps: components["schemas"]["FunnelStepAnswerDto"][];
@@ -1147,6 +1377,8 @@ export interface components {
              * @example 4.2
              */
             query_ms: number;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         SummaryAnswerDto: {
             /**
@@ -1560,6 +1792,8 @@ export interface components {
              * @example 0
              */
             empty_value: number | null;
+            /** @description Only in debug mode (ANALYTICS_DEBUG_MODE=true), and only to an admin key: the SQL and its plans */
+            debug?: components["schemas"]["ReportDebugDto"];
         };
         TimeseriesAnswerDto: {
             /** @example voice.first_response_ms.p95 */
@@ -1569,6 +1803,24 @@ export interface components {
             /** @description Every bucket of the range, oldest first */
             points: components["schemas"]["TimeseriesPointDto"][];
             meta: components["schemas"]["TimeseriesMetaDto"];
+        };
+        LiveTokenDto: {
+            /**
+             * @description Opens GET /api/v1/analytics/reports/live?token=… for this tenant until expires_at (ANALYTICS_LIVE_TOKEN_TTL_S); a stream already open stays open
+             * @example lst_8Zb1kQvX0m2Qx3nT4yL7cR9pA6sD5fG1
+             */
+            token: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-01T12:05:00.000Z
+             */
+            expires_at: string;
+            /**
+             * Format: uuid
+             * @description The tenant of the key (and of the stream): the tenantId its reports name
+             * @example 0b9d6f1e-5c1a-4a53-9f43-2c1e8a7d9b10
+             */
+            tenant_id: string;
         };
         PriceDto: {
             /**
@@ -1841,7 +2093,7 @@ export interface components {
              */
             uri?: string;
             /**
-             * @description A JSON Schema (draft 2020-12 or draft-07) of the event's attributes
+             * @description A JSON Schema of the event's attributes or of the Iglu entity: draft-07 (draft-04 and -06 keywords accepted), optionally self-describing (`$schema` the Iglu meta-schema and a `self` block matching the URI)
              * @example {
              *       "type": "object",
              *       "required": [
@@ -1909,6 +2161,13 @@ export interface components {
             schema: {
                 [key: string]: unknown;
             };
+            /**
+             * @description Only in the answer to a publish: what the schema review noticed without refusing (strict-mode style rules, a pattern whose analysis did not finish)
+             * @example [
+             *       "missing type \"object\" for keyword \"required\" at \"#\" (strictTypes) (style only; validation is unaffected)"
+             *     ]
+             */
+            warnings?: string[];
         };
         SchemaSummaryDto: {
             /** @example acme.quote_requested */
@@ -2152,6 +2411,296 @@ export interface operations {
                 };
             };
             /** @description The queue or dedupe store is unavailable, or the backlog is over ANALYTICS_MAX_QUEUE_BACKLOG; nothing was stored, retry the same request after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackerPayloadDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestSummaryDto"];
+                };
+            };
+            /** @description The body is not a payload_data JSON with a non-empty data array */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerPostKeyed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An API key with the ingest scope, for trackers that cannot send headers */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrackerPayloadDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestSummaryDto"];
+                };
+            };
+            /** @description The body is not a payload_data JSON with a non-empty data array */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body exceeds ANALYTICS_MAX_PAYLOAD_KB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The body is not JSON (Content-Type application/json, UTF-8) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    trackerGetKeyed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An API key with the ingest scope, for trackers that cannot send headers */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A 1×1 GIF; the verdict is in the Analytics-Verdict header */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/gif": string;
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the ingest scope, or the Origin is not in the CORS allow-list */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The queue or dedupe store is unavailable, or the backlog is too long; nothing was stored, and the tracker sends the events again */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3247,6 +3796,126 @@ export interface operations {
             };
         };
     };
+    createLiveToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveTokenDto"];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    streamLive: {
+        parameters: {
+            query?: {
+                /** @description Resume after this id (as the Last-Event-ID header) */
+                last_event_id?: unknown;
+                /** @description One source’s rows; all sources (`*`) when absent */
+                source?: unknown;
+                /** @description One site’s rows; all sites (`*`) when absent */
+                site_id?: unknown;
+                /** @description Comma-separated metric names (a quantile name selects its metric); all when absent */
+                metrics?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description An unknown metric, a site_id that is not a UUID, or a source over 64 characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No token or key, or an unknown or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description A key without the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
     listPriceBooks: {
         parameters: {
             query?: never;
@@ -4064,6 +4733,132 @@ export interface operations {
                 };
             };
             /** @description No such replay for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listIgluSchemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string[];
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The tenant's request rate limit, or too many failed credentials from this address; see Retry-After and the RateLimit-* headers */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential could not be checked (the database is unavailable); retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getIgluSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vendor: string;
+                name: string;
+                format: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or an unknown, malformed or revoked one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description The credential lacks the report scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description No such schema or version for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
