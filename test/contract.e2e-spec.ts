@@ -66,7 +66,7 @@ describe('the contract check', () => {
         }
       }
     }
-    expect(operations).toBe(20);
+    expect(operations).toBe(36);
     expect(statuses).toBeGreaterThan(100);
   });
 
