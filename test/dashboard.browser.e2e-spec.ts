@@ -76,6 +76,16 @@ describe('the dashboard page in a browser', () => {
         expect(Number(await panel.getAttribute('data-points'))).toBeGreaterThan(0);
         expect(await panel.getAttribute('data-value')).not.toBe('null');
         await panel.locator('canvas').first().waitFor();
+      } else if (spec.kind === 'waterfall') {
+        // 160 sessions of 3 turns, each with endpoint, transcript, first token, first byte and end to end
+        expect(await panel.getAttribute('data-value')).toBe('480');
+        expect(await panel.locator('.waterfall-stage .funnel-label').allTextContents()).toEqual([
+          'endpoint',
+          'stt_final',
+          'llm_ttft',
+          'tts_ttfb',
+          'e2e',
+        ]);
       } else if (spec.kind === 'funnel') {
         expect(Number(await panel.getAttribute('data-points'))).toBe(160);
         expect(await panel.locator('.funnel-step').count()).toBe(spec.steps.length);

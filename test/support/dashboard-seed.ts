@@ -5,7 +5,7 @@ export const SEED_SITE = '5f0c3a52-7d2e-4b8f-a1c9-0e6d4b2a8f31';
 
 /**
  * Events that give every dashboard panel data: voice turns (first response, barge-ins, ASR
- * partials), tool calls and chains, KB searches with hits, a commerce funnel per session, booking
+ * partials, the completed turn's stage timings), tool calls and chains, KB searches with hits, a commerce funnel per session, booking
  * holds (some confirmed) and errors, spread over the `hours` before `now`, from two sources.
  */
 export function dashboardSeed(
@@ -42,6 +42,15 @@ export function dashboardSeed(
       });
       ev('voice.asr_partial', { 'voice.turn_id': id, 'voice.asr_latency_ms': 30 + ((s * 13 + turn) % 90) });
       if ((s + turn) % 4 === 0) ev('voice.barge_in', { 'voice.turn_id': id, 'voice.barge_in_ms': 900 + s });
+      ev('voice.turn_completed', {
+        'voice.turn_id': id,
+        'voice.turn.end_reason': (s + turn) % 4 === 0 ? 'interrupted_by_user' : 'completed',
+        'voice.latency.endpoint_ms': 200 + ((s + turn) % 100),
+        'voice.latency.stt_final_ms': 150 + ((s * 7 + turn) % 120),
+        'voice.latency.llm_ttft_ms': 300 + ((s * 11 + turn) % 400),
+        'voice.latency.tts_ttfb_ms': 90 + ((s * 5 + turn) % 80),
+        'voice.latency.e2e_ms': 800 + ((s * 37 + turn * 91) % 700),
+      });
     }
     for (let c = 0; c < 2; c++) {
       ev('ai.tool_call_completed', {

@@ -2,12 +2,14 @@
  * The dashboard's panels, as data: the page renders each with the renderer of its `kind` (one
  * function per kind in the client script). A panel reads only the public report API: `series`
  * panels POST /reports/timeseries per metric (and /reports/summary for the range's value),
- * `funnel` panels POST /reports/funnel, `live` panels count the events of /reports/live.
+ * `funnel` panels POST /reports/funnel, `waterfall` panels POST /reports/waterfall (each stage's
+ * p50 and p95 and its share of the end-to-end time), `live` panels count the events of /reports/live.
  * Adding a panel is adding an entry here (and, for a new kind, its renderer).
  */
 export type PanelSpec =
   | { id: string; title: string; kind: 'series'; metrics: string[]; unit: 'ms' | 'count' | 'ratio' | 'number' }
   | { id: string; title: string; kind: 'funnel'; steps: string[]; windowSeconds: number }
+  | { id: string; title: string; kind: 'waterfall' }
   | { id: string; title: string; kind: 'live' };
 
 export const DASHBOARD_PANELS: PanelSpec[] = [
@@ -19,6 +21,7 @@ export const DASHBOARD_PANELS: PanelSpec[] = [
     metrics: ['voice.first_response_ms.p50', 'voice.first_response_ms.p95', 'voice.first_response_ms.p99'],
     unit: 'ms',
   },
+  { id: 'voice-turn-waterfall', title: 'Voice turn latency waterfall (p50 / p95)', kind: 'waterfall' },
   { id: 'voice-barge-ins', title: 'Barge-ins', kind: 'series', metrics: ['voice.barge_in_count'], unit: 'count' },
   {
     id: 'voice-asr-partial',

@@ -178,6 +178,39 @@ export const DASHBOARD_SCRIPT_SOURCE = String.raw`(function () {
         el.setAttribute('data-points', String(f.steps[0].units));
       });
     },
+    waterfall: function (spec) {
+      // One bar per stage, as long as its p95 against the slowest stage's; p50, p95 and the share of end to end beside it.
+      return report('/reports/waterfall', scope()).then(function (answer) {
+        var el = $('panel-' + spec.id);
+        var chart = el.querySelector('.chart');
+        chart.textContent = '';
+        var longest = Math.max.apply(null, answer.stages.map(function (st) { return st.p95; }).concat([1]));
+        answer.stages.forEach(function (stage) {
+          var row = document.createElement('div');
+          row.className = 'funnel-step waterfall-stage';
+          var label = document.createElement('span');
+          label.className = 'funnel-label';
+          label.textContent = stage.stage;
+          var bar = document.createElement('span');
+          bar.className = 'funnel-bar';
+          var fill = document.createElement('span');
+          fill.className = 'funnel-fill';
+          fill.style.width = Math.round((stage.p95 / longest) * 100) + '%';
+          bar.appendChild(fill);
+          var figures = document.createElement('span');
+          figures.className = 'funnel-count';
+          figures.textContent = format(stage.p50, 'ms') + ' / ' + format(stage.p95, 'ms') +
+            (stage.share_of_e2e === null || stage.stage === 'e2e' ? '' : ' (' + format(stage.share_of_e2e, 'ratio') + ')');
+          row.appendChild(label);
+          row.appendChild(bar);
+          row.appendChild(figures);
+          chart.appendChild(row);
+        });
+        el.querySelector('.stat').textContent = answer.turns + ' turns';
+        el.setAttribute('data-points', String(answer.stages.length));
+        el.setAttribute('data-value', String(answer.turns));
+      });
+    },
     live: function (spec) {
       openStream();
       drawLive(spec);
