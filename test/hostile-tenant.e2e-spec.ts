@@ -333,6 +333,13 @@ describe('a hostile tenant next to a well-behaved one', () => {
         `INSERT INTO analytics_schemas (tenant_id, name, kind, model, revision, addition, schema) VALUES ($1, $2, 'event', 1, 0, 0, $3)`,
         [t.tenant.id, name, JSON.stringify(schema)],
       );
+    // announced as a publish announces them, and seen by the api before the attack
+    const channel = `${t.config.redis.prefix}:schemas:changed`;
+    for (const [name] of probes) await t.redis.publish(channel, JSON.stringify({ tenant: t.tenant.id, name }));
+    await waitFor('the api to see the stored schemas', async () => {
+      const probe = await t.post(EVENTS, forA('acme.pattern_probe', { 'probe.text': 'x' }));
+      return probe.status === 400 && probe.json.errors?.[0]?.keyword === 'pattern';
+    });
     await underAttack('backtracking patterns', async (b) => {
       await whileB(b, () =>
         Promise.all(
