@@ -107,6 +107,28 @@ export const DASHBOARD_SCRIPT_SOURCE = String.raw`(function () {
     }, [xs].concat(ys), el);
   }
 
+  // A labelled horizontal bar filled to a fraction of its width, with its figures beside it (funnel steps, waterfall stages).
+  function barRow(className, text, fraction, figures) {
+    var row = document.createElement('div');
+    row.className = className;
+    var label = document.createElement('span');
+    label.className = 'funnel-label';
+    label.textContent = text;
+    var bar = document.createElement('span');
+    bar.className = 'funnel-bar';
+    var fill = document.createElement('span');
+    fill.className = 'funnel-fill';
+    fill.style.width = Math.round(fraction * 100) + '%';
+    bar.appendChild(fill);
+    var count = document.createElement('span');
+    count.className = 'funnel-count';
+    count.textContent = figures;
+    row.appendChild(label);
+    row.appendChild(bar);
+    row.appendChild(count);
+    return row;
+  }
+
   // One renderer per panel kind.
   var RENDERERS = {
     series: function (spec) {
@@ -154,24 +176,8 @@ export const DASHBOARD_SCRIPT_SOURCE = String.raw`(function () {
         chart.textContent = '';
         var first = f.steps[0].units || 1;
         f.steps.forEach(function (step) {
-          var row = document.createElement('div');
-          row.className = 'funnel-step';
-          var label = document.createElement('span');
-          label.className = 'funnel-label';
-          label.textContent = step.event;
-          var bar = document.createElement('span');
-          bar.className = 'funnel-bar';
-          var fill = document.createElement('span');
-          fill.className = 'funnel-fill';
-          fill.style.width = Math.round((step.units / first) * 100) + '%';
-          bar.appendChild(fill);
-          var count = document.createElement('span');
-          count.className = 'funnel-count';
-          count.textContent = step.units + (step.conversion_from_first === null ? '' : ' (' + format(step.conversion_from_first, 'ratio') + ')');
-          row.appendChild(label);
-          row.appendChild(bar);
-          row.appendChild(count);
-          chart.appendChild(row);
+          chart.appendChild(barRow('funnel-step', step.event, step.units / first,
+            step.units + (step.conversion_from_first === null ? '' : ' (' + format(step.conversion_from_first, 'ratio') + ')')));
         });
         var last = f.steps[f.steps.length - 1];
         el.querySelector('.stat').textContent = 'converted ' + format(last.conversion_from_first, 'ratio');
@@ -186,25 +192,9 @@ export const DASHBOARD_SCRIPT_SOURCE = String.raw`(function () {
         chart.textContent = '';
         var longest = Math.max.apply(null, answer.stages.map(function (st) { return st.p95; }).concat([1]));
         answer.stages.forEach(function (stage) {
-          var row = document.createElement('div');
-          row.className = 'funnel-step waterfall-stage';
-          var label = document.createElement('span');
-          label.className = 'funnel-label';
-          label.textContent = stage.stage;
-          var bar = document.createElement('span');
-          bar.className = 'funnel-bar';
-          var fill = document.createElement('span');
-          fill.className = 'funnel-fill';
-          fill.style.width = Math.round((stage.p95 / longest) * 100) + '%';
-          bar.appendChild(fill);
-          var figures = document.createElement('span');
-          figures.className = 'funnel-count';
-          figures.textContent = format(stage.p50, 'ms') + ' / ' + format(stage.p95, 'ms') +
-            (stage.share_of_e2e === null || stage.stage === 'e2e' ? '' : ' (' + format(stage.share_of_e2e, 'ratio') + ')');
-          row.appendChild(label);
-          row.appendChild(bar);
-          row.appendChild(figures);
-          chart.appendChild(row);
+          chart.appendChild(barRow('funnel-step waterfall-stage', stage.stage, stage.p95 / longest,
+            format(stage.p50, 'ms') + ' / ' + format(stage.p95, 'ms') +
+              (stage.share_of_e2e === null || stage.stage === 'e2e' ? '' : ' (' + format(stage.share_of_e2e, 'ratio') + ')')));
         });
         el.querySelector('.stat').textContent = answer.turns + ' turns';
         el.setAttribute('data-points', String(answer.stages.length));
